@@ -1,0 +1,5 @@
+"""descent's own exceptions, each a subclass of the built-in one a caller would catch."""
+
+
+class ShapeError(ValueError):
+    """Tensor shapes that an op cannot combine; the message names the op and the shapes."""

@@ -1,0 +1,47 @@
+"""Every differentiable op, as functions; `Tensor` methods and operators call these."""
+
+from descent.ops.elementwise import (
+    abs,
+    add,
+    astype,
+    clip,
+    div,
+    exp,
+    gelu,
+    leaky_relu,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    softplus,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
+from descent.ops.linalg import matmul
+from descent.ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from descent.ops.shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    flatten,
+    getitem,
+    pad,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+)
+
+__all__ = [
+    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "div", "exp", "expand_dims",
+    "flatten", "gelu", "getitem", "leaky_relu", "log", "log_softmax", "logsumexp", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pad", "pow", "relu", "reshape",
+    "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "tanh",
+    "transpose", "var", "where",
+]  # fmt: skip

@@ -1,0 +1,370 @@
+"""Elementwise ops: arithmetic, activations and selections, each forward beside its gradient.
+
+Binary ops broadcast; their backward returns gradients in the output's
+shape and the engine sums them back to each input's shape.
+Ties and kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, maximum and
+minimum split the gradient in half where the inputs are equal.
+"""
+
+import math
+
+from descent.backend import array_module
+from descent.tensor import Function, Tensor, lift
+
+# -- arithmetic ---------------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, grad):
+        return grad, (-grad if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, grad):
+        return (
+            grad * self.y if self.needs_grad[0] else None,
+            grad * self.x if self.needs_grad[1] else None,
+        )
+
+
+class Div(Function):
+    def forward(self, x, y):
+        self.y = y
+        self.out = x / y
+        return self.out
+
+    def backward(self, grad):
+        grad_x = grad / self.y
+        return grad_x, (-grad_x * self.out if self.needs_grad[1] else None)
+
+
+class Pow(Function):
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        self.out = x**y
+        return self.out
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        grad_x = grad * self.y * self.x ** (self.y - 1) if self.needs_grad[0] else None
+        grad_y = None
+        if self.needs_grad[1]:
+            # d(x^y)/dy = x^y log x; PyTorch defines it as 0 where x == 0 and y >= 0.
+            with_log = grad * self.out * xp.log(xp.where(self.x == 0, 1, self.x))
+            grad_y = xp.where((self.x == 0) & (self.y >= 0), 0, with_log)
+        return grad_x, grad_y
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.source_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.source_dtype)
+
+
+# -- unary functions --------------------------------------------------------------
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.x = x
+        return abs(x)
+
+    def backward(self, grad):
+        return grad * array_module(grad).sign(self.x)
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.out = array_module(x).exp(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return array_module(x).log(x)
+
+    def backward(self, grad):
+        return grad / self.x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        self.out = array_module(x).sqrt(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad / (2 * self.out)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.out = array_module(x).tanh(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (1 - self.out * self.out)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # 1 / (1 + e^-x) overflows for large negative x; the tanh form never does.
+        self.out = array_module(x).tanh(x * 0.5) * 0.5 + 0.5
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out * (1 - self.out)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.out = array_module(x).maximum(x, 0)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (self.out > 0)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope):
+        self.positive = x > 0
+        self.negative_slope = negative_slope
+        return array_module(x).where(self.positive, x, x * negative_slope)
+
+    def backward(self, grad):
+        return array_module(grad).where(self.positive, grad, grad * self.negative_slope)
+
+
+class GELU(Function):
+    """x * Phi(x), exactly (with erf) or with PyTorch's tanh approximation."""
+
+    def forward(self, x, approximate):
+        xp = array_module(x)
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+            self.tanh = xp.tanh(self.inner)
+            return 0.5 * x * (1 + self.tanh)
+        self.cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+        return x * self.cdf
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        x = self.x
+        if self.approximate == "tanh":
+            d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+            return grad * (0.5 * (1 + self.tanh) + 0.5 * x * (1 - self.tanh**2) * d_inner)
+        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return grad * (self.cdf + x * pdf)
+
+
+def _erf(x):
+    from scipy.special import erf  # SciPy loads only when GELU runs
+
+    return erf(x).astype(x.dtype, copy=False)
+
+
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, linear above `threshold` as in PyTorch."""
+
+    def forward(self, x, beta, threshold):
+        xp = array_module(x)
+        self.scaled = x * beta
+        self.linear = self.scaled > threshold
+        self.beta = beta
+        return xp.where(self.linear, x, xp.logaddexp(0, self.scaled) / beta)
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        sigmoid = xp.tanh(self.scaled * 0.5) * 0.5 + 0.5
+        return xp.where(self.linear, grad, grad * sigmoid)
+
+
+# -- selections -------------------------------------------------------------------
+
+
+class Maximum(Function):
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return array_module(x).maximum(x, y)
+
+    def backward(self, grad):
+        return _split_at_ties(grad, self.x > self.y, self.x == self.y)
+
+
+class Minimum(Function):
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return array_module(x).minimum(x, y)
+
+    def backward(self, grad):
+        return _split_at_ties(grad, self.x < self.y, self.x == self.y)
+
+
+def _split_at_ties(grad, x_wins, tie):
+    """The winner takes the gradient; equal inputs take half each (PyTorch's rule)."""
+    xp = array_module(grad)
+    half = grad * 0.5
+    grad_x = xp.where(x_wins, grad, xp.where(tie, half, 0))
+    grad_y = xp.where(x_wins, 0, xp.where(tie, half, grad))
+    return grad_x, grad_y
+
+
+class Clip(Function):
+    def forward(self, x, low, high):
+        xp = array_module(x)
+        self.inside = xp.ones(x.shape, dtype=bool)
+        if low is not None:
+            self.inside &= x >= low
+        if high is not None:
+            self.inside &= x <= high
+        return xp.clip(x, low, high)
+
+    def backward(self, grad):
+        return grad * self.inside
+
+
+class Where(Function):
+    def forward(self, x, y, condition):
+        self.condition = condition
+        return array_module(x).where(condition, x, y)
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        return xp.where(self.condition, grad, 0), xp.where(self.condition, 0, grad)
+
+
+# -- public functions ------------------------------------------------------------------
+
+
+def _binary(op, x, y) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = lift(x, y)
+    elif not isinstance(y, Tensor):
+        y = lift(y, x)
+    return op.apply(x, y)
+
+
+def add(x, y) -> Tensor:
+    return _binary(Add, x, y)
+
+
+def sub(x, y) -> Tensor:
+    return _binary(Sub, x, y)
+
+
+def mul(x, y) -> Tensor:
+    return _binary(Mul, x, y)
+
+
+def div(x, y) -> Tensor:
+    return _binary(Div, x, y)
+
+
+def pow(x, y) -> Tensor:
+    return _binary(Pow, x, y)
+
+
+def maximum(x, y) -> Tensor:
+    return _binary(Maximum, x, y)
+
+
+def minimum(x, y) -> Tensor:
+    return _binary(Minimum, x, y)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:
+    return Abs.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: {approximate=} must be 'none' or 'tanh'")
+    return GELU.apply(x, approximate=approximate)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(x, beta=beta, threshold=threshold)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:
+    """Limit `x` to [min, max]; the gradient passes where x lies inside (bounds included)."""
+    if min is None and max is None:
+        raise ValueError("clip: give min, max or both")
+    return Clip.apply(x, low=min, high=max)
+
+
+def where(condition, x, y) -> Tensor:
+    """`x` where `condition` holds, else `y`; the condition gets no gradient."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    if not isinstance(x, Tensor):
+        x = lift(x, y if isinstance(y, Tensor) else None)
+    if not isinstance(y, Tensor):
+        y = lift(y, x)
+    return Where.apply(x, y, condition=array_module(x.data).asarray(condition, dtype=bool))
+
+
+def astype(x: Tensor, dtype) -> Tensor:
+    """`x` converted to `dtype`; the gradient is converted back."""
+    return Cast.apply(x, dtype=dtype)

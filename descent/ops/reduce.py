@@ -1,0 +1,182 @@
+"""Reductions and normalisations over axes: sum, mean, var, max, min, logsumexp, softmax.
+
+`axis` is None (all axes), an int or a tuple, and `keepdims` keeps the
+reduced axes with size 1, as in NumPy. The gradient of max and min is
+shared equally among tied maxima, as in PyTorch's amax and amin.
+"""
+
+from descent.backend import array_module
+from descent.errors import ShapeError
+from descent.tensor import Function, Tensor
+
+
+def _normalize_axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
+    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+
+
+def _keep_reduced(grad, axes: tuple, keepdims: bool):
+    """Reinsert the reduced axes (size 1) so `grad` broadcasts against the input."""
+    if keepdims or not axes:
+        return grad
+    return grad.reshape(_kept_shape(grad.shape, axes))
+
+
+def _kept_shape(reduced_shape: tuple, axes: tuple) -> tuple:
+    shape = list(reduced_shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return tuple(shape)
+
+
+class Sum(Function):
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axes, self.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
+        return array_module(x).asarray(x.sum(axis=self.axes, keepdims=keepdims))
+
+    def backward(self, grad):
+        grad = _keep_reduced(grad, self.axes, self.keepdims)
+        return array_module(grad).broadcast_to(grad, self.shape)
+
+
+class Mean(Function):
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axes, self.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
+        return array_module(x).asarray(x.mean(axis=self.axes, keepdims=keepdims))
+
+    def backward(self, grad):
+        count = 1
+        for a in self.axes:
+            count *= self.shape[a]
+        grad = _keep_reduced(grad, self.axes, self.keepdims) / count
+        return array_module(grad).broadcast_to(grad, self.shape)
+
+
+class _Extremum(Function):
+    """amax / amin: the gradient is shared equally among the elements that reach the extreme."""
+
+    def reduce(self, x, axes):
+        raise NotImplementedError
+
+    def forward(self, x, axis, keepdims):
+        self.axes, self.keepdims = _normalize_axes(axis, x.ndim), keepdims
+        if x.size == 0:
+            raise ShapeError("cannot take the max or min of an empty tensor")
+        out = self.reduce(x, self.axes)
+        self.winners = x == out
+        return (
+            out if keepdims else array_module(x).asarray(out.reshape(_drop(out.shape, self.axes)))
+        )
+
+    def backward(self, grad):
+        grad = _keep_reduced(grad, self.axes, self.keepdims)
+        count = self.winners.sum(axis=self.axes, keepdims=True)
+        return self.winners * (grad / count)
+
+
+def _drop(shape: tuple, axes: tuple) -> tuple:
+    return tuple(size for i, size in enumerate(shape) if i not in axes)
+
+
+class Max(_Extremum):
+    def reduce(self, x, axes):
+        return x.max(axis=axes, keepdims=True)
+
+
+class Min(_Extremum):
+    def reduce(self, x, axes):
+        return x.min(axis=axes, keepdims=True)
+
+
+def _stable_logsumexp(x, axes):
+    """log(sum(exp(x))) with the maximum shifted out, so exp never overflows; keeps dims."""
+    xp = array_module(x)
+    shift = x.max(axis=axes, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or inf) rows: no shift
+    return xp.log(xp.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+
+
+class LogSumExp(Function):
+    # A primitive for numerical stability: composed from exp and log it would overflow.
+    def forward(self, x, axis, keepdims):
+        self.x, self.axes, self.keepdims = x, _normalize_axes(axis, x.ndim), keepdims
+        self.out = _stable_logsumexp(x, self.axes)
+        if keepdims:
+            return self.out
+        return array_module(x).asarray(self.out.reshape(_drop(self.out.shape, self.axes)))
+
+    def backward(self, grad):
+        grad = _keep_reduced(grad, self.axes, self.keepdims)
+        return grad * array_module(grad).exp(self.x - self.out)
+
+
+class Softmax(Function):
+    # A primitive for stability (shifted by the max) and a cheap backward from the output.
+    def forward(self, x, axis):
+        xp = array_module(x)
+        exps = xp.exp(x - x.max(axis=axis, keepdims=True))
+        self.out = exps / exps.sum(axis=axis, keepdims=True)
+        self.axis = axis
+        return self.out
+
+    def backward(self, grad):
+        return self.out * (grad - (grad * self.out).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    # A primitive for stability: log(softmax(x)) underflows to -inf where this does not.
+    def forward(self, x, axis):
+        self.out = x - _stable_logsumexp(x, (axis,))
+        self.axis = axis
+        return self.out
+
+    def backward(self, grad):
+        softmax = array_module(grad).exp(self.out)
+        return grad - softmax * grad.sum(axis=self.axis, keepdims=True)
+
+
+def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance with NumPy's convention: divide by N - ddof (ddof=1 is PyTorch's default)."""
+    axes = _normalize_axes(axis, x.ndim)
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    if count - ddof <= 0:
+        raise ShapeError(f"var: {ddof=} leaves no degrees of freedom over {count} elements")
+    centered = x - mean(x, axes, keepdims=True)
+    return sum(centered * centered, axes, keepdims) / (count - ddof)
+
+
+def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    _normalize_axes(axis, x.ndim)
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    _normalize_axes(axis, x.ndim)
+    return LogSoftmax.apply(x, axis=axis)
