@@ -3,7 +3,7 @@
 import numpy as np
 
 from descent.random import default_generator
-from descent.tensor import DEFAULT_FLOAT, Tensor, as_array
+from descent.tensor import DEFAULT_FLOAT, Tensor, as_array, wrap
 
 
 def _shape(shape: tuple) -> tuple:
@@ -22,47 +22,47 @@ def _float_dtype(dtype) -> np.dtype:
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data`; floats become float32 unless `dtype` says."""
-    return Tensor(as_array(data, dtype, copy=True), requires_grad=requires_grad)
+    return wrap(as_array(data, dtype, copy=True), requires_grad)
 
 
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+    return wrap(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+    return wrap(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     shape = _shape((shape,) if isinstance(shape, int) else (shape,))
-    return Tensor(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
+    return wrap(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad)
 
 
 def zeros_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
     xp_data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor(np.zeros_like(xp_data, dtype=dtype), requires_grad=requires_grad)
+    return wrap(np.zeros_like(xp_data, dtype=dtype), requires_grad)
 
 
 def ones_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
     xp_data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor(np.ones_like(xp_data, dtype=dtype), requires_grad=requires_grad)
+    return wrap(np.ones_like(xp_data, dtype=dtype), requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop); integers unless a bound or `dtype` is a float."""
     values = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return Tensor(as_array(values, dtype), requires_grad=requires_grad)
+    return wrap(as_array(values, dtype), requires_grad)
 
 
 def randn(*shape, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from `generator` (descent's default one unless given)."""
     rng = generator or default_generator()
     data = rng.standard_normal(_shape(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return wrap(data, requires_grad)
 
 
 def rand(*shape, dtype=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from `generator` (descent's default one unless given)."""
     rng = generator or default_generator()
     data = rng.random(_shape(shape), dtype=_float_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return wrap(data, requires_grad)

@@ -59,16 +59,12 @@ class Function:
                 if t._requires_grad:
                     requires_grad = True
                     break
-        out = Tensor.__new__(Tensor)
-        out.data = data
-        out.grad = None
-        out._requires_grad = requires_grad
+        out = wrap(data)
         if requires_grad:
             node.parents = inputs
             node.needs_grad = [t._requires_grad for t in inputs]
+            out._requires_grad = True
             out._ctx = node
-        else:
-            out._ctx = None
         return out
 
 
@@ -156,7 +152,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor(self.data)
+        return wrap(self.data)
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor into the `.grad` of every leaf that requires grad."""
@@ -211,22 +207,22 @@ class Tensor:
 
     # Comparisons are not differentiable: they give boolean tensors outside the graph.
     def __eq__(self, other):
-        return Tensor(self.data == _plain(other))
+        return wrap(self.data == _plain(other))
 
     def __ne__(self, other):
-        return Tensor(self.data != _plain(other))
+        return wrap(self.data != _plain(other))
 
     def __lt__(self, other):
-        return Tensor(self.data < _plain(other))
+        return wrap(self.data < _plain(other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _plain(other))
+        return wrap(self.data <= _plain(other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _plain(other))
+        return wrap(self.data > _plain(other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _plain(other))
+        return wrap(self.data >= _plain(other))
 
     # -- ops as methods -------------------------------------------------------------
 
@@ -309,6 +305,18 @@ class Tensor:
         return ops.matmul(self, other)
 
 
+def wrap(array, requires_grad: bool = False) -> Tensor:
+    """A tensor around `array` as it is: no copy, no dtype conversion (for descent's own use)."""
+    out = Tensor.__new__(Tensor)
+    out.data = array
+    out.grad = None
+    out._ctx = None
+    out._requires_grad = False
+    if requires_grad:
+        out.requires_grad = True  # the setter refuses integer dtypes
+    return out
+
+
 def lift(value, like: Tensor | None = None) -> Tensor:
     """Make `value` a tensor; a Python number takes the floating dtype of `like`.
 
@@ -317,7 +325,7 @@ def lift(value, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if like is not None and isinstance(value, (int, float)) and like.data.dtype.kind == "f":
-        return Tensor(array_module(like.data).asarray(value, dtype=like.data.dtype))
+        return wrap(array_module(like.data).asarray(value, dtype=like.data.dtype))
     return Tensor(value)
 
 

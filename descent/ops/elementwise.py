@@ -93,7 +93,7 @@ class Cast(Function):
 class Abs(Function):
     def forward(self, x):
         self.x = x
-        return abs(x)
+        return array_module(x).abs(x)
 
     def backward(self, grad):
         return grad * array_module(grad).sign(self.x)

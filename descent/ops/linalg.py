@@ -20,6 +20,8 @@ class MatMul(Function):
 
     def backward(self, grad):
         a, b = self.a, self.b
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: grad is a scalar
+            return grad * b, grad * a
         # Treat a 1-d operand as a matrix with one row (a) or one column (b), as matmul does.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b

@@ -15,7 +15,7 @@ def _normalize_axes(axis, ndim: int) -> tuple:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < (ndim or 1):
             raise ShapeError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
     return tuple(sorted(a % ndim for a in axes)) if ndim else ()
 
