@@ -1,0 +1,135 @@
+"""Primitives that could be composed from others but are fused for speed or stability.
+
+linear: x @ W.T + b in one node, two matmuls back, no broadcast bookkeeping.
+softmax_cross_entropy: log-sum-exp for stability, and the closed-form
+gradient (softmax - one-hot) instead of backpropagating through
+log_softmax and an indexing op.
+embedding: a row lookup whose gradient skips the padding row.
+"""
+
+from descent.backend import array_module
+from descent.errors import ShapeError
+from descent.tensor import Function, Tensor
+
+
+class Linear(Function):
+    """y = x W^T + b with PyTorch's weight layout (out_features, in_features)."""
+
+    def forward(self, x, weight, bias=None):
+        if x.shape[-1] != weight.shape[1]:
+            raise ShapeError(
+                f"linear: input of shape {x.shape} has {x.shape[-1]} features, "
+                f"the weight {weight.shape} expects {weight.shape[1]}"
+            )
+        self.x, self.weight = x, weight
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad):
+        x, weight = self.x, self.weight
+        grad_x = grad @ weight if self.needs_grad[0] else None
+        grad_weight = grad_bias = None
+        if self.needs_grad[1]:
+            flat_grad = grad.reshape(-1, grad.shape[-1])
+            grad_weight = flat_grad.T @ x.reshape(-1, x.shape[-1])
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+        return grad_x, grad_weight, grad_bias
+
+
+class SoftmaxCrossEntropy(Function):
+    """Cross-entropy of logits (N, C) against class indices (N,), as PyTorch computes it.
+
+    Per sample i with target y, class weights w and smoothing eps over C classes:
+        loss_i = (1 - eps) * -w[y] log p[i, y]  +  (eps / C) * sum_c -w[c] log p[i, c]
+    The mean divides by the sum of w[y] over the samples that are not ignored.
+    """
+
+    def forward(self, logits, targets, weight, ignore_index, label_smoothing, reduction):
+        xp = array_module(logits)
+        n, classes = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = shifted - log_norm
+        keep = targets != ignore_index
+        safe_targets = xp.where(keep, targets, 0)
+        rows = xp.arange(n)
+        sample_weight = keep.astype(logits.dtype)
+        if weight is not None:
+            sample_weight *= weight[safe_targets]
+        losses = -log_probs[rows, safe_targets] * sample_weight
+        if label_smoothing:
+            per_class = log_probs if weight is None else log_probs * weight
+            smooth = -per_class.sum(axis=1) * keep
+            losses = (1 - label_smoothing) * losses + (label_smoothing / classes) * smooth
+        if reduction == "mean":
+            denominator = sample_weight.sum()
+            scale = 1.0 / denominator if denominator else float("nan")  # PyTorch's 0/0
+        else:
+            scale = 1.0
+        self.saved = (log_probs, rows, safe_targets, sample_weight, keep, weight, scale)
+        self.label_smoothing, self.reduction = label_smoothing, reduction
+        if reduction == "none":
+            return losses.astype(logits.dtype, copy=False)
+        return xp.asarray(losses.sum() * scale, dtype=logits.dtype)
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        log_probs, rows, targets, sample_weight, keep, weight, scale = self.saved
+        probs = xp.exp(log_probs)
+        smoothing, classes = self.label_smoothing, log_probs.shape[1]
+        # d(-w[y] log p_y)/dx = w[y] (p - onehot(y))
+        grad_logits = probs * ((1 - smoothing) * sample_weight)[:, None]
+        grad_logits[rows, targets] -= (1 - smoothing) * sample_weight
+        if smoothing:
+            # d(-(eps/C) sum_c w_c log p_c)/dx_k = (eps/C) (p_k sum_c w_c - w_k)
+            class_weight = weight if weight is not None else xp.ones(classes, log_probs.dtype)
+            smooth = probs * class_weight.sum() - class_weight
+            grad_logits += (smoothing / classes) * smooth * keep[:, None]
+        upstream = grad[:, None] if self.reduction == "none" else grad * scale
+        return grad_logits * upstream
+
+
+class Embedding(Function):
+    def forward(self, weight, indices, padding_idx):
+        self.shape, self.indices, self.padding_idx = weight.shape, indices, padding_idx
+        return weight[indices]
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        grad_weight = xp.zeros(self.shape, dtype=grad.dtype)
+        xp.add.at(grad_weight, self.indices.reshape(-1), grad.reshape(-1, self.shape[1]))
+        if self.padding_idx is not None:
+            grad_weight[self.padding_idx] = 0
+        return grad_weight
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)
+
+
+def softmax_cross_entropy(
+    logits: Tensor,
+    targets,
+    weight=None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """Checked inputs go to the fused op; see `descent.nn.functional.cross_entropy`."""
+    return SoftmaxCrossEntropy.apply(
+        logits,
+        targets=targets,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+    )
+
+
+def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
