@@ -19,7 +19,7 @@ def copy_weights(ours: nn.Module, theirs: torch.nn.Module) -> None:
 
 
 def assert_same_layer(ours, theirs, x, train=True, atol=1e-10):
-    """Forward and backward (random upstream gradient) agree on output, input and parameter grads."""
+    """Forward and backward (random upstream gradient) agree: output, input and parameter grads."""
     theirs = theirs.double()
     copy_weights(ours, theirs)
     ours.train(train)

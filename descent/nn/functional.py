@@ -116,10 +116,11 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
     indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
-    if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
+    outside = (indices < 0) | (indices >= weight.shape[0])
+    if outside.any():
         raise ValueError(
-            f"embedding: index {indices.max() if indices.max() >= weight.shape[0] else indices.min()}"
-            f" is out of range for {weight.shape[0]} embeddings"
+            f"embedding: index {indices[outside][0]} is out of range for {weight.shape[0]} "
+            f"embeddings; indices must lie in [0, {weight.shape[0] - 1}]"
         )
     return _embedding(indices, weight, padding_idx)
 

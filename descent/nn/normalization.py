@@ -37,9 +37,10 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.expected_ndim or x.shape[1] != self.num_features:
+            dims = " or ".join(map(str, self.expected_ndim))
             raise ShapeError(
-                f"{self!r}: input of shape {x.shape} needs {' or '.join(map(str, self.expected_ndim))}"
-                f" dims with {self.num_features} channels on axis 1"
+                f"{self!r}: input of shape {x.shape} needs {dims} dims "
+                f"with {self.num_features} channels on axis 1"
             )
         use_batch_stats = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
