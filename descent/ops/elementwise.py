@@ -61,7 +61,11 @@ class Pow(Function):
 
     def backward(self, grad):
         xp = array_module(grad)
-        grad_x = grad * self.y * self.x ** (self.y - 1) if self.needs_grad[0] else None
+        grad_x = None
+        if self.needs_grad[0]:
+            # y x^(y-1) is 0 * inf at x = 0, y = 0; PyTorch defines the gradient there as 0.
+            exponent = xp.where(self.y == 0, 1, self.y)  # any y != 0 keeps 0^(y-1) finite
+            grad_x = xp.where(self.y == 0, 0, grad * exponent * self.x ** (exponent - 1))
         grad_y = None
         if self.needs_grad[1]:
             # d(x^y)/dy = x^y log x; PyTorch defines it as 0 where x == 0 and y >= 0.
@@ -135,10 +139,16 @@ class Tanh(Function):
         return grad * (1 - self.out * self.out)
 
 
+def _stable_sigmoid(x):
+    """1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: no overflow, precise in the tail."""
+    xp = array_module(x)
+    tail = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, tail) / (1 + tail)
+
+
 class Sigmoid(Function):
     def forward(self, x):
-        # 1 / (1 + e^-x) overflows for large negative x; the tanh form never does.
-        self.out = array_module(x).tanh(x * 0.5) * 0.5 + 0.5
+        self.out = _stable_sigmoid(x)
         return self.out
 
     def backward(self, grad):
@@ -204,9 +214,7 @@ class Softplus(Function):
         return xp.where(self.linear, x, xp.logaddexp(0, self.scaled) / beta)
 
     def backward(self, grad):
-        xp = array_module(grad)
-        sigmoid = xp.tanh(self.scaled * 0.5) * 0.5 + 0.5
-        return xp.where(self.linear, grad, grad * sigmoid)
+        return array_module(grad).where(self.linear, grad, grad * _stable_sigmoid(self.scaled))
 
 
 # -- selections -------------------------------------------------------------------

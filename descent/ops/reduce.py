@@ -15,7 +15,8 @@ def _normalize_axes(axis, ndim: int) -> tuple:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < (ndim or 1):
+        # A 0-d tensor takes axis 0 or -1, as in PyTorch.
+        if not -(ndim or 1) <= a < (ndim or 1):
             raise ShapeError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
     return tuple(sorted(a % ndim for a in axes)) if ndim else ()
 
@@ -131,7 +132,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     # A primitive for stability: log(softmax(x)) underflows to -inf where this does not.
     def forward(self, x, axis):
-        self.out = x - _stable_logsumexp(x, (axis,))
+        self.out = x - _stable_logsumexp(x, axis)
         self.axis = axis
         return self.out
 
@@ -173,10 +174,8 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    _normalize_axes(axis, x.ndim)
-    return Softmax.apply(x, axis=axis)
+    return Softmax.apply(x, axis=_normalize_axes(axis, x.ndim))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    _normalize_axes(axis, x.ndim)
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax.apply(x, axis=_normalize_axes(axis, x.ndim))
