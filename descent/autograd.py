@@ -138,7 +138,8 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
             for parent, input_grad in zip(node.parents, input_grads):
                 if input_grad is None or not parent._requires_grad:
                     continue
-                input_grad = sum_to_shape(input_grad, parent.data.shape)
+                if input_grad.shape != parent.data.shape:
+                    input_grad = sum_to_shape(input_grad, parent.data.shape)
                 if parent._ctx is None:
                     _accumulate_leaf(parent, input_grad, handed_out)
                 else:

@@ -1,0 +1,22 @@
+"""Optimizers, learning-rate schedulers and gradient clipping, with PyTorch's names and numbers."""
+
+from descent.optim import lr_scheduler, schedules
+from descent.optim.adagrad import Adagrad
+from descent.optim.adam import Adam, AdamW
+from descent.optim.clip import clip_grad_norm_, clip_grad_value_
+from descent.optim.optimizer import Optimizer
+from descent.optim.rmsprop import RMSprop
+from descent.optim.sgd import SGD
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSprop",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "lr_scheduler",
+    "schedules",
+]

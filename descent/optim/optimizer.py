@@ -1,0 +1,302 @@
+"""`Optimizer`: the loop over parameter groups and parameters that every update rule shares."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from descent.autograd import enable_grad
+from descent.backend import array_module
+from descent.tensor import Tensor
+
+_SET_MESSAGE = (
+    "{name}: params must be an ordered collection (a list), not a set: a set's order "
+    "changes between runs, and with it which state belongs to which parameter"
+)
+
+
+class Optimizer:
+    """Base class: owns the parameter groups, the per-parameter state and the step loop.
+
+    A subclass writes its update rule once, for one parameter, in
+    `update_step(param, grad, state, group)`: `param` is the parameter's
+    array (update it in place), `grad` its gradient (never modified),
+    `state` the parameter's named fields from `init_state`, and `group` its
+    options (`group["lr"]`, ...). `step()` skips parameters whose `.grad`
+    is None, as PyTorch does, and advances `state["step"]` before calling
+    `update_step` when the state has that field.
+
+    Args:
+        params: an iterable of tensors, or of dicts (parameter groups) with a
+            "params" entry and any options that differ from the defaults.
+        defaults: the options of a group that does not set them.
+    """
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        self._buffers: dict[tuple, Any] = {}  # scratch arrays reused by every step
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{self._name}: params must be an iterable of tensors or of dicts, got one "
+                "Tensor; pass [tensor]"
+            )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_MESSAGE.format(name=self._name))
+        self.check_options(self.defaults)
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{self._name}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # -- what a subclass writes ------------------------------------------------------
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise ValueError for a bad option value (the defaults and every group pass here)."""
+
+    def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        """The named, zero-initialised state fields of one parameter (its array is `param`)."""
+        return {}
+
+    def update_step(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """Update `param` in place from `grad`, this parameter's `state` and its `group`."""
+        raise NotImplementedError
+
+    # -- the loop --------------------------------------------------------------------
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return `closure()`'s loss if given.
+
+        The closure re-evaluates the model and its gradients (zero_grad, forward,
+        backward) and returns the loss; it runs with grad mode on.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                grad = param.grad
+                if grad is None:
+                    continue
+                if grad.shape != param.data.shape:
+                    raise ValueError(
+                        f"{self._name}.step: a parameter of shape {param.data.shape} has a "
+                        f"gradient of shape {grad.shape}"
+                    )
+                state = self.state.get(param)
+                if state is None:
+                    state = self.state[param] = self.init_state(param.data, group)
+                if "step" in state:
+                    state["step"] += 1
+                self.update_step(param.data, grad, state, group)
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: set it to None (the default) or fill it with 0."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    if set_to_none:
+                        param.grad = None
+                    else:
+                        param.grad[...] = 0
+
+    def scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
+        """A work array shaped like `like`, reused across steps; different slots never alias.
+
+        One buffer per (dtype, slot), as large as the largest parameter, so a step
+        allocates nothing once the first one has run.
+        """
+        key = (type(like), like.dtype, slot)
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < like.size:
+            buffer = self._buffers[key] = array_module(like).empty(like.size, like.dtype)
+        return buffer[: like.size].reshape(like.shape)
+
+    def effective_grad(
+        self, param: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool
+    ) -> np.ndarray:
+        """g = (-grad if maximize else grad) + weight_decay * param: PyTorch's coupled L2 term.
+
+        Returns `grad` itself when there is nothing to add, else scratch slot 0.
+        """
+        if weight_decay == 0 and not maximize:
+            return grad
+        g = self.scratch(param, 0)
+        if weight_decay == 0:
+            return np.negative(grad, out=g)
+        np.multiply(param, weight_decay, out=g)
+        if maximize:
+            g -= grad
+        else:
+            g += grad
+        return g
+
+    # -- groups ----------------------------------------------------------------------
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (the rest come from the defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(
+                f"{self._name}: a param group must be a dict, got {type(param_group).__name__}"
+            )
+        if "params" not in param_group:
+            raise ValueError(f"{self._name}: a param group needs a 'params' entry")
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_MESSAGE.format(name=self._name))
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:  # from named_parameters(): (name, tensor) pairs
+            if len(names) != len(params):
+                raise ValueError(f"{self._name}: give every parameter a name, or none")
+            group["param_names"] = names
+            params = [p[1] for p in params]
+        for i, param in enumerate(params):
+            if not isinstance(param, Tensor):
+                raise TypeError(
+                    f"{self._name}: can only optimize descent Tensors, but parameter {i} is a "
+                    f"{type(param).__name__}"
+                )
+            if not param.is_leaf:
+                raise ValueError(
+                    f"{self._name}: parameter {i} was computed by an op (not a leaf); optimize "
+                    "the tensors it was computed from, or pass tensor.detach()"
+                )
+        group["params"] = params
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        self.check_options(group)
+
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self._name}: a parameter appears twice in one param group")
+        if seen.intersection(ids):
+            raise ValueError(f"{self._name}: a parameter appears in more than one param group")
+        if any(("param_names" in g) != ("param_names" in group) for g in self.param_groups):
+            raise ValueError(f"{self._name}: param groups must all have names, or none")
+        self.param_groups.append(group)
+
+    # -- saving and loading ----------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in PyTorch's layout, as copies (later steps do not change it).
+
+        {'state': {index: {'step': int, 'exp_avg': array, ...}},
+         'param_groups': [{'lr': ..., ..., 'params': [index, ...]}]},
+        indices counting the parameters through the groups in order.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = copy.deepcopy({k: v for k, v in group.items() if k != "params"})
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {
+            index[id(param)]: {key: _copied(value) for key, value in fields.items()}
+            for param, fields in self.state.items()
+            if fields and id(param) in index  # plain SGD keeps no state, as in torch
+        }
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a `state_dict()`: same number of groups, parameters per group and shapes.
+
+        Arrays are copied and cast to their parameter's dtype. Nothing changes if
+        the state does not fit.
+        """
+        name = f"{self._name}.load_state_dict"
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}: the state has {len(saved_groups)} parameter groups, this optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        by_index = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{name}: param group {i} has {len(saved['params'])} parameters in the "
+                    f"state and {len(group['params'])} in this optimizer"
+                )
+            missing = sorted(set(self.defaults) - set(saved))
+            if missing:
+                raise ValueError(
+                    f"{name}: param group {i} of the state lacks the options {missing} of "
+                    f"{self._name}; was it saved from another optimizer?"
+                )
+            by_index.update(zip(saved["params"], group["params"]))
+
+        state = {}
+        for index, fields in state_dict["state"].items():
+            param = by_index.get(int(index))
+            if param is None:
+                raise ValueError(f"{name}: the state has an entry for unknown parameter {index}")
+            state[param] = {
+                key: _loaded(key, value, param, f"{name}: state {key!r} of parameter {index}")
+                for key, value in fields.items()
+            }
+        self.state = state
+        groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            loaded = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
+            if "param_names" in group:
+                loaded.setdefault("param_names", group["param_names"])
+            groups.append({**loaded, "params": group["params"]})
+        self.param_groups = groups
+
+    # -- words -----------------------------------------------------------------------
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join([*lines, ")"])
+
+    @classmethod
+    def reject_unknown(cls, unknown: dict[str, Any]) -> None:
+        """Raise TypeError naming unknown keyword options and the valid ones."""
+        if unknown:
+            signature = inspect.signature(cls.__init__).parameters
+            valid = [p for p in signature if p not in ("self", "params", "unknown")]
+            raise TypeError(
+                f"{cls.__name__}: unknown option {', '.join(map(repr, unknown))}; the options "
+                f"are {', '.join(valid)}"
+            )
+
+
+def _copied(value):
+    return value.copy() if hasattr(value, "shape") and hasattr(value, "copy") else value
+
+
+def _loaded(key: str, value, param: Tensor, where: str):
+    """A state value made ready for `param`: `step` an int, arrays checked, cast and copied."""
+    if key == "step":
+        return int(value)
+    if isinstance(value, Tensor):
+        value = value.data
+    if not hasattr(value, "shape"):
+        return value
+    if value.shape != param.data.shape:
+        raise ValueError(f"{where} has shape {tuple(value.shape)}, the parameter {param.shape}")
+    return array_module(param.data).array(value, dtype=param.data.dtype, copy=True)

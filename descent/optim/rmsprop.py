@@ -1,0 +1,113 @@
+"""`RMSprop`: steps divided by a running root mean square of the gradient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from descent.backend import array_module
+from descent.optim.optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), PyTorch's `torch.optim.RMSprop` step for step.
+
+        g = grad + weight_decay * w                  (-grad if maximize)
+        v = alpha * v + (1 - alpha) * g**2;  centered: a = alpha * a + (1 - alpha) * g
+        d = g / (sqrt(v) + eps);             centered: g / (sqrt(v - a**2) + eps)
+        b = momentum * b + d;  w = w - lr * b        (w = w - lr * d without momentum)
+
+    v, a and b start at zero. eps is added outside the square root, as in
+    PyTorch (TensorFlow adds it inside).
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+        **unknown: Any,
+    ) -> None:
+        self.reject_unknown(unknown)
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        lr, alpha, eps = options["lr"], options["alpha"], options["eps"]
+        weight_decay, momentum = options["weight_decay"], options["momentum"]
+        if lr < 0:
+            raise ValueError(f"RMSprop: {lr=} must be >= 0")
+        if eps < 0:
+            raise ValueError(f"RMSprop: {eps=} must be >= 0")
+        if momentum < 0:
+            raise ValueError(f"RMSprop: {momentum=} must be >= 0")
+        if weight_decay < 0:
+            raise ValueError(f"RMSprop: {weight_decay=} must be >= 0")
+        if alpha < 0:
+            raise ValueError(f"RMSprop: {alpha=} must be >= 0")
+
+    def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        xp = array_module(param)
+        state = {"step": 0, "square_avg": xp.zeros_like(param)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = xp.zeros_like(param)
+        if group["centered"]:
+            state["grad_avg"] = xp.zeros_like(param)
+        return state
+
+    def update_step(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        g = self.effective_grad(param, grad, group["weight_decay"], group["maximize"])
+        v = state["square_avg"]
+        tmp = self.scratch(param, 1)
+
+        # v = alpha * v + (1 - alpha) * g * g
+        v *= alpha
+        np.multiply(g, 1 - alpha, out=tmp)
+        tmp *= g
+        v += tmp
+        if group["centered"]:
+            # a = alpha * a + (1 - alpha) * g, as a += (1 - alpha) * (g - a);  tmp = sqrt(v - a*a)
+            a = state["grad_avg"]
+            np.subtract(g, a, out=tmp)
+            tmp *= 1 - alpha
+            a += tmp
+            np.multiply(a, a, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+            np.sqrt(tmp, out=tmp)
+        else:
+            np.sqrt(v, out=tmp)
+        tmp += eps
+
+        # d = g / tmp
+        np.divide(g, tmp, out=tmp)
+        if momentum > 0:
+            # b = momentum * b + d;  w = w - lr * b
+            buffer = state.get("momentum_buffer")
+            if buffer is None:  # momentum was turned on after the first step
+                buffer = state["momentum_buffer"] = array_module(param).zeros_like(param)
+            buffer *= momentum
+            buffer += tmp
+            np.multiply(buffer, lr, out=tmp)
+        else:
+            # w = w - lr * d
+            tmp *= lr
+        param -= tmp

@@ -1,0 +1,97 @@
+"""`SGD`: gradient descent, with optional momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from descent.optim.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's `torch.optim.SGD` step for step.
+
+        g = grad + weight_decay * w              (-grad if maximize)
+        b = momentum * b + (1 - dampening) * g   (b = g at the first step)
+        d = g + momentum * b if nesterov else b  (d = g without momentum)
+        w = w - lr * d
+
+    This is PyTorch's momentum form (lr multiplies the velocity, not the
+    gradient inside it; Sutskever et al. put lr inside). Plain SGD is exactly
+    `w := w - lr * grad`.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        **unknown: Any,
+    ) -> None:
+        self.reject_unknown(unknown)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        lr, momentum, weight_decay = options["lr"], options["momentum"], options["weight_decay"]
+        dampening = options["dampening"]
+        if lr < 0:
+            raise ValueError(f"SGD: {lr=} must be >= 0")
+        if momentum < 0:
+            raise ValueError(f"SGD: {momentum=} must be >= 0")
+        if weight_decay < 0:
+            raise ValueError(f"SGD: {weight_decay=} must be >= 0")
+        if options["nesterov"] and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got {momentum=} "
+                f"and {dampening=}"
+            )
+
+    def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        # PyTorch starts the buffer at the first gradient, b = g rather than
+        # (1 - dampening) * g, so it cannot start at zero: None until then.
+        return {"momentum_buffer": None} if group["momentum"] != 0 else {}
+
+    def update_step(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        g = self.effective_grad(param, grad, group["weight_decay"], group["maximize"])
+        tmp = self.scratch(param, 1)
+        direction = g
+        if momentum != 0:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = g.copy()
+            else:
+                # b = momentum * b + (1 - dampening) * g
+                buffer *= momentum
+                if group["dampening"] == 0:
+                    buffer += g
+                else:
+                    np.multiply(g, 1 - group["dampening"], out=tmp)
+                    buffer += tmp
+            if group["nesterov"]:
+                # d = g + momentum * b
+                np.multiply(buffer, momentum, out=tmp)
+                tmp += g
+                direction = tmp
+            else:
+                direction = buffer
+        # w = w - lr * d
+        np.multiply(direction, lr, out=tmp)
+        param -= tmp
