@@ -42,6 +42,16 @@ def assert_same_layer(ours, theirs, x, train=True, atol=1e-10):
                                    err_msg=name)  # fmt: skip
 
 
+def lenet(library):
+    """LeNet-5 (LeCun et al., 1998) with ReLU and max pooling, as either library builds it."""
+    return library.Sequential(
+        library.Conv2d(1, 6, 5, padding=2), library.ReLU(), library.MaxPool2d(2),
+        library.Conv2d(6, 16, 5), library.ReLU(), library.MaxPool2d(2), library.Flatten(),
+        library.Linear(400, 120), library.ReLU(), library.Linear(120, 84), library.ReLU(),
+        library.Linear(84, 10),
+    )  # fmt: skip
+
+
 LAYERS = [
     ("linear", lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
     ("linear 3d", lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (2, 4, 5)),
@@ -64,6 +74,14 @@ LAYERS = [
     ("flatten", nn.Flatten, torch.nn.Flatten, (2, 3, 4)),
     ("identity", nn.Identity, torch.nn.Identity, (2, 3)),
     ("dropout eval", lambda: nn.Dropout(0.5), lambda: torch.nn.Dropout(0.5), (3, 4)),
+    ("conv2d", lambda: nn.Conv2d(2, 4, 3, stride=2, padding=1),
+     lambda: torch.nn.Conv2d(2, 4, 3, stride=2, padding=1), (2, 2, 7, 6)),
+    ("conv2d groups dilation", lambda: nn.Conv2d(4, 6, (3, 2), dilation=2, groups=2, bias=False),
+     lambda: torch.nn.Conv2d(4, 6, (3, 2), dilation=2, groups=2, bias=False), (2, 4, 8, 7)),
+    ("maxpool2d", lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (2, 3, 6, 6)),
+    ("avgpool2d", lambda: nn.AvgPool2d(3, stride=2, padding=1),
+     lambda: torch.nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 7, 7)),
+    ("lenet", lambda: lenet(nn), lambda: lenet(torch.nn), (3, 1, 28, 28)),
     ("mlp", lambda: nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)),
      lambda: torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
      (5, 4)),

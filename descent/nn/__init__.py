@@ -1,6 +1,7 @@
 """Neural-network building blocks with PyTorch's names: modules, layers, losses, init."""
 
 from descent.nn import functional, init
+from descent.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from descent.nn.layers import (
     GELU,
     Dropout,
@@ -27,8 +28,8 @@ from descent.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from descent.nn.parameter import Parameter
 
 __all__ = [
-    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout",
-    "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeakyReLU",
-    "Linear", "MSELoss", "Module", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "functional", "init",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCEWithLogitsLoss", "Conv2d",
+    "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "functional", "GELU", "HuberLoss",
+    "Identity", "init", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d", "Module",
+    "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
 ]  # fmt: skip

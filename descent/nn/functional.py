@@ -15,9 +15,11 @@ __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax",
     "log_softmax", "dropout", "batch_norm", "layer_norm", "embedding", "cross_entropy",
     "nll_loss", "mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy_with_logits",
+    "conv2d", "max_pool2d", "avg_pool2d", "pad",
 ]  # fmt: skip
 
 relu, sigmoid, tanh, gelu, softplus = ops.relu, ops.sigmoid, ops.tanh, ops.gelu, ops.softplus
+conv2d, max_pool2d, avg_pool2d, pad = ops.conv2d, ops.max_pool2d, ops.avg_pool2d, ops.pad
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:

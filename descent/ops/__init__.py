@@ -1,5 +1,6 @@
 """Every differentiable op, as functions; `Tensor` methods and operators call these."""
 
+from descent.ops.conv import conv2d
 from descent.ops.elementwise import (
     abs,
     add,
@@ -24,6 +25,7 @@ from descent.ops.elementwise import (
     where,
 )
 from descent.ops.linalg import matmul
+from descent.ops.pool import avg_pool2d, max_pool2d
 from descent.ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from descent.ops.shape import (
     broadcast_to,
@@ -39,9 +41,9 @@ from descent.ops.shape import (
 )
 
 __all__ = [
-    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "div", "exp", "expand_dims",
-    "flatten", "gelu", "getitem", "leaky_relu", "log", "log_softmax", "logsumexp", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pad", "pow", "relu", "reshape",
-    "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "tanh",
-    "transpose", "var", "where",
+    "abs", "add", "astype", "avg_pool2d", "broadcast_to", "clip", "concatenate", "conv2d",
+    "div", "exp", "expand_dims", "flatten", "gelu", "getitem", "leaky_relu", "log",
+    "log_softmax", "logsumexp", "matmul", "max", "max_pool2d", "maximum", "mean", "min",
+    "minimum", "mul", "neg", "pad", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus",
+    "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "transpose", "var", "where",
 ]  # fmt: skip

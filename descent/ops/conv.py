@@ -1,16 +1,18 @@
-"""2-d convolution in NCHW as one fused op: im2col by stride tricks, one batched matmul.
+"""2-d convolution over NCHW input as one fused op: im2col by stride tricks, then matmuls.
 
-Forward lays the receptive fields of every output pixel out as columns,
+im2col copies the receptive field of every output pixel into a column,
 `cols[n, (c, i, j), (h, w)] = x_padded[n, c, h * sh + i * dh, w * sw + j * dw]`,
-so that the convolution is one matmul per group, `out[n] = W2 @ cols[n]`,
-with W2 the weight as a (C_out, C_in * kH * kW) matrix. Keeping the batch
-as the leading axis makes the product come out in NCHW order with no
-transpose. Backward is two more matmuls (weight: `g @ cols^T` summed over
-the batch; columns: `W2^T @ g`) and col2im, which adds the columns back
-onto the input one kernel offset at a time (kH * kW strided slice adds).
+reading it through a strided view (no Python loop over pixels or samples).
+The convolution is then one batched matmul, `out[n] = W2 @ cols[n]` with W2
+the weight as a (C_out, C_in * kH * kW) matrix per group, which comes out in
+NCHW order with no transpose. Backward is `sum_n cols[n] @ g[n]^T` for the
+weight and, for the input, col2im of `W2^T @ g`: a loop over the kH * kW
+kernel taps, each adding its slice of the columns onto the pixels it read.
 """
 
 from __future__ import annotations
+
+import operator
 
 from descent.backend import array_module
 from descent.errors import ShapeError
@@ -18,15 +20,15 @@ from descent.tensor import Function, Tensor, lift
 
 
 def pair(value, name: str, op: str) -> tuple[int, int]:
-    """An int or a pair of ints as a pair (height, width)."""
-    if isinstance(value, int):
-        return value, value
+    """An int (NumPy's too) or a pair of ints as a pair (height, width)."""
     try:
-        height, width = value
+        return operator.index(value), operator.index(value)
+    except TypeError:
+        pass
+    try:
+        height, width = (operator.index(v) for v in value)
     except (TypeError, ValueError):
         raise ShapeError(f"{op}: {name}={value!r} must be an int or a pair of ints") from None
-    if not isinstance(height, int) or not isinstance(width, int):
-        raise ShapeError(f"{op}: {name}={value!r} must be an int or a pair of ints")
     return height, width
 
 
@@ -44,18 +46,21 @@ def output_size(
         padded = shape[2 + axis] + 2 * padding[axis]
         span = dilation[axis] * (kernel[axis] - 1) + 1
         if span > padded:
-            spans = f"{dilation[0] * (kernel[0] - 1) + 1}x{dilation[1] * (kernel[1] - 1) + 1}"
+            spans = [dilation[a] * (kernel[a] - 1) + 1 for a in (0, 1)]
+            dilated = (
+                "" if dilation == (1, 1) else f" with {dilation=} spans {spans[0]}x{spans[1]},"
+            )
             raise ShapeError(
-                f"{op}: the kernel ({kernel[0]}x{kernel[1]}, spanning {spans} with dilation) "
-                f"is larger than the padded input ({shape[2] + 2 * padding[0]}x"
-                f"{shape[3] + 2 * padding[1]}: input {shape}, padding {padding})"
+                f"{op}: the kernel {kernel[0]}x{kernel[1]}{dilated} is larger than the padded "
+                f"input {shape[2] + 2 * padding[0]}x{shape[3] + 2 * padding[1]} "
+                f"(input {shape}, {padding=})"
             )
         sizes.append((padded - span) // stride[axis] + 1)
     return sizes[0], sizes[1]
 
 
-def pad_hw(x, padding: tuple, value):
-    """`x` with `padding` rows and columns of `value` around each (H, W) plane; `x` itself if 0."""
+def pad_hw(x, padding: tuple, value=0):
+    """`x` with `padding` rows and columns of `value` around each (H, W) plane (`x` if none)."""
     ph, pw = padding
     if ph == 0 and pw == 0:
         return x
@@ -65,76 +70,92 @@ def pad_hw(x, padding: tuple, value):
     return padded
 
 
-def window_slice(offset: int, step: int, count: int) -> slice:
-    """The input positions that kernel offset `offset` reads for `count` outputs `step` apart."""
-    return slice(offset, offset + step * (count - 1) + 1, step)
+def unpad_hw(padded, padding: tuple):
+    """The inside of `pad_hw(x, padding)`: `padded` itself when there is no padding."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return padded
+    return padded[:, :, ph : padded.shape[2] - ph, pw : padded.shape[3] - pw]
+
+
+def windows(
+    padded, kernel: tuple, stride: tuple, dilation: tuple, out_size: tuple, writeable=False
+):
+    """The (N, C, kH, kW, H_out, W_out) view of a padded input: [..., i, j, h, w] is the
+    pixel that kernel tap (i, j) reads for output (h, w). No copy."""
+    n, c = padded.shape[:2]
+    sn, sc, sy, sx = padded.strides
+    (sh, sw), (dh, dw) = stride, dilation
+    return array_module(padded).lib.stride_tricks.as_strided(
+        padded,
+        shape=(n, c, *kernel, *out_size),
+        strides=(sn, sc, sy * dh, sx * dw, sy * sh, sx * sw),
+        writeable=writeable,
+    )
 
 
 class Conv2d(Function):
-    """conv2d + bias in one node: a fused primitive, because im2col, the matmuls and the
-    bias must share the column matrix between forward and backward to be fast."""
+    """conv2d + bias as one node: a fused primitive for speed (im2col, matmul and bias as
+    separate ops would copy the columns again and record three nodes). Backward reuses
+    the forward's columns and skips col2im when the input needs no gradient."""
 
     def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups, out_size):
         xp = array_module(x)
-        n, c, h, w = x.shape
-        c_out, c_group, kh, kw = weight.shape
-        (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_size
-        padded = pad_hw(x, padding, 0)
-        sn, sc, sy, sx = padded.strides
-        # (N, C, kH, kW, H_out, W_out): a view; the reshape copies it into the column matrix.
-        windows = xp.lib.stride_tricks.as_strided(
-            padded,
-            shape=(n, c, kh, kw, ho, wo),
-            strides=(sn, sc, sy * dh, sx * dw, sy * sh, sx * sw),
-            writeable=False,
-        )
-        cols = windows.reshape(n, groups, c_group * kh * kw, ho * wo)
-        w2 = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-        out = xp.matmul(w2, cols).reshape(n, c_out, ho * wo)  # (N, G, C_out/G, P)
+        n, c_out, (ho, wo) = x.shape[0], weight.shape[0], out_size
+        k = weight[0].size  # C_in / G * kH * kW
+        padded = pad_hw(x, padding)
+        # The reshape copies the windows (a view) into the (N, G, K, H_out * W_out) columns.
+        cols = windows(padded, weight.shape[2:], stride, dilation, out_size)
+        self.cols = cols.reshape(n, groups, k, ho * wo)
+        self.w2 = weight.reshape(groups, c_out // groups, k)
+        out = xp.matmul(self.w2, self.cols).reshape(n, c_out, ho, wo)  # one matmul per n, g
         if bias is not None:
-            out += bias[:, None]
-        self.cols, self.w2, self.padded_shape = cols, w2, padded.shape
-        self.x_shape, self.weight_shape = x.shape, weight.shape
-        self.stride, self.padding, self.dilation, self.out_size = (
-            stride,
-            padding,
-            dilation,
-            out_size,
-        )
-        return out.reshape(n, c_out, ho, wo)
+            out += bias[:, None, None]
+        self.x_shape, self.padded_shape, self.padding = x.shape, padded.shape, padding
+        self.kernel, self.stride, self.dilation = weight.shape[2:], stride, dilation
+        self.out_size = out_size
+        return out
 
     def backward(self, grad):
         xp = array_module(grad)
-        n, c_out, ho, wo = grad.shape
-        groups = self.w2.shape[0]
-        g = grad.reshape(n, groups, c_out // groups, ho * wo)
+        g = grad.reshape(self.cols.shape[:2] + (-1, self.cols.shape[3]))  # (N, G, C_out / G, P)
         grad_x = grad_weight = grad_bias = None
         if self.needs_grad[0]:
-            grad_x = self._col2im(xp.matmul(self.w2.swapaxes(1, 2), g))
+            grad_x = self._input_grad(g)
         if self.needs_grad[1]:
-            # sum over n of g[n] @ cols[n]^T: N small matmuls, then one reduction
-            grad_weight = xp.matmul(g, self.cols.swapaxes(2, 3)).sum(axis=0)
-            grad_weight = grad_weight.reshape(self.weight_shape)
+            # (cols @ g^T)^T summed over the batch: this orientation runs faster in BLAS
+            grad_weight = xp.matmul(self.cols, g.swapaxes(2, 3)).sum(axis=0)
+            grad_weight = grad_weight.swapaxes(1, 2).reshape(grad.shape[1], -1, *self.kernel)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            grad_bias = grad.sum(axis=(0, 2, 3))
+            # a matrix-vector product with ones sums faster than grad.sum(axis=(0, 2, 3))
+            rows = grad.reshape(grad.shape[0], grad.shape[1], -1)
+            grad_bias = (rows @ xp.ones(rows.shape[2], dtype=grad.dtype)).sum(axis=0)
         return grad_x, grad_weight, grad_bias
 
-    def _col2im(self, grad_cols):
-        """Add each column entry back onto the input pixel it was copied from."""
-        xp = array_module(grad_cols)
-        n, c, h, w = self.x_shape
-        _, _, kh, kw = self.weight_shape
-        (sh, sw), (dh, dw), (ph, pw) = self.stride, self.dilation, self.padding
-        ho, wo = self.out_size
-        grad_cols = grad_cols.reshape(n, c, kh, kw, ho, wo)
-        grad_padded = xp.zeros(self.padded_shape, dtype=grad_cols.dtype)
+    def _input_grad(self, g):
+        """col2im(W2^T @ g), one kernel tap at a time: the columns of tap (i, j),
+        W[:, :, i, j]^T @ g, are added onto the input pixels that tap read. Holding one
+        tap's column gradients at a time, not all kH * kW, measured faster: less memory
+        to fault in, and each product is still in cache when it is added."""
+        xp = array_module(g)
+        (n, c), (kh, kw) = self.x_shape[:2], self.kernel
+        groups, c_out_group = self.w2.shape[:2]
+        # (kH, kW, G, C_in / G, C_out / G): per tap, each group's transposed weight
+        taps = self.w2.reshape(groups, c_out_group, -1, kh, kw).transpose(3, 4, 0, 2, 1)
+        taps = xp.ascontiguousarray(taps)
+        grad_padded = xp.zeros(self.padded_shape, dtype=g.dtype)
+        grad_windows = windows(
+            grad_padded, self.kernel, self.stride, self.dilation, self.out_size, writeable=True
+        )
+        # One buffer for every tap's product: fresh memory per tap costs page faults.
+        tap_cols = xp.empty(g.shape[:2] + (taps.shape[3], g.shape[3]), dtype=g.dtype)
+        tap_shape = (n, c) + self.out_size
         for i in range(kh):
-            rows = window_slice(i * dh, sh, ho)
             for j in range(kw):
-                grad_padded[:, :, rows, window_slice(j * dw, sw, wo)] += grad_cols[:, :, i, j]
-        if ph == 0 and pw == 0:
-            return grad_padded
-        return grad_padded[:, :, ph : ph + h, pw : pw + w]
+                xp.matmul(taps[i, j], g, out=tap_cols)
+                # one tap's windows touch no pixel twice, so += adds every term
+                grad_windows[:, :, i, j] += tap_cols.reshape(tap_shape)
+        return unpad_hw(grad_padded, self.padding)
 
 
 def conv2d(
