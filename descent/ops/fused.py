@@ -9,6 +9,7 @@ embedding: a row lookup whose gradient skips the padding row.
 
 from descent.backend import array_module
 from descent.errors import ShapeError
+from descent.ops.linalg import _matmul
 from descent.tensor import Function, Tensor
 
 
@@ -33,10 +34,7 @@ class Linear(Function):
         grad_weight = grad_bias = None
         if self.needs_grad[1]:
             flat_grad, flat_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
-            if len(flat_x) == 1:  # NumPy's matmul takes a slow non-BLAS path for an outer product
-                grad_weight = array_module(x).dot(flat_grad.T, flat_x)
-            else:
-                grad_weight = flat_grad.T @ flat_x
+            grad_weight = _matmul(flat_grad.T, flat_x)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
             grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
         return grad_x, grad_weight, grad_bias

