@@ -119,7 +119,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
             )
         grad = xp.ones(root.shape, dtype=root.dtype)
     else:
-        grad = xp.asarray(getattr(grad, "data", grad), dtype=root.dtype)
+        grad = xp.asarray(grad, dtype=root.dtype)
         if grad.shape != root.shape:
             raise ValueError(f"backward: grad has shape {grad.shape}, the output {root.shape}")
     if root._ctx is None:
@@ -215,6 +215,7 @@ def gradcheck(
     for i in checked:
         tensor = inputs[i]
         analytic = tensor.grad if tensor.grad is not None else np.zeros(tensor.shape)
+        tensor.data = np.ascontiguousarray(tensor.data)
         flat = tensor.data.reshape(-1)  # a view: perturbing it perturbs the input
         for flat_index in range(flat.size):
             original = flat[flat_index]

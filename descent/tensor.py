@@ -156,7 +156,7 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor into the `.grad` of every leaf that requires grad."""
-        autograd.backward(self, grad, retain_graph)
+        autograd.backward(self, grad.data if isinstance(grad, Tensor) else grad, retain_graph)
 
     # -- arithmetic -----------------------------------------------------------------
 

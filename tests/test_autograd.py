@@ -59,6 +59,9 @@ def test_non_scalar_backward_takes_an_upstream_gradient():
     x = dc.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).backward(np.array([1.0, 0.0, -1.0]))
     np.testing.assert_array_equal(x.grad, [2.0, 0.0, -6.0])
+    x.grad = None
+    (x * x).backward(dc.tensor([0.5, 0.5, 0.5]))  # a tensor works as the upstream gradient too
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 3.0])
 
 
 def test_leaf_gradients_never_share_memory():
