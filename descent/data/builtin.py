@@ -1,0 +1,158 @@
+"""Built-in data sets that load offline: scikit-learn's bundled ones and generated ones."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from descent.data import generated
+from descent.data.dataset import SupervisedDataset
+from descent.data.split import split
+from descent.data.standardize import Standardizer
+
+
+@dataclass(frozen=True)
+class _Entry:
+    description: str
+    task: str
+    source: str  # a scikit-learn `load_*` function name, or a function in `generated`
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, _Entry] = {
+    "digits": _Entry(
+        "8x8 images of handwritten digits 0-9, 1797 samples, 64 features, 10 classes",
+        "classification",
+        "load_digits",
+    ),
+    "iris": _Entry(
+        "Iris flowers: 150 samples, 4 measurements, 3 species", "classification", "load_iris"
+    ),
+    "wine": _Entry(
+        "Wines from 3 cultivars: 178 samples, 13 chemical measurements",
+        "classification",
+        "load_wine",
+    ),
+    "breast_cancer": _Entry(
+        "Breast tumours, malignant or benign: 569 samples, 30 features, 2 classes",
+        "classification",
+        "load_breast_cancer",
+    ),
+    "diabetes": _Entry(
+        "Diabetes progression after one year: 442 samples, 10 features, regression",
+        "regression",
+        "load_diabetes",
+    ),
+    "moons": _Entry(
+        "Two interleaving half circles in 2-D, 2 classes (generated)",
+        "classification",
+        "moons",
+        {"n_samples": 1000, "noise": 0.1},
+    ),
+    "circles": _Entry(
+        "A circle inside a larger circle in 2-D, 2 classes (generated)",
+        "classification",
+        "circles",
+        {"n_samples": 1000, "noise": 0.05, "factor": 0.5},
+    ),
+    "spirals": _Entry(
+        "Interleaved spiral arms in 2-D, one class per arm, 2 by default (generated)",
+        "classification",
+        "spirals",
+        {"n_samples": 1000, "noise": 0.02, "num_classes": 2},
+    ),
+    "xor": _Entry(
+        "Points in a square, class 1 where the coordinates' signs differ (generated)",
+        "classification",
+        "xor",
+        {"n_samples": 1000, "noise": 0.0},
+    ),
+    "linear": _Entry(
+        "A noisy linear regression y = x @ w + b + noise, 3 features (generated)",
+        "regression",
+        "linear",
+        {"n_samples": 1000, "noise": 0.1, "num_features": 3},
+    ),
+}
+
+
+def list_datasets() -> dict[str, str]:
+    """The built-in data sets' names, each with a one-line description."""
+    return {name: entry.description for name, entry in _REGISTRY.items()}
+
+
+def _entry(name: str) -> _Entry:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    raise ValueError(
+        f"unknown data set {name!r}; {hint}available: {', '.join(_REGISTRY)} "
+        "(see descent.data.list_datasets())"
+    )
+
+
+def _load_arrays(entry: _Entry, seed: int, options: dict):
+    if entry.source.startswith("load_"):
+        if options:
+            raise TypeError(f"{entry.source} takes no options, got {sorted(options)}")
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, entry.source)()
+        names = [str(n) for n in bunch.feature_names] if "feature_names" in bunch else None
+        classes = [str(n) for n in bunch.target_names] if entry.task == "classification" else None
+        return bunch.data, bunch.target, names, classes
+    unknown = set(options) - set(entry.defaults)
+    if unknown:
+        raise TypeError(
+            f"unexpected options {sorted(unknown)}; this data set takes {sorted(entry.defaults)}"
+        )
+    kwargs = {**entry.defaults, **options}
+    if int(kwargs["n_samples"]) < 10:
+        raise ValueError(f"n_samples={kwargs['n_samples']} must be >= 10")
+    x, y = getattr(generated, entry.source)(rng=np.random.default_rng(seed), **kwargs)
+    return x, y, None, None
+
+
+def load_dataset(
+    name: str,
+    seed: int = 0,
+    test_size: float = 0.2,
+    standardize: bool = False,
+    **options,
+) -> tuple[SupervisedDataset, SupervisedDataset]:
+    """Load a built-in data set, offline, as (train, test).
+
+    Args:
+        name: one of `list_datasets()`.
+        seed: seeds both the generation (for generated sets) and the split.
+        test_size: the test fraction; classification splits are stratified.
+        standardize: fit a `Standardizer` on train and apply it to both parts.
+        options: for generated sets, e.g. `n_samples`, `noise` (see `list_datasets`).
+
+    Returns:
+        Two `SupervisedDataset`s (features float32; targets int64 class indices,
+        or float32 of shape (N, 1) for regression) with `.task` and `.num_classes`.
+    """
+    entry = _entry(name)
+    x, y, feature_names, class_names = _load_arrays(entry, seed, options)
+    num_classes = int(np.max(y)) + 1 if entry.task == "classification" else None
+    data = SupervisedDataset(
+        x,
+        y,
+        task=entry.task,
+        num_classes=num_classes,
+        name=name,
+        description=entry.description,
+        feature_names=feature_names,
+        class_names=class_names,
+    )
+    stratify = data.targets if entry.task == "classification" else None
+    train, test = split(data, (1.0 - test_size, test_size), stratify=stratify, seed=seed)
+    if standardize:
+        scaler = Standardizer().fit(train)
+        train, test = scaler.transform(train), scaler.transform(test)
+    return train, test

@@ -1,0 +1,141 @@
+"""Readers for a user's own tabular data: CSV with a header, and NPZ (never unpickled)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+
+import numpy as np
+
+from descent.data.dataset import SupervisedDataset
+
+
+def _infer_task(targets: np.ndarray, task: str | None) -> str:
+    if task is not None:
+        return task
+    return "classification" if targets.dtype.kind in "iub" else "regression"
+
+
+def _parse_column(cells: list[str], name: str, lines: list[int], path) -> np.ndarray:
+    """Cells as float64; the first one that is not a finite number is named with its row."""
+    try:
+        values = np.asarray(cells, dtype=np.str_).astype(np.float64)
+    except ValueError:  # NumPy's parser is stricter than float(); find the cell one by one
+        values = None
+    if values is None or not np.isfinite(values).all():
+        for cell, line in zip(cells, lines):
+            try:
+                ok = np.isfinite(float(cell))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{path}: row {line}, column {name!r}: {cell!r} is not a number "
+                    "(rows count the header as row 1); fix or remove that row"
+                ) from None
+        values = np.array([float(cell) for cell in cells])
+    return values
+
+
+def _as_integers(values: np.ndarray) -> np.ndarray:
+    """int64 when every value is a whole number, else the values unchanged."""
+    if values.size and np.all(np.mod(values, 1) == 0) and np.abs(values).max() < 2**53:
+        return values.astype(np.int64)
+    return values
+
+
+def read_csv(
+    path: str | os.PathLike,
+    target: str,
+    features: list[str] | None = None,
+    task: str | None = None,
+    delimiter: str = ",",
+) -> SupervisedDataset:
+    """Read a CSV file whose first row names the columns; `target` names the label column.
+
+    Every feature cell must be a number. A target column of whole numbers (or of
+    text labels, numbered in sorted order) means classification, other numbers
+    regression; `task` overrides. `features` picks columns (default: all but target).
+    """
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        rows = csv.reader(file, delimiter=delimiter)
+        header = next(rows, None)
+        if not header or not any(h.strip() for h in header):
+            raise ValueError(f"{path}: the file is empty; read_csv needs a header row of names")
+        header = [h.strip() for h in header]
+        if len(set(header)) != len(header):
+            raise ValueError(f"{path}: the header repeats a column name: {header}")
+        body, lines = [], []
+        for row in rows:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise ValueError(
+                    f"{path}: row {rows.line_num} has {len(row)} cells, the header has "
+                    f"{len(header)}"
+                )
+            body.append([cell.strip() for cell in row])
+            lines.append(rows.line_num)
+    if target not in header:
+        raise ValueError(f"{path}: no target column {target!r}; the columns are {header}")
+    features = [h for h in header if h != target] if features is None else list(features)
+    missing = [f for f in features if f not in header]
+    if missing:
+        raise ValueError(f"{path}: no feature columns {missing}; the columns are {header}")
+    if not body:
+        raise ValueError(f"{path}: the file has a header but no data rows")
+    columns = {name: [row[i] for row in body] for i, name in enumerate(header)}
+    x = np.stack([_parse_column(columns[f], f, lines, path) for f in features], axis=1)
+
+    class_names = None
+    try:
+        y = _as_integers(np.asarray(columns[target], dtype=np.str_).astype(np.float64))
+    except ValueError:
+        if task == "regression":
+            _parse_column(columns[target], target, lines, path)  # raises with row and column
+        class_names = sorted(set(columns[target]))
+        y = np.searchsorted(class_names, columns[target]).astype(np.int64)
+    task = _infer_task(y, task)
+    return SupervisedDataset(
+        x,
+        y,
+        task=task,
+        num_classes=len(class_names) if class_names else None,
+        name=os.fspath(path),
+        feature_names=features,
+        class_names=class_names,
+    )
+
+
+def read_npz(
+    path: str | os.PathLike,
+    features_key: str = "x",
+    target_key: str = "y",
+    task: str | None = None,
+) -> SupervisedDataset:
+    """Read features and targets from a `.npz` file, never unpickling (object arrays refused).
+
+    Integer targets mean classification, floating ones regression; `task` overrides.
+    """
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: holds a single array, not a .npz archive of named arrays")
+    with archive:
+        keys = list(archive.files)
+        for key in (features_key, target_key):
+            if key not in keys:
+                raise KeyError(f"{path}: no array named {key!r}; the file holds {keys}")
+        try:
+            x, y = archive[features_key], archive[target_key]
+        except ValueError as error:
+            raise ValueError(
+                f"{path}: an array holds Python objects, which would need unpickling; "
+                f"descent never unpickles data (store numeric arrays instead): {error}"
+            ) from None
+    if x.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
+        raise ValueError(f"{path}: arrays must be numeric, got {x.dtype} and {y.dtype}")
+    return SupervisedDataset(x, y, task=_infer_task(y, task), name=os.fspath(path))
