@@ -1,4 +1,4 @@
-"""Train a small network on three interleaved spirals with descent's engine and plain gradient descent.
+"""Train a small network on three interleaved spirals with plain gradient descent.
 
 Each step is the textbook loop: forward pass, loss, backward pass, and the
 update w := w - lr * dL/dw on the whole data set (batch gradient descent).
