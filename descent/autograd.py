@@ -35,11 +35,10 @@ def is_grad_enabled() -> bool:
     return grad_mode.enabled
 
 
-class set_grad_enabled(ContextDecorator):
-    """Turn graph recording on or off inside a `with` block or a decorated function."""
+class _GradModeSwitch(ContextDecorator):
+    """Set grad mode on entry and restore the previous one on exit."""
 
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
+    mode: bool = True
 
     def __enter__(self):
         self.previous = grad_mode.enabled
@@ -49,19 +48,35 @@ class set_grad_enabled(ContextDecorator):
         grad_mode.enabled = self.previous
         return False
 
+    def _recreate_cm(self):
+        # A decorated function gets a fresh switch per call: recursion and threads are safe.
+        switch = _GradModeSwitch()
+        switch.mode = self.mode
+        return switch
 
-class no_grad(set_grad_enabled):
+
+class no_grad(_GradModeSwitch):
     """Build no graph: for evaluation and weight updates. A context manager and a decorator."""
 
-    def __init__(self):
-        super().__init__(False)
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradModeSwitch):
     """Record the graph again inside a `no_grad` region."""
 
-    def __init__(self):
-        super().__init__(True)
+    mode = True
+
+
+class set_grad_enabled(_GradModeSwitch):
+    """Turn graph recording on or off: at once when called, until the end of a `with` block."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.previous = grad_mode.enabled
+        grad_mode.enabled = self.mode  # as PyTorch: a plain call switches the mode too
+
+    def __enter__(self):
+        pass  # switched in __init__
 
 
 def sum_to_shape(grad, shape: tuple):
@@ -123,11 +138,11 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
         if grad.shape != root.shape:
             raise ValueError(f"backward: grad has shape {grad.shape}, the output {root.shape}")
     if root._ctx is None:
-        _accumulate_leaf(root, grad, handed_out=set())
+        _accumulate_leaf(root, grad, handed_out={id(grad)})
         return
 
     grads = {id(root): grad}
-    handed_out: set[int] = set()
+    handed_out: set[int] = {id(grad)}  # the caller's own array must not become a leaf's .grad
     for tensor in reversed(_topological_order(root)):
         node = tensor._ctx
         out_grad = grads.pop(id(tensor), None)

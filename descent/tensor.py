@@ -138,6 +138,19 @@ class Tensor:
 
     __hash__ = object.__hash__  # identity, as ==, < ... compare elementwise
 
+    def __bool__(self) -> bool:
+        return bool(self.data)  # raises for more than one element, as PyTorch
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
     # -- leaving the graph ----------------------------------------------------------
 
     def numpy(self) -> np.ndarray:

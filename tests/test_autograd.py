@@ -248,3 +248,43 @@ def test_creation_functions():
     assert dc.ones_like(dc.zeros(2, dtype="float64")).dtype == np.float64
     with pytest.raises(ValueError, match="non-negative integers"):
         dc.zeros(-1, 2)
+
+
+def test_no_grad_decorator_is_reentrant_and_set_grad_enabled_works_as_a_call():
+    @dc.no_grad()
+    def recurse(n):
+        assert not dc.is_grad_enabled()
+        if n:
+            recurse(n - 1)
+
+    recurse(2)
+    assert dc.is_grad_enabled()
+    dc.set_grad_enabled(False)
+    assert not dc.is_grad_enabled()
+    dc.set_grad_enabled(True)
+    with dc.set_grad_enabled(False):
+        assert not dc.is_grad_enabled()
+    assert dc.is_grad_enabled()
+
+
+def test_a_leaf_never_keeps_the_callers_upstream_array():
+    x = dc.tensor([1.0, 2.0], requires_grad=True)
+    upstream = np.ones(2, dtype=np.float32)
+    (x + 0.0).backward(upstream)
+    x.grad *= 5
+    np.testing.assert_array_equal(upstream, [1.0, 1.0])
+
+
+def test_python_conversions():
+    assert bool(dc.tensor(1.0) > 0.5) and not bool(dc.tensor([0.0]) > 1)
+    with pytest.raises(ValueError):
+        bool(dc.tensor([5.0, 6.0]) > 100)
+    assert float(dc.tensor(2.5)) == 2.5 and int(dc.tensor(3)) == 3
+    np.testing.assert_array_equal(np.asarray(dc.tensor([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_float32_gradients_stay_float32_through_max_and_clip():
+    w = dc.randn(3, 4, requires_grad=True)
+    hidden = (dc.randn(2, 3) @ w).max(axis=1)
+    assert hidden._ctx.backward(np.ones(2, dtype=np.float32)).dtype == np.float32
+    assert dc.clip(w, np.float64(-0.5), np.float64(0.5)).dtype == np.float32

@@ -360,6 +360,8 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Limit `x` to [min, max]; the gradient passes where x lies inside (bounds included)."""
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
+    if x.dtype.kind == "f":  # float64 bounds must not promote a float32 tensor
+        min, max = (None if b is None else x.dtype.type(b) for b in (min, max))
     return Clip.apply(x, low=min, high=max)
 
 

@@ -82,7 +82,7 @@ class _Extremum(Function):
 
     def backward(self, grad):
         grad = _keep_reduced(grad, self.axes, self.keepdims)
-        count = self.winners.sum(axis=self.axes, keepdims=True)
+        count = self.winners.sum(axis=self.axes, keepdims=True, dtype=grad.dtype)
         return self.winners * (grad / count)
 
 
