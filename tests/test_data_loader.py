@@ -95,12 +95,12 @@ def test_resume_mid_epoch_yields_the_remaining_batches_then_the_same_epochs(
     expected = [labels_of(straight) for _ in range(3)]
 
     first = DataLoader(dataset(), batch_size=4, seed=11)
-    first_epoch = []
+    first_epoch, state = [], first.state_dict()
     for _, y in first if stop_after else ():
         first_epoch.append(y.numpy().tolist())  # a training step, then a checkpoint
+        state = first.state_dict()
         if len(first_epoch) == stop_after:
-            break
-    state = first.state_dict()
+            break  # the process dies here; the checkpoint above is what survives
     if json_round_trip:
         state = json.loads(json.dumps(state))
 
@@ -109,6 +109,17 @@ def test_resume_mid_epoch_yields_the_remaining_batches_then_the_same_epochs(
     assert first_epoch + labels_of(resumed) == expected[0]
     assert labels_of(resumed) == expected[1]
     assert labels_of(resumed) == expected[2]
+
+
+def test_a_break_abandons_the_epoch_live_and_in_the_saved_state():
+    live = DataLoader(dataset(), batch_size=4, seed=5)
+    for _ in live:
+        break
+    state = live.state_dict()
+    assert state["position"] == 0 and state["epoch"] == 1
+    restored = DataLoader(dataset(), batch_size=4)
+    restored.load_state_dict(state)
+    assert labels_of(restored) == labels_of(live)
 
 
 def test_state_after_a_whole_epoch_points_at_the_next_epoch():
@@ -186,3 +197,16 @@ def test_plain_dataset_is_collated_per_sample():
     assert len(batches) == 3
     x, y = batches[0]
     assert x.shape == (3, 2) and y.numpy().tolist() == [0, 1, 2]
+
+
+class Float64Samples(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return np.array([i, 0.5 * i]), i  # float64, as NumPy makes them
+
+
+def test_a_plain_dataset_of_float64_samples_is_served_as_float32():
+    x, y = next(iter(DataLoader(Float64Samples(), batch_size=2)))
+    assert x.dtype == np.float32 and y.dtype == np.int64

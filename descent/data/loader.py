@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from descent.random import default_generator
-from descent.tensor import Tensor, wrap
+from descent.tensor import Tensor, as_array, wrap
 
 STATE_KEYS = ("epoch", "position", "generator", "num_samples", "batch_size")
 
@@ -52,7 +52,7 @@ def _collate(samples: list):
     if isinstance(first, (tuple, list)):
         return tuple(_collate([s[i] for s in samples]) for i in range(len(first)))
     arrays = [s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples]
-    return wrap(np.stack(arrays))
+    return wrap(as_array(np.stack(arrays)))  # float64 samples become float32, as everywhere
 
 
 class DataLoader:
@@ -140,12 +140,20 @@ class DataLoader:
             self._begin_epoch()
         self._resume = False
         order, size, count = self._order, self.batch_size, len(self)
-        for batch in range(self._position, count):
-            self._position = batch + 1
-            if self._position == count:  # the epoch is over once its last batch is out
+        try:
+            for batch in range(self._position, count):
+                self._position = batch + 1
+                if self._position == count:  # the epoch is over once its last batch is out
+                    self._order, self._position = None, 0
+                    self._epoch += 1
+                yield self._fetch(order[batch * size : (batch + 1) * size])
+        except GeneratorExit:
+            # A `break` abandons the epoch: the next iteration, live or resumed from
+            # state_dict(), starts a new one, as PyTorch's loader does.
+            if self._order is order:
                 self._order, self._position = None, 0
                 self._epoch += 1
-            yield self._fetch(order[batch * size : (batch + 1) * size])
+            raise
 
     # -- exact resume -----------------------------------------------------------
 
