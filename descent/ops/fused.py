@@ -52,8 +52,10 @@ class SoftmaxCrossEntropy(Function):
         xp = array_module(logits)
         n, classes = logits.shape
         shifted = logits - logits.max(axis=1, keepdims=True)
-        log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        log_probs = shifted - log_norm
+        probs = xp.exp(shifted)
+        norm = probs.sum(axis=1, keepdims=True)
+        log_probs = shifted - xp.log(norm)
+        probs /= norm  # kept for backward: a division here is cheaper than exp there
         keep = targets != ignore_index
         safe_targets = xp.where(keep, targets, 0)
         rows = xp.arange(n)
@@ -70,7 +72,7 @@ class SoftmaxCrossEntropy(Function):
             scale = 1.0 / denominator if denominator else float("nan")  # PyTorch's 0/0
         else:
             scale = 1.0
-        self.saved = (log_probs, rows, safe_targets, sample_weight, keep, weight, scale)
+        self.saved = (probs, rows, safe_targets, sample_weight, keep, weight, scale)
         self.label_smoothing, self.reduction = label_smoothing, reduction
         if reduction == "none":
             return losses.astype(logits.dtype, copy=False)
@@ -78,15 +80,14 @@ class SoftmaxCrossEntropy(Function):
 
     def backward(self, grad):
         xp = array_module(grad)
-        log_probs, rows, targets, sample_weight, keep, weight, scale = self.saved
-        probs = xp.exp(log_probs)
-        smoothing, classes = self.label_smoothing, log_probs.shape[1]
+        probs, rows, targets, sample_weight, keep, weight, scale = self.saved
+        smoothing, classes = self.label_smoothing, probs.shape[1]
         # d(-w[y] log p_y)/dx = w[y] (p - onehot(y))
         grad_logits = probs * ((1 - smoothing) * sample_weight)[:, None]
         grad_logits[rows, targets] -= (1 - smoothing) * sample_weight
         if smoothing:
             # d(-(eps/C) sum_c w_c log p_c)/dx_k = (eps/C) (p_k sum_c w_c - w_k)
-            class_weight = weight if weight is not None else xp.ones(classes, log_probs.dtype)
+            class_weight = weight if weight is not None else xp.ones(classes, probs.dtype)
             smooth = probs * class_weight.sum() - class_weight
             grad_logits += (smoothing / classes) * smooth * keep[:, None]
         upstream = grad[:, None] if self.reduction == "none" else grad * scale
