@@ -6,9 +6,11 @@ _generator = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed descent's default generator, making `randn`, `rand` and init reproducible."""
-    global _generator
-    _generator = np.random.default_rng(seed)
+    """Seed descent's default generator, making `randn`, `rand` and init reproducible.
+
+    The generator is reseeded in place, so references taken earlier follow the seed too.
+    """
+    _generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     return _generator
 
 
