@@ -4,6 +4,7 @@ import numpy as np
 
 from descent import autograd, data, nn, ops, optim
 from descent.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from descent.checkpoint import load, save
 from descent.creation import (
     arange,
     full,
@@ -15,7 +16,7 @@ from descent.creation import (
     zeros,
     zeros_like,
 )
-from descent.errors import ShapeError
+from descent.errors import CheckpointError, ShapeError
 from descent.ops import *  # noqa: F403  (abs, add, ... matmul: the ops as functions)
 from descent.random import manual_seed
 from descent.tensor import Tensor

@@ -3,3 +3,7 @@
 
 class ShapeError(ValueError):
     """Tensor shapes that an op cannot combine; the message names the op and the shapes."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read or does not fit; the message names the file."""
