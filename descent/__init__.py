@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from descent import autograd, data, nn, ops, optim
+from descent import autograd, data, nn, ops, optim, train
 from descent.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from descent.checkpoint import load, save
 from descent.creation import (

@@ -1,0 +1,31 @@
+"""Training: `fit`, `evaluate`, the `History`, metrics and callbacks."""
+
+from descent.train import metrics
+from descent.train.callbacks import (
+    Callback,
+    CSVLogger,
+    DivergenceGuard,
+    EarlyStopping,
+    JSONLogger,
+    ModelCheckpoint,
+    ProgressBar,
+    TrainingDiverged,
+)
+from descent.train.history import History
+from descent.train.loop import evaluate, fit, steps_per_batch
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "DivergenceGuard",
+    "EarlyStopping",
+    "History",
+    "JSONLogger",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "TrainingDiverged",
+    "evaluate",
+    "fit",
+    "metrics",
+    "steps_per_batch",
+]

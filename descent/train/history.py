@@ -1,0 +1,95 @@
+"""`History`: what `fit` records, per step and per epoch, JSON-safe through `to_dict()`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _safe(value: Any) -> Any:
+    """Floats that JSON cannot hold (NaN, Inf) become None; containers are walked."""
+    if isinstance(value, dict):
+        return {str(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class History:
+    """A training run's record.
+
+    Attributes:
+        step_loss, step_lr: one entry per optimizer update (lr of the first param group).
+        metrics: per epoch, 'loss' and each metric, with 'val_' versions when validating,
+            and 'lr' (the first group's lr during the epoch): {name: [value per epoch]}.
+        epoch_time: wall seconds per epoch (validation included).
+        samples: samples seen by the end of each epoch; `samples_seen` is the total.
+        grad_norm, update_ratio: {parameter name: [value per epoch]}: the L2 norm of the
+            gradient at the last step of each epoch, and ||delta w|| / ||w|| over that step.
+        events: notable happenings, e.g. a divergence guard's roll-backs, as dicts.
+    """
+
+    def __init__(self) -> None:
+        self.step_loss: list[float] = []
+        self.step_lr: list[float] = []
+        self.metrics: dict[str, list[float]] = {}
+        self.epoch_time: list[float] = []
+        self.samples: list[int] = []
+        self.samples_seen = 0
+        self.grad_norm: dict[str, list[float]] = {}
+        self.update_ratio: dict[str, list[float]] = {}
+        self.events: list[dict] = []
+
+    @property
+    def epochs(self) -> int:
+        return len(self.epoch_time)
+
+    @property
+    def steps(self) -> int:
+        return len(self.step_loss)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.metrics[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.metrics
+
+    def record_epoch(self, logs: dict[str, float], seconds: float) -> None:
+        for key, value in logs.items():
+            self.metrics.setdefault(key, []).append(float(value))
+        self.epoch_time.append(float(seconds))
+        self.samples.append(self.samples_seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists, dicts, numbers and None (for NaN/Inf): `json.dumps` takes it."""
+        return _safe(
+            {
+                "step_loss": self.step_loss,
+                "step_lr": self.step_lr,
+                "metrics": self.metrics,
+                "epoch_time": self.epoch_time,
+                "samples": self.samples,
+                "samples_seen": self.samples_seen,
+                "grad_norm": self.grad_norm,
+                "update_ratio": self.update_ratio,
+                "events": self.events,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """The inverse of `to_dict` (None stays None where a NaN or Inf was)."""
+        history = cls()
+        for key, value in data.items():
+            if not hasattr(history, key) or key in ("epochs", "steps"):
+                raise KeyError(f"History.from_dict: unknown key {key!r}")
+            setattr(history, key, value)
+        return history
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 4) for k, v in self.metrics.items() if v and v[-1] is not None}
+        return f"History({self.epochs} epochs, {self.steps} steps, last {last})"
