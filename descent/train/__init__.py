@@ -12,7 +12,7 @@ from descent.train.callbacks import (
     TrainingDiverged,
 )
 from descent.train.history import History
-from descent.train.loop import evaluate, fit, steps_per_batch
+from descent.train.loop import evaluate, fit, resume, steps_per_batch
 
 __all__ = [
     "CSVLogger",
@@ -27,5 +27,6 @@ __all__ = [
     "evaluate",
     "fit",
     "metrics",
+    "resume",
     "steps_per_batch",
 ]

@@ -130,6 +130,8 @@ def fit(
     metrics: Sequence | dict | None = ("accuracy",),
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
+    initial_epoch: int = 0,
+    history: History | None = None,
 ) -> History:
     """Train `model` for `epochs` passes over `train_loader`; return the `History`.
 
@@ -145,11 +147,15 @@ def fit(
             or {name: callable}; logged per epoch, with 'val_' versions when validating.
         callbacks: `Callback`s; one that sets `stop_training` ends the run after its epoch.
         progress: a tqdm bar per epoch (also quiet when stderr is not a terminal).
+        initial_epoch, history: where a resumed run starts (Keras's `initial_epoch`)
+            and the history it continues; see `resume`.
     """
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"fit: epochs={epochs!r} must be a whole number >= 0")
+    if not 0 <= initial_epoch <= epochs:
+        raise ValueError(f"fit: {initial_epoch=} must lie between 0 and epochs={epochs}")
     metrics = resolve(metrics)
-    history = History()
+    history = history if history is not None else History()
     try:
         batches = len(train_loader)  # type: ignore[arg-type]
     except TypeError:
@@ -164,7 +170,7 @@ def fit(
         callback.stop_training = False
     per_batch = scheduler is not None and steps_per_batch(scheduler)
     named = list(model.named_parameters())
-    step = 0
+    step = len(history.step_loss)
 
     def hook(name: str, *args) -> bool:
         for callback in callbacks:
@@ -173,7 +179,7 @@ def fit(
 
     hook("on_train_begin", {})
     try:
-        for epoch in range(int(epochs)):
+        for epoch in range(int(initial_epoch), int(epochs)):
             hook("on_epoch_begin", epoch, {})
             start = time.perf_counter()
             epoch_lr = float(optimizer.param_groups[0]["lr"])
@@ -234,3 +240,24 @@ def fit(
                 callback.on_train_end({})
     hook("on_train_end", {})
     return history
+
+
+def resume(path, model, loss_fn, optimizer, train_loader, epochs: int, scheduler=None,
+           **fit_options) -> History:  # fmt: skip
+    """Continue a run from a `ModelCheckpoint` file as if it had never stopped.
+
+    The checkpoint restores the model, optimizer, scheduler, data-loader position
+    and random state; the run goes on from the saved epoch up to `epochs`, with
+    the saved history extended.
+    """
+    from descent.checkpoint import load
+
+    loader = train_loader if hasattr(train_loader, "load_state_dict") else None
+    extra = load(path, model=model, optimizer=optimizer, scheduler=scheduler, loader=loader)
+    if "epoch" not in extra or "history" not in extra:
+        raise ValueError(
+            f"resume: {path} holds no epoch and history; write it with ModelCheckpoint"
+        )
+    return fit(model, loss_fn, optimizer, train_loader, epochs, scheduler=scheduler,
+               initial_epoch=int(extra["epoch"]), history=History.from_dict(extra["history"]),
+               **fit_options)  # fmt: skip

@@ -1,0 +1,54 @@
+"""A run stopped after 5 epochs and resumed from its checkpoint equals 10 straight, bit for bit."""
+
+import numpy as np
+
+import descent as dc
+from descent import nn, optim
+from descent.data import DataLoader, TensorDataset
+from descent.nn import functional as F
+from descent.train import ModelCheckpoint, fit, resume
+
+RNG = np.random.default_rng(0)
+FEATURES = RNG.standard_normal((120, 5)).astype(np.float32)
+LABELS = (FEATURES[:, 0] * FEATURES[:, 1] > 0).astype(np.int64)
+
+
+def build():
+    """Model with dropout, Adam, a step schedule and a shuffled loader, all from one seed."""
+    dc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
+    loader = DataLoader(TensorDataset(FEATURES, LABELS), batch_size=16, seed=1)
+    return model, optimizer, scheduler, loader
+
+
+def comparable(history):
+    """Everything in the history but wall-clock times, which no rerun reproduces."""
+    data = history.to_dict()
+    data.pop("epoch_time")
+    return data
+
+
+def test_five_epochs_plus_resume_plus_five_equals_ten_straight(tmp_path):
+    model, optimizer, scheduler, loader = build()
+    straight = fit(model, F.cross_entropy, optimizer, loader, 10, scheduler=scheduler,
+                   progress=False)  # fmt: skip
+    expected = {name: p.data.copy() for name, p in model.named_parameters()}
+
+    path = tmp_path / "run.dc"
+    model, optimizer, scheduler, loader = build()
+    fit(model, F.cross_entropy, optimizer, loader, 5, scheduler=scheduler, progress=False,
+        callbacks=[ModelCheckpoint(path, save_best=False)])  # fmt: skip
+    del model, optimizer, scheduler, loader
+
+    dc.manual_seed(123)  # the checkpoint, not this, must decide what comes next
+    model, optimizer, scheduler, loader = build()
+    dc.manual_seed(456)
+    resumed = resume(path, model, F.cross_entropy, optimizer, loader, 10, scheduler=scheduler,
+                     progress=False)  # fmt: skip
+
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.data, expected[name], err_msg=name)
+    assert comparable(resumed) == comparable(straight)
+    assert resumed.epochs == 10
