@@ -86,13 +86,11 @@ def test_mlp_on_digits_reaches_97_percent():
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = dc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     history = fit(model, nn.CrossEntropyLoss(), opt, DataLoader(train, 32, seed=0), 30,
-                  val_loader=DataLoader(test, 256, shuffle=False),
-                  callbacks=[EarlyStopping("val_accuracy", patience=30)],
                   progress=False)  # fmt: skip
+    # The test split is only looked at once, after training: no selection on it.
     result = evaluate(model, nn.CrossEntropyLoss(), DataLoader(test, 512, shuffle=False))
-    assert result["accuracy"] >= 0.97, history.metrics["val_accuracy"]
-    assert history.epochs <= 30
-    assert max(history["val_accuracy"]) == pytest.approx(result["accuracy"])
+    assert result["accuracy"] >= 0.97, history["accuracy"]
+    assert history.epochs == 30 and history["loss"][-1] < history["loss"][0] / 10
 
 
 def test_early_stopping_stops_and_restores_best_weights():
