@@ -411,3 +411,42 @@ def test_resuming_with_last_epoch():
     assert scheduler.last_epoch == 4
     assert scheduler.get_last_lr() == [0.1 * 0.5**4, 0.03 * 0.5**4]
     assert math.isclose(optimizer.param_groups[0]["lr"], 0.00625)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=20),
+        lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=30),
+        lambda o: lr_scheduler.SequentialLR(
+            o,
+            [lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=4),
+             lr_scheduler.ExponentialLR(o, gamma=0.9)],
+            milestones=[4],
+        ),
+    ],
+    ids=["step", "cosine", "one-cycle", "sequential"],
+)  # fmt: skip
+def test_scale_lr_lowers_the_rest_of_the_schedule(make):
+    def run(scale_at):
+        optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1)
+        scheduler, lrs = make(optimizer), []
+        for step in range(25):
+            if step == scale_at:
+                scheduler.scale_lr(0.5)
+            lrs.append(optimizer.param_groups[0]["lr"])
+            scheduler.step()
+        return np.array(lrs)
+
+    plain, scaled = run(scale_at=None), run(scale_at=6)
+    np.testing.assert_allclose(scaled[:6], plain[:6])
+    np.testing.assert_allclose(scaled[6:], plain[6:] * 0.5, rtol=1e-12)
+
+
+def test_scale_lr_on_plateau_keeps_the_lowered_lr():
+    optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=100)
+    scheduler.scale_lr(0.5)
+    scheduler.step(1.0)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)

@@ -240,6 +240,12 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
+    def scale_lr(self, factor: float) -> None:
+        """Lower the current lrs; min_lrs stay, they are floors rather than a schedule."""
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
     @property
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
@@ -313,6 +319,17 @@ class SequentialLR(LRScheduler):
         first = self._schedulers[bisect_right(self._milestones, 0)]
         first.step()
         self._last_lr = first.get_last_lr()
+
+    def scale_lr(self, factor: float) -> None:
+        """Scale every child's schedule; the optimizer's lrs are scaled once."""
+        for scheduler in self._schedulers:
+            for name in ("base_lrs", "max_lrs", "min_lrs"):
+                values = getattr(scheduler, name, None)
+                if isinstance(values, list):
+                    setattr(scheduler, name, [value * factor for value in values])
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self) -> None:
         self.last_epoch += 1

@@ -47,6 +47,21 @@ class LRScheduler:
         """The learning rates this scheduler set last, one per param group."""
         return list(self._last_lr)
 
+    def scale_lr(self, factor: float) -> None:
+        """Multiply the learning rates by `factor`, now and for the rest of the schedule.
+
+        descent's schedules compute the lr from the step count, so a change made
+        to `group["lr"]` by hand would be undone at the next `step()`; this is the
+        way to lower it for good (the divergence guard does).
+        """
+        for name in ("base_lrs", "max_lrs", "min_lrs"):
+            values = getattr(self, name, None)
+            if isinstance(values, list):
+                setattr(self, name, [value * factor for value in values])
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
     def _apply(self) -> None:
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
             group["lr"] = lr

@@ -243,17 +243,12 @@ class DivergenceGuard(Callback):
         run.model.load_state_dict(model_state)
         run.optimizer.load_state_dict(_copy_state(optimizer_state))
         for group, lr in zip(run.optimizer.param_groups, lrs):
-            group["lr"] = lr * self.factor
-        scheduler = run.scheduler
-        if scheduler is not None:
-            for name in ("base_lrs", "max_lrs", "min_lrs"):
-                values = getattr(scheduler, name, None)
-                if isinstance(values, list) and not (
-                    name == "min_lrs" and not hasattr(scheduler, "base_lrs")
-                ):  # ReduceLROnPlateau's min_lrs are floors, not a schedule
-                    setattr(scheduler, name, [v * self.factor for v in values])
-            if hasattr(scheduler, "_last_lr"):
-                scheduler._last_lr = [g["lr"] for g in run.optimizer.param_groups]
+            group["lr"] = lr
+        if run.scheduler is not None:
+            run.scheduler.scale_lr(self.factor)  # else the schedule would set the old lr back
+        else:
+            for group in run.optimizer.param_groups:
+                group["lr"] *= self.factor
         message = (
             f"DivergenceGuard: loss {trouble} at {where} with learning rate {_fmt(lrs)}; "
             f"rolled back to the last good state, learning rate now "
