@@ -56,10 +56,6 @@ def _copy_state(state: dict) -> Any:
     return state
 
 
-def _lr(optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
-
-
 # -- progress --------------------------------------------------------------------------------
 
 
