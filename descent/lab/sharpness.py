@@ -1,0 +1,113 @@
+"""Sharpness: the top eigenvalue of the loss's Hessian with respect to all parameters.
+
+Gradient descent on a quadratic with step `lr` overshoots along any direction whose
+curvature exceeds 2/lr; on networks the sharpness rises to about 2/lr and hovers
+there (the edge of stability, Cohen et al. 2021). descent has no double backward,
+so a Hessian-vector product is a central difference of gradients,
+
+    H v ~ (g(w + eps v) - g(w - eps v)) / (2 eps),
+
+exact up to rounding for a quadratic loss, with eps scaled to the weights' norm.
+Power iteration on H v converges to the eigenvalue of largest magnitude.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from descent.random import get_rng_state, set_rng_state
+from descent.tensor import Tensor, wrap
+
+
+def _as_input(value, dtype) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    array = np.asarray(value)
+    return wrap(array.astype(dtype) if array.dtype.kind == "f" else array)
+
+
+def sharpness(
+    model, loss_fn, x, y, iterations: int = 50, tol: float = 1e-4, seed: int = 0
+) -> float:
+    """The top eigenvalue of the Hessian of `loss_fn(model(x), y)` in all trainable parameters.
+
+    Args:
+        model, loss_fn: as for `descent.train.fit`.
+        x, y: the batch the loss is measured on (the whole training set for the
+            sharpness that full-batch gradient descent sees); arrays or Tensors.
+        iterations: the most power-iteration steps (each costs two backward passes).
+        tol: stop when the estimate changes by at most `tol` times its size.
+        seed: seeds the random start vector.
+
+    Returns:
+        The Rayleigh quotient v.Hv at the last iterate: the eigenvalue of largest
+        magnitude (the top one whenever the Hessian has no larger negative eigenvalue).
+        The model's parameters, buffers, gradients and descent's random generator are
+        left as they were; every gradient is taken with the same random state, so a
+        dropout layer draws the same mask each time.
+    """
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
+        raise TypeError(f"sharpness: {iterations=} must be an integer >= 1")
+    if iterations < 1:
+        raise ValueError(f"sharpness: {iterations=} must be >= 1")
+    if not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"sharpness: {tol=} must be a finite number >= 0")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("sharpness: the model has no trainable parameters")
+    dtype = np.result_type(*(p.data.dtype for p in params))
+    work = np.float64 if dtype == np.float64 else np.float32
+    x, y = _as_input(x, dtype), _as_input(y, dtype)
+
+    model_state = {name: np.array(value, copy=True) for name, value in model.state_dict().items()}
+    grads = [None if p.grad is None else p.grad.copy() for p in params]
+    rng_state = copy.deepcopy(get_rng_state())
+    w0 = np.concatenate([p.data.ravel().astype(np.float64) for p in params])
+    sizes = np.cumsum([0] + [p.data.size for p in params])
+    # cbrt(machine epsilon) balances the O(eps^2) truncation and O(u / eps) rounding errors
+    eps = float(np.finfo(work).eps) ** (1 / 3) * max(float(np.linalg.norm(w0)), 1.0)
+
+    def gradient(w: np.ndarray) -> np.ndarray:
+        for p, a, b in zip(params, sizes[:-1], sizes[1:]):
+            p.data[...] = w[a:b].reshape(p.data.shape)
+            p.grad = None
+        set_rng_state(copy.deepcopy(rng_state))
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return np.concatenate(
+            [
+                np.zeros(p.data.size) if p.grad is None else p.grad.ravel().astype(np.float64)
+                for p in params
+            ]
+        )
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        return (gradient(w0 + eps * v) - gradient(w0 - eps * v)) / (2 * eps)
+
+    try:
+        v = np.random.default_rng(seed).standard_normal(w0.size)
+        v /= np.linalg.norm(v)
+        estimate = math.nan
+        for _ in range(int(iterations)):
+            hv = hvp(v)
+            previous, estimate = estimate, float(v @ hv)
+            if not math.isfinite(estimate):
+                raise FloatingPointError(
+                    "sharpness: a Hessian-vector product is not finite; is the loss finite "
+                    "at these weights?"
+                )
+            norm = float(np.linalg.norm(hv))
+            if norm == 0:
+                return 0.0  # H v = 0: v is in the null space; the loss is flat there
+            v = hv / norm
+            if abs(estimate - previous) <= tol * abs(estimate):
+                break
+        return estimate
+    finally:
+        model.load_state_dict(model_state)
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        set_rng_state(rng_state)
