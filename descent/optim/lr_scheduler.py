@@ -320,16 +320,9 @@ class SequentialLR(LRScheduler):
         first.step()
         self._last_lr = first.get_last_lr()
 
-    def scale_lr(self, factor: float) -> None:
-        """Scale every child's schedule; the optimizer's lrs are scaled once."""
-        for scheduler in self._schedulers:
-            for name in ("base_lrs", "max_lrs", "min_lrs"):
-                values = getattr(scheduler, name, None)
-                if isinstance(values, list):
-                    setattr(scheduler, name, [value * factor for value in values])
-        for group in self.optimizer.param_groups:
-            group["lr"] *= factor
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+    def _scale_schedule(self, factor: float) -> None:
+        for scheduler in self._schedulers:  # the optimizer's lrs are scaled once, by scale_lr
+            scheduler._scale_schedule(factor)
 
     def step(self) -> None:
         self.last_epoch += 1

@@ -54,13 +54,16 @@ class LRScheduler:
         to `group["lr"]` by hand would be undone at the next `step()`; this is the
         way to lower it for good (the divergence guard does).
         """
+        self._scale_schedule(factor)
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _scale_schedule(self, factor: float) -> None:
         for name in ("base_lrs", "max_lrs", "min_lrs"):
             values = getattr(self, name, None)
             if isinstance(values, list):
                 setattr(self, name, [value * factor for value in values])
-        for group in self.optimizer.param_groups:
-            group["lr"] *= factor
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def _apply(self) -> None:
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
