@@ -1,5 +1,8 @@
 """descent's own exceptions, each a subclass of the built-in one a caller would catch."""
 
+import difflib
+from collections.abc import Iterable
+
 
 class ShapeError(ValueError):
     """Tensor shapes that an op cannot combine; the message names the op and the shapes."""
@@ -7,3 +10,11 @@ class ShapeError(ValueError):
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read or does not fit; the message names the file."""
+
+
+def unknown_name(kind: str, name: object, choices: Iterable[str]) -> ValueError:
+    """The error for a name that is not one of `choices`, suggesting the closest ones."""
+    choices = list(choices)
+    close = difflib.get_close_matches(str(name), choices, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    return ValueError(f"unknown {kind} {name!r}; {hint}choose from: {', '.join(choices)}")

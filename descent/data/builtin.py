@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ from descent.data import generated
 from descent.data.dataset import SupervisedDataset
 from descent.data.split import split
 from descent.data.standardize import Standardizer
+from descent.errors import unknown_name
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,7 @@ def list_datasets() -> dict[str, str]:
 def _entry(name: str) -> _Entry:
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    raise ValueError(
-        f"unknown data set {name!r}; {hint}available: {', '.join(_REGISTRY)} "
-        "(see descent.data.list_datasets())"
-    )
+    raise unknown_name("data set", name, _REGISTRY)
 
 
 def _load_arrays(entry: _Entry, seed: int, options: dict):

@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's names: modules, layers, losses, init."""
 
-from descent.nn import functional, init
+from descent.nn import functional, init, models
 from descent.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from descent.nn.layers import (
     GELU,
@@ -14,6 +14,7 @@ from descent.nn.layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
 )
 from descent.nn.loss import (
     BCEWithLogitsLoss,
@@ -31,5 +32,6 @@ __all__ = [
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCEWithLogitsLoss", "Conv2d",
     "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "functional", "GELU", "HuberLoss",
     "Identity", "init", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d", "Module",
-    "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
+    "models", "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
+    "Unflatten",
 ]  # fmt: skip

@@ -1,0 +1,152 @@
+"""Ready-made networks and the small grammar that names them: `mlp:128,64:tanh`, `linear`, `lenet`.
+
+A model spec is either a string in that grammar or a mapping (as read from a TOML config):
+`{"kind": "mlp", "hidden": [128, 64], "activation": "tanh"}`. Specs are parsed, never evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from descent.errors import unknown_name
+from descent.nn.conv import Conv2d, MaxPool2d
+from descent.nn.layers import (
+    GELU,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    Unflatten,
+)
+from descent.nn.module import Module, Sequential
+
+ACTIVATIONS = {
+    "relu": ReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "gelu": GELU,
+    "leaky_relu": LeakyReLU,
+    "identity": Identity,
+}
+KINDS = ("mlp", "linear", "lenet")
+DEFAULT_HIDDEN = (128,)
+
+
+def activation(name: str) -> Module:
+    """A fresh activation layer by name (see `ACTIVATIONS`)."""
+    if name not in ACTIVATIONS:
+        raise unknown_name("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]()
+
+
+def mlp(in_features: int, hidden: Sequence[int], out_features: int, act: str = "relu") -> Module:
+    """Linear layers of the given widths with `act` between them, none after the last."""
+    widths = [in_features, *hidden, out_features]
+    layers: list[Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        layers.append(Linear(fan_in, fan_out))
+        if i < len(widths) - 2:
+            layers.append(activation(act))
+    return Sequential(*layers)
+
+
+def lenet(input_shape: Sequence[int], out_features: int, act: str = "relu") -> Sequential:
+    """LeNet-5 with 'same' 5x5 convolutions, so that it fits any image of 4x4 pixels or more.
+
+    `input_shape` is one sample's shape: (channels, height, width), (height, width), or a
+    flat (features,) whose count is a square number of pixels (the digits data: 64 = 8x8).
+    """
+    layers: list[Module] = []
+    shape = tuple(int(n) for n in input_shape)
+    if len(shape) == 1:
+        side = math.isqrt(shape[0])
+        if side * side != shape[0]:
+            raise ValueError(
+                f"lenet: {shape[0]} features are not a square image; give image-shaped inputs "
+                "(channels, height, width) or use an mlp"
+            )
+        shape = (1, side, side)
+        layers.append(Unflatten(1, shape))
+    elif len(shape) == 2:
+        shape = (1, *shape)
+        layers.append(Unflatten(1, shape))
+    if len(shape) != 3 or min(shape[1:]) < 4:
+        raise ValueError(f"lenet: needs images of at least 4x4 pixels, got sample shape {shape}")
+    channels, height, width = shape
+    flat = 16 * (height // 2 // 2) * (width // 2 // 2)
+    layers += [
+        Conv2d(channels, 6, 5, padding=2), activation(act), MaxPool2d(2),
+        Conv2d(6, 16, 5, padding=2), activation(act), MaxPool2d(2),
+        Flatten(),
+        Linear(flat, 120), activation(act),
+        Linear(120, 84), activation(act),
+        Linear(84, out_features),
+    ]  # fmt: skip
+    return Sequential(*layers)
+
+
+def parse_model(spec: str | Mapping) -> dict:
+    """A spec as a mapping {kind, hidden, activation}, checked; strings use the grammar.
+
+    Grammar: `kind[:width,width,...][:activation]`, e.g. `mlp`, `mlp:128,64`,
+    `mlp:128,64:tanh`, `linear`, `lenet`, `lenet:tanh`.
+    """
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - {"kind", "hidden", "activation"}
+        if unknown:
+            raise ValueError(
+                f"model: unknown keys {sorted(unknown)}; a model table has kind, hidden, activation"
+            )
+        kind = spec.get("kind", "mlp")
+        hidden = spec.get("hidden", DEFAULT_HIDDEN if kind == "mlp" else ())
+        act = spec.get("activation", "relu")
+    elif isinstance(spec, str):
+        kind, _, rest = spec.strip().partition(":")
+        parts = rest.split(":") if rest else []
+        hidden: Sequence = DEFAULT_HIDDEN if kind == "mlp" else ()
+        act = "relu"
+        if parts and parts[0][:1].isdigit():
+            hidden = parts.pop(0).split(",")
+        if parts:
+            act = parts.pop(0)
+        if parts:
+            raise ValueError(f"model {spec!r}: too many ':' parts; write e.g. mlp:128,64:tanh")
+    else:
+        raise TypeError(f"model: expected a string like 'mlp:128,64' or a table, got {spec!r}")
+    if kind not in KINDS:
+        raise unknown_name("model", kind, KINDS)
+    if act not in ACTIVATIONS:
+        raise unknown_name("activation", act, ACTIVATIONS)
+    try:
+        widths = [int(w) for w in hidden]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"model {spec!r}: hidden widths must be whole numbers, e.g. mlp:128,64"
+        ) from None
+    if any(w < 1 for w in widths):
+        raise ValueError(f"model {spec!r}: hidden widths must be at least 1, got {widths}")
+    if kind != "mlp" and widths:
+        raise ValueError(f"model {spec!r}: only mlp takes hidden widths")
+    return {"kind": kind, "hidden": widths, "activation": act}
+
+
+def build_model(spec: str | Mapping, input_shape: Sequence[int], out_features: int) -> Sequential:
+    """The network a spec names, sized for samples of `input_shape` and `out_features` outputs."""
+    parsed = parse_model(spec)
+    kind, act = parsed["kind"], parsed["activation"]
+    if kind == "lenet":
+        return lenet(input_shape, out_features, act)
+    in_features = math.prod(input_shape)
+    head: list[Module] = [Flatten()] if len(input_shape) > 1 else []
+    hidden = parsed["hidden"] if kind == "mlp" else []
+    return Sequential(*head, *mlp(in_features, hidden, out_features, act))
+
+
+def format_model(parsed: Mapping) -> str:
+    """The grammar string for a parsed spec: the inverse of `parse_model`."""
+    widths = ",".join(str(w) for w in parsed["hidden"])
+    return ":".join(p for p in (parsed["kind"], widths, parsed["activation"]) if p)
