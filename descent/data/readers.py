@@ -45,24 +45,13 @@ def _as_integers(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def read_csv(
-    path: str | os.PathLike,
-    target: str,
-    features: list[str] | None = None,
-    task: str | None = None,
-    delimiter: str = ",",
-) -> SupervisedDataset:
-    """Read a CSV file whose first row names the columns; `target` names the label column.
-
-    Every feature cell must be a number. A target column of whole numbers (or of
-    text labels, numbered in sorted order) means classification, other numbers
-    regression; `task` overrides. `features` picks columns (default: all but target).
-    """
+def _read_table(path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, the non-blank rows (cells stripped) and each row's line number."""
     with open(path, newline="", encoding="utf-8-sig") as file:
         rows = csv.reader(file, delimiter=delimiter)
         header = next(rows, None)
         if not header or not any(h.strip() for h in header):
-            raise ValueError(f"{path}: the file is empty; read_csv needs a header row of names")
+            raise ValueError(f"{path}: the file is empty; a CSV needs a header row of names")
         header = [h.strip() for h in header]
         if len(set(header)) != len(header):
             raise ValueError(f"{path}: the header repeats a column name: {header}")
@@ -77,16 +66,50 @@ def read_csv(
                 )
             body.append([cell.strip() for cell in row])
             lines.append(rows.line_num)
-    if target not in header:
-        raise ValueError(f"{path}: no target column {target!r}; the columns are {header}")
-    features = [h for h in header if h != target] if features is None else list(features)
+    if not body:
+        raise ValueError(f"{path}: the file has a header but no data rows")
+    return header, body, lines
+
+
+def _feature_matrix(path, header, body, lines, features: list[str]) -> np.ndarray:
     missing = [f for f in features if f not in header]
     if missing:
         raise ValueError(f"{path}: no feature columns {missing}; the columns are {header}")
-    if not body:
-        raise ValueError(f"{path}: the file has a header but no data rows")
     columns = {name: [row[i] for row in body] for i, name in enumerate(header)}
-    x = np.stack([_parse_column(columns[f], f, lines, path) for f in features], axis=1)
+    return np.stack([_parse_column(columns[f], f, lines, path) for f in features], axis=1)
+
+
+def read_csv_features(
+    path: str | os.PathLike, features: list[str] | None = None, delimiter: str = ","
+) -> np.ndarray:
+    """The numeric feature columns of a CSV with a header, as float64 (N, features).
+
+    For new samples to predict on: `features` names the columns a model was trained on,
+    in order (other columns, such as a label, are ignored); default: every column.
+    """
+    header, body, lines = _read_table(path, delimiter)
+    return _feature_matrix(path, header, body, lines, header if features is None else features)
+
+
+def read_csv(
+    path: str | os.PathLike,
+    target: str,
+    features: list[str] | None = None,
+    task: str | None = None,
+    delimiter: str = ",",
+) -> SupervisedDataset:
+    """Read a CSV file whose first row names the columns; `target` names the label column.
+
+    Every feature cell must be a number. A target column of whole numbers (or of
+    text labels, numbered in sorted order) means classification, other numbers
+    regression; `task` overrides. `features` picks columns (default: all but target).
+    """
+    header, body, lines = _read_table(path, delimiter)
+    if target not in header:
+        raise ValueError(f"{path}: no target column {target!r}; the columns are {header}")
+    features = [h for h in header if h != target] if features is None else list(features)
+    x = _feature_matrix(path, header, body, lines, features)
+    columns = {name: [row[i] for row in body] for i, name in enumerate(header)}
 
     class_names = None
     try:

@@ -62,8 +62,9 @@ def _copy_state(state: dict) -> Any:
 class ProgressBar(Callback):
     """A tqdm bar per epoch showing loss, lr and samples/s; quiet when not on a terminal."""
 
-    def __init__(self, disable: bool | None = None, refresh_seconds: float = 0.1) -> None:
-        self.disable, self.refresh_seconds = disable, refresh_seconds
+    def __init__(self, disable: bool | None = None, refresh_seconds: float = 0.1,
+                 leave: bool = True) -> None:  # fmt: skip
+        self.disable, self.refresh_seconds, self.leave = disable, refresh_seconds, leave
         self.bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -73,7 +74,7 @@ class ProgressBar(Callback):
         epochs = self.run.epochs
         self.bar = tqdm(
             total=total, desc=f"epoch {epoch + 1}/{epochs}", disable=self.disable,
-            file=sys.stderr, leave=True, unit="batch", dynamic_ncols=True,
+            file=sys.stderr, leave=self.leave, unit="batch", dynamic_ncols=True,
         )  # fmt: skip
         self._start = self._shown = time.perf_counter()
         self._samples = 0
@@ -103,6 +104,26 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class EpochTable(Callback):
+    """Print one aligned row per epoch: the epoch, every logged value and its seconds.
+
+    The columns come from the first epoch's logs; `echo` takes each line (default: print).
+    """
+
+    def __init__(self, echo=print) -> None:
+        self.echo = echo
+        self._widths: dict[str, int] | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._widths is None:
+            self._widths = {key: max(10, len(key) + 2) for key in (*logs, "seconds")}
+            self.echo("epoch".rjust(6) + "".join(k.rjust(w) for k, w in self._widths.items()))
+        history = self.run.history
+        values = {**logs, "seconds": history.epoch_time[-1] if history.epoch_time else math.nan}
+        self.echo(f"{epoch + 1:6d}"
+                  + "".join(f"{values.get(k, math.nan):{w}.4g}" for k, w in self._widths.items()))
 
 
 # -- early stopping --------------------------------------------------------------------------
@@ -318,8 +339,9 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self._keys = None
-        with open(self.path, "w", newline=""):
-            pass
+        if self.run.history.epochs == 0 or not os.path.exists(self.path):
+            with open(self.path, "w", newline=""):
+                pass  # a fresh run starts a fresh file; a resumed one appends
 
     def on_epoch_end(self, epoch, logs=None):
         history = self.run.history

@@ -1,0 +1,183 @@
+"""The `descent` command: flags in, jobs run (`descent.jobs`), clear errors out.
+
+    descent train                       # an MLP on digits by mini-batch SGD, in seconds
+    descent train --config run.toml --lr 0.1
+    descent evaluate runs/<run>
+    descent predict runs/<run> --input new.csv --output predictions.csv
+    descent resume runs/<run> --epochs 40
+    descent report runs/<run>
+    descent datasets
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from descent import jobs
+from descent.config import OPTIMIZERS, SCHEDULES, RunConfig
+from descent.errors import CheckpointError
+
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, OSError, CheckpointError, TypeError)
+
+
+class BatchSize(click.ParamType):
+    """A whole number >= 1, or 'full' for batch gradient descent."""
+
+    name = "N|full"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "full":
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number nor 'full'", param, ctx)
+
+
+def _echo(line: str) -> None:
+    click.echo(line)
+
+
+def _run_job(job, *args, **kwargs):
+    """Run a job, turning the errors a user can fix into a one-line message and exit code 1."""
+    from descent.train import TrainingDiverged
+
+    try:
+        return job(*args, **kwargs)
+    except (*EXPECTED_ERRORS, TrainingDiverged) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="descent", prog_name="descent")
+def main() -> None:
+    """Train neural networks by backpropagation and gradient descent, and watch them learn."""
+
+
+TRAIN_EXAMPLE = """
+\b
+Examples:
+  descent train
+  descent train --data moons --model mlp:32,32:tanh --batch-size full --lr 0.5
+  descent train --config run.toml --epochs 50
+"""
+
+
+@main.command(epilog=TRAIN_EXAMPLE)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="A TOML file of settings; flags given here override it.")
+@click.option("--data", help="A built-in data set (see `descent datasets`) or a .csv/.npz file.")
+@click.option("--target", help="The label column of a CSV file (default: the last column).")
+@click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet")
+@click.option("--loss", type=click.Choice(["cross_entropy", "mse", "l1", "huber"]))
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS))
+@click.option("--lr", type=float, help="The learning rate.")
+@click.option("--momentum", type=float, help="Momentum of sgd and rmsprop.")
+@click.option("--nesterov/--no-nesterov", default=None)
+@click.option("--weight-decay", type=float)
+@click.option("--schedule", type=click.Choice(SCHEDULES))
+@click.option("--gamma", type=float, help="The lr factor of the step and exponential schedules.")
+@click.option("--step-size", type=int, help="Epochs between the step schedule's drops.")
+@click.option("--batch-size", type=BatchSize(),
+              help="1 is stochastic, N mini-batch, 'full' batch gradient descent.")
+@click.option("--epochs", type=int)
+@click.option("--seed", type=int)
+@click.option("--val-split", type=float, help="The validation fraction of the training data.")
+@click.option("--test-split", type=float, help="The test fraction of the data.")
+@click.option("--standardize/--no-standardize", default=None)
+@click.option("--early-stopping", type=int, metavar="PATIENCE",
+              help="Stop after this many epochs without a better val_loss (0: off).")
+@click.option("--guard/--no-guard", default=None, help="Roll back a diverging run, then stop.")
+@click.option("--out", type=click.Path(file_okay=False), help="Where run folders go (runs).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def train(config_path, progress, **flags) -> None:
+    """Train a model; write a run folder with history, checkpoints, plots and a report."""
+    try:
+        if config_path:
+            config = RunConfig.from_toml(config_path, **flags)
+        else:
+            config = RunConfig.from_mapping({k: v for k, v in flags.items() if v is not None},
+                                            source="flags")  # fmt: skip
+    except EXPECTED_ERRORS as error:
+        raise click.ClickException(str(error)) from None
+    _run_job(jobs.train, config, echo=_echo, progress=progress)
+
+
+RUN = click.argument("run", type=click.Path())
+
+
+@main.command(epilog="\b\nExample:\n  descent resume runs/<run> --epochs 40")
+@RUN
+@click.option("--epochs", type=int, help="A new total number of epochs (default: the run's).")
+@click.option("--progress/--no-progress", default=True)
+def resume(run, epochs, progress) -> None:
+    """Continue a run from its last checkpoint, exactly as if it had never stopped."""
+    _run_job(jobs.resume, run, epochs=epochs, echo=_echo, progress=progress)
+
+
+WHICH = click.option("--which", type=click.Choice(["best", "last"]), default="best",
+                     help="The best (lowest val_loss) or the last checkpoint.")  # fmt: skip
+
+
+@main.command(epilog="\b\nExample:\n  descent evaluate runs/20261125-101500-digits-mlp-128")
+@RUN
+@WHICH
+def evaluate(run, which) -> None:
+    """Print a run's loss and metrics on its train, validation and test data."""
+    _run_job(jobs.evaluate_run, run, which=which, echo=_echo)
+
+
+@main.command(epilog="\b\nExample:\n  descent predict runs/<run> --input new.csv --output out.csv")
+@RUN
+@click.option("--input", "input_csv", required=True, type=click.Path(dir_okay=False),
+              help="A CSV with a header naming the training features.")
+@click.option("--output", "output_csv", required=True, type=click.Path(dir_okay=False),
+              help="Where to write one prediction per input row.")
+@WHICH
+def predict(run, input_csv, output_csv, which) -> None:
+    """Predict each row of a CSV with a run's model (class and probabilities, or values)."""
+    _run_job(jobs.predict, run, input_csv, output_csv, which=which, echo=_echo)
+
+
+@main.command(epilog="\b\nExample:\n  descent report runs/20261125-101500-digits-mlp-128")
+@RUN
+def report(run) -> None:
+    """Redraw a run's plots and report.html from its files."""
+    from descent.run_folder import RunFolder
+
+    folder = _run_job(lambda: jobs.write_report(RunFolder.open(run)))
+    click.echo(f"wrote {folder.report}")
+
+
+@main.command(epilog="\b\nExample:\n  descent datasets")
+def datasets() -> None:
+    """List the built-in data sets (all load offline)."""
+    from descent.data import list_datasets
+
+    entries = list_datasets()
+    width = max(map(len, entries))
+    for name, description in entries.items():
+        click.echo(f"{name:<{width}}  {description}")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command with `argv` (default: sys.argv[1:]) and return its exit code."""
+    try:
+        main.main(args=list(argv) if argv is not None else None, prog_name="descent",
+                  standalone_mode=False)  # fmt: skip
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

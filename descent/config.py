@@ -1,0 +1,183 @@
+"""`RunConfig`: every choice a training run makes, read from TOML and flags, checked, written back.
+
+A config file is a flat TOML table whose keys are the fields below (the `descent train`
+flags without the dashes, `-` or `_` alike); only `model` may also be a table:
+
+    data = "digits"
+    model = "mlp:128,64:tanh"      # or: [model] kind = "mlp", hidden = [128, 64]
+    optimizer = "sgd"
+    lr = 0.05
+    batch_size = 32                # or "full"; 1 is stochastic gradient descent
+    epochs = 20
+
+Files are parsed by the standard library's `tomllib`, never evaluated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import tomli_w
+
+from descent.errors import unknown_name
+from descent.nn.models import format_model, parse_model
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+LOSSES = ("cross_entropy", "mse", "l1", "huber")
+SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """A training run. With no changes: an MLP on digits by mini-batch SGD, in seconds."""
+
+    data: str = "digits"  # a built-in data set's name, or a .csv / .npz file
+    target: str | None = None  # a CSV's label column (default: its last column)
+    model: str | dict = "mlp:128"
+    loss: str | None = None  # default: cross_entropy to classify, mse to regress
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9  # sgd and rmsprop
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    gamma: float = 0.1  # the lr factor of the step and exponential schedules
+    step_size: int = 10  # epochs between the step schedule's drops
+    batch_size: int | str = 32
+    epochs: int = 20
+    seed: int = 0
+    val_split: float = 0.1
+    test_split: float = 0.2
+    standardize: bool = True
+    early_stopping: int = 0  # patience in epochs without a better val_loss; 0 is off
+    guard: bool = True  # stop a diverging run (or roll back and lower the lr)
+    out: str = "runs"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a ValueError naming the field and what it accepts."""
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), field.type)
+        self.model = _canonical_model(self.model)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        if self.loss is not None:
+            _choice("loss", self.loss, LOSSES)
+        _positive("lr", self.lr)
+        _at_least("epochs", self.epochs, 1)
+        _at_least("step_size", self.step_size, 1)
+        _at_least("early_stopping", self.early_stopping, 0)
+        _between("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        _between("val_split", self.val_split, 0.0, 1.0, high_open=True)
+        _between("test_split", self.test_split, 0.0, 1.0, high_open=True, low_open=True)
+        _positive("gamma", self.gamma)
+        if self.weight_decay < 0:
+            raise ValueError(f"config: weight_decay={self.weight_decay} must be >= 0")
+        if isinstance(self.batch_size, str) and self.batch_size != "full":
+            raise ValueError(
+                f"config: batch_size={self.batch_size!r} must be a whole number >= 1 or 'full'"
+            )
+        if isinstance(self.batch_size, int):
+            _at_least("batch_size", self.batch_size, 1)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("config: nesterov needs momentum > 0")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str = "config") -> RunConfig:
+        """A config from plain values (a parsed file, flags); unknown keys get close names."""
+        names = [field.name for field in dataclasses.fields(cls)]
+        clean = {}
+        for key, value in values.items():
+            name = str(key).replace("-", "_")
+            if name not in names:
+                raise _in(source, unknown_name("setting", key, names))
+            clean[name] = value
+        try:
+            return cls(**clean)
+        except ValueError as error:
+            raise _in(source, error) from None
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike, **overrides: Any) -> RunConfig:
+        """Read a TOML file; `overrides` (flags, None meaning unset) win over it."""
+        path = os.fspath(path)
+        try:
+            with open(path, "rb") as file:
+                values = tomllib.load(file)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path}: not valid TOML: {error}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_mapping(values, source=path)
+
+    def replace(self, **overrides: Any) -> RunConfig:
+        """A copy with the non-None `overrides` applied (and checked)."""
+        values = dataclasses.asdict(self)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return type(self).from_mapping(values, source="flags")
+
+    def to_toml(self) -> str:
+        """The resolved config as TOML (unset optional fields left out); `from_toml` reads it."""
+        values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return tomli_w.dumps(values)
+
+
+def _in(source: str, error: Exception) -> ValueError:
+    message = str(error)
+    if message.startswith("config: "):
+        message = message[len("config: ") :]
+    return ValueError(f"{source}: {message}")
+
+
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    """Check a value against its field's annotation, which is a string (future annotations)."""
+    allowed = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict,
+               "None": type(None)}  # fmt: skip
+    kinds = [allowed[part.strip()] for part in annotation.split("|")]
+    flat = tuple(t for kind in kinds for t in (kind if isinstance(kind, tuple) else (kind,)))
+    if isinstance(value, bool) and bool not in flat:
+        ok = False  # True is an int to Python, never a number to a config
+    else:
+        ok = isinstance(value, flat)
+    if not ok:
+        parts = (part.strip().replace("dict", "table") for part in annotation.split("|"))
+        wanted = " or ".join(parts)
+        raise ValueError(f"config: {name}={value!r} must be {wanted}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"config: {name}={value!r} must be a finite number")
+
+
+def _canonical_model(model: str | dict) -> str:
+    """Specs in either form become the grammar string, so a saved config reads the same."""
+    return format_model(parse_model(model))
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise unknown_name(name, value, choices)
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"config: {name}={value} must be > 0")
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if value < low:
+        raise ValueError(f"config: {name}={value} must be >= {low}")
+
+
+def _between(name, value, low, high, high_open=False, low_open=False) -> None:
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"config: {name}={value} must lie in {left}{low}, {high}{right}")

@@ -1,0 +1,216 @@
+"""Turn a `RunConfig` into the objects of a run: data splits, model, loss, optimizer, schedule.
+
+The same config always builds the same objects (the seed fixes the splits and the initial
+weights), which is what lets `descent resume` and `descent evaluate` rebuild a run from
+its folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from descent import nn, optim
+from descent.config import RunConfig
+from descent.data import (
+    DataLoader,
+    Standardizer,
+    SupervisedDataset,
+    load_dataset,
+    read_csv,
+    read_npz,
+    split,
+)
+from descent.random import manual_seed
+from descent.train import DivergenceGuard, EarlyStopping
+
+LOSSES = {
+    "cross_entropy": nn.CrossEntropyLoss,
+    "mse": nn.MSELoss,
+    "l1": nn.L1Loss,
+    "huber": nn.HuberLoss,
+}
+
+
+@dataclass
+class DataSplits:
+    """The train, validation (None without one) and test parts, standardized on train."""
+
+    train: SupervisedDataset
+    val: SupervisedDataset | None
+    test: SupervisedDataset
+    standardizer: Standardizer | None
+
+    @property
+    def task(self) -> str:
+        return self.train.task
+
+    @property
+    def out_features(self) -> int:
+        if self.task == "classification":
+            return int(self.train.num_classes)
+        return int(self.train.targets.shape[1])
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.features.shape[1:])
+
+    def info(self) -> dict:
+        """What predicting on new data needs, JSON-safe: feature layout, classes, scaling."""
+        return {
+            "task": self.task,
+            "sample_shape": list(self.sample_shape),
+            "out_features": self.out_features,
+            "feature_names": self.train.feature_names,
+            "class_names": self.train.class_names,
+            "standardizer": self.standardizer.state_dict() if self.standardizer else None,
+            "sizes": {
+                "train": len(self.train),
+                "val": len(self.val) if self.val is not None else 0,
+                "test": len(self.test),
+            },
+        }
+
+
+@dataclass
+class Experiment:
+    """Everything `fit` needs for one run, built from its config."""
+
+    config: RunConfig
+    data: DataSplits
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: optim.Optimizer
+    scheduler: object | None
+    train_loader: DataLoader
+    val_loader: DataLoader | None
+    test_loader: DataLoader
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return ("accuracy",) if self.data.task == "classification" else ("mae", "r2")
+
+    def callbacks(self) -> list:
+        """The config's early stopping and divergence guard."""
+        callbacks = []
+        if self.config.guard:
+            callbacks.append(DivergenceGuard())
+        if self.config.early_stopping:
+            monitor = "val_loss" if self.val_loader is not None else "loss"
+            callbacks.append(EarlyStopping(monitor=monitor, patience=self.config.early_stopping))
+        return callbacks
+
+
+def _read_file(config: RunConfig) -> SupervisedDataset:
+    path = config.data
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"data {path!r} is neither a built-in data set nor an existing file; "
+            "run `descent datasets` for the built-in ones"
+        )
+    if path.endswith(".npz"):
+        return read_npz(path)
+    if config.target is not None:
+        target = config.target
+    else:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            target = file.readline().strip().split(",")[-1].strip()
+    return read_csv(path, target=target)
+
+
+def _is_file(name: str) -> bool:
+    return name.endswith((".csv", ".npz")) or os.sep in name
+
+
+def load_splits(config: RunConfig) -> DataSplits:
+    """The config's data, split into train / val / test by its seed and standardized."""
+    if _is_file(config.data):
+        whole = _read_file(config)
+        stratify = whole.targets if whole.task == "classification" else None
+        train, test = split(whole, test_size=config.test_split, stratify=stratify,
+                            seed=config.seed)  # fmt: skip
+    else:
+        train, test = load_dataset(config.data, seed=config.seed, test_size=config.test_split)
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError(f"data {config.data!r}: too few samples to split off a test set")
+    val = None
+    if config.val_split > 0:
+        stratify = train.targets if train.task == "classification" else None
+        train, val = split(train, test_size=config.val_split, stratify=stratify,
+                           seed=config.seed)  # fmt: skip
+    scaler = None
+    if config.standardize:
+        scaler = Standardizer().fit(train)
+        train, test = scaler.transform(train), scaler.transform(test)
+        val = scaler.transform(val) if val is not None else None
+    return DataSplits(train, val, test, scaler)
+
+
+def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
+    """The optimizer a config names, given only the options that optimizer takes."""
+    name, lr, decay = config.optimizer, config.lr, config.weight_decay
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
+                         weight_decay=decay)  # fmt: skip
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=decay)
+    classes = {"adam": optim.Adam, "adamw": optim.AdamW, "adagrad": optim.Adagrad}
+    return classes[name](params, lr=lr, weight_decay=decay)
+
+
+def make_scheduler(config: RunConfig, optimizer, batches_per_epoch: int):
+    """The config's learning-rate schedule (None for a constant rate)."""
+    schedules = optim.lr_scheduler
+    if config.schedule == "step":
+        return schedules.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+    if config.schedule == "exponential":
+        return schedules.ExponentialLR(optimizer, gamma=config.gamma)
+    if config.schedule == "cosine":
+        return schedules.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    if config.schedule == "onecycle":
+        return schedules.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+                                    steps_per_epoch=batches_per_epoch)  # fmt: skip
+    return None
+
+
+def make_loss(config: RunConfig, task: str) -> nn.Module:
+    name = config.loss or ("cross_entropy" if task == "classification" else "mse")
+    if name == "cross_entropy" and task != "classification":
+        raise ValueError(
+            f"loss cross_entropy needs class labels, but {config.data!r} is a regression task; "
+            "use mse, l1 or huber"
+        )
+    return LOSSES[name]()
+
+
+def prepare(config: RunConfig, data: DataSplits | None = None) -> Experiment:
+    """Build a run's objects; the same config builds the same ones, weights included."""
+    data = data if data is not None else load_splits(config)
+    manual_seed(config.seed)
+    model = nn.models.build_model(config.model, data.sample_shape, data.out_features)
+    loss_fn = make_loss(config, data.task)
+    optimizer = make_optimizer(config, model.parameters())
+    train_loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True,
+                              seed=config.seed)  # fmt: skip
+    val_loader = (DataLoader(data.val, batch_size=1024, shuffle=False)
+                  if data.val is not None else None)  # fmt: skip
+    test_loader = DataLoader(data.test, batch_size=1024, shuffle=False)
+    scheduler = make_scheduler(config, optimizer, len(train_loader))
+    return Experiment(config, data, model, loss_fn, optimizer, scheduler, train_loader,
+                      val_loader, test_loader)  # fmt: skip
+
+
+def features_for_prediction(info: dict, x: np.ndarray) -> np.ndarray:
+    """New samples shaped and scaled as the run's training data were."""
+    shape = tuple(info["sample_shape"])
+    if x.shape[1:] != shape:
+        raise ValueError(
+            f"the input has {x.shape[1:]} features per sample, the run was trained on {shape}"
+        )
+    if info["standardizer"] is not None:
+        scaler = Standardizer()
+        scaler.load_state_dict(info["standardizer"])
+        x = scaler.transform(x)
+    return x.astype(np.float32, copy=False)

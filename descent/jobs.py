@@ -1,0 +1,248 @@
+"""The jobs of the `descent` command as plain functions: train, resume, evaluate, predict, report.
+
+Each takes parsed arguments and an `echo` for what it prints, so the CLI stays a thin layer
+of flags and tests can call the jobs directly. Every number printed is one measured here.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+from collections.abc import Callable
+
+import numpy as np
+
+from descent import checkpoint
+from descent.autograd import no_grad
+from descent.config import RunConfig
+from descent.data import read_csv_features
+from descent.experiment import Experiment, features_for_prediction, load_splits, prepare
+from descent.lab import plots
+from descent.lab.report import Report
+from descent.run_folder import RunFolder
+from descent.tensor import Tensor
+from descent.train import (
+    CSVLogger,
+    EpochTable,
+    History,
+    JSONLogger,
+    ModelCheckpoint,
+    ProgressBar,
+    TrainingDiverged,
+    evaluate,
+    fit,
+)
+from descent.train import resume as resume_fit
+
+Echo = Callable[[str], None]
+CAPTIONS = {
+    "epochs": "Loss and accuracy after each epoch, on the training and validation data.",
+    "loss_per_step": "The loss of every update: its spread is the noise of the mini-batch "
+    "gradient.",
+    "learning_rate": "The learning rate of every update.",
+    "layer_gradients": "Per parameter, at each epoch's last update: the gradient norm, and "
+    "how far the update moved the weights relative to their size.",
+}
+
+
+def _label(config: RunConfig) -> str:
+    data = os.path.splitext(os.path.basename(config.data))[0]
+    return f"{data}-{str(config.model).replace(':', '-').replace(',', '-')}"
+
+
+def _callbacks(experiment: Experiment, folder: RunFolder, echo: Echo, progress: bool) -> list:
+    has_val = experiment.val_loader is not None
+    return [
+        ProgressBar(disable=None if progress else True, leave=False),
+        *experiment.callbacks(),
+        ModelCheckpoint(folder.last_checkpoint, every=1, save_best=has_val,
+                        monitor="val_loss", best_path=folder.best_checkpoint),  # fmt: skip
+        JSONLogger(folder.file("history.json")),
+        CSVLogger(folder.file("history.csv")),
+        EpochTable(echo),
+    ]
+
+
+def _finish(experiment: Experiment, folder: RunFolder, history: History, echo: Echo) -> dict:
+    """Test the final model, save the metrics, plots and report; print the test metrics."""
+    test = evaluate(experiment.model, experiment.loss_fn, experiment.test_loader,
+                    experiment.metrics)  # fmt: skip
+    folder.write_json("metrics.json", {"test": test, "epochs": history.epochs,
+                                       "samples_seen": history.samples_seen,
+                                       "seconds": sum(history.epoch_time)})  # fmt: skip
+    echo("test: " + "  ".join(f"{k} {v:.4g}" for k, v in test.items()))
+    write_report(folder)
+    echo(f"run folder: {folder.path}  (report: {folder.report})")
+    return test
+
+
+def _fail(folder: RunFolder, history: History, error: Exception, echo: Echo) -> None:
+    """Keep what a failed run learned: its history, report and last good checkpoint."""
+    folder.write_json("history.json", history.to_dict())
+    write_report(folder, failure=str(error))
+    echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
+
+
+def train(config: RunConfig, echo: Echo = print, progress: bool = True) -> tuple[RunFolder, dict]:
+    """Train as `config` says into a fresh run folder; returns it and the test metrics."""
+    data = load_splits(config)  # bad data fails here, before a folder is made
+    experiment = prepare(config, data)
+    folder = RunFolder.create(config.out, _label(config))
+    folder.write_text("config.toml", config.to_toml())
+    folder.write_json("data.json", data.info())
+    sizes = data.info()["sizes"]
+    echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
+         f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
+         f"lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epochs")  # fmt: skip
+    history = History()
+    try:
+        fit(experiment.model, experiment.loss_fn, experiment.optimizer, experiment.train_loader,
+            config.epochs, val_loader=experiment.val_loader, scheduler=experiment.scheduler,
+            metrics=experiment.metrics, callbacks=_callbacks(experiment, folder, echo, progress),
+            progress=False, history=history)  # fmt: skip
+    except (TrainingDiverged, KeyboardInterrupt) as error:
+        _fail(folder, history, error, echo)
+        raise
+    return folder, _finish(experiment, folder, history, echo)
+
+
+def resume(path, epochs: int | None = None, echo: Echo = print,
+           progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
+    """Continue a run from its last checkpoint, up to its epochs (or a new total)."""
+    folder = RunFolder.open(path)
+    config = RunConfig.from_toml(folder.config)
+    if not folder.last_checkpoint.is_file():
+        raise FileNotFoundError(f"{folder.path}: no checkpoint to resume from (the run ended "
+                                "before its first epoch); start it again with descent train")
+    if epochs is not None:
+        config = config.replace(epochs=epochs)
+        folder.write_text("config.toml", config.to_toml())
+    experiment = prepare(config)
+    callbacks = _callbacks(experiment, folder, echo, progress)
+    saved = History.from_dict(folder.read_json("history.json"))
+    best = [v for v in saved.metrics.get("val_loss", []) if v is not None]
+    for callback in callbacks:
+        if isinstance(callback, ModelCheckpoint) and best:
+            callback.best = min(best)  # the resumed run's best must beat the saved one
+    history = resume_fit(folder.last_checkpoint, experiment.model, experiment.loss_fn,
+                         experiment.optimizer, experiment.train_loader, config.epochs,
+                         scheduler=experiment.scheduler, val_loader=experiment.val_loader,
+                         metrics=experiment.metrics, callbacks=callbacks,
+                         progress=False)  # fmt: skip
+    return folder, _finish(experiment, folder, history, echo)
+
+
+def _trained(folder: RunFolder, which: str) -> Experiment:
+    """The run's experiment with the weights of its `which` ('best' or 'last') checkpoint."""
+    config = RunConfig.from_toml(folder.config)
+    experiment = prepare(config)
+    path = folder.best_checkpoint if which == "best" else folder.last_checkpoint
+    if which == "best" and not path.is_file():
+        path = folder.last_checkpoint  # a run without validation keeps only the last
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder.path}: no checkpoint {path.name}; train the run first")
+    checkpoint.load(path, model=experiment.model)
+    return experiment
+
+
+def evaluate_run(path, which: str = "best", echo: Echo = print) -> dict[str, dict]:
+    """Loss and metrics of a run's saved model on its train, validation and test splits."""
+    experiment = _trained(RunFolder.open(path), which)
+    loaders = {"train": experiment.train_loader, "validation": experiment.val_loader,
+               "test": experiment.test_loader}  # fmt: skip
+    results = {}
+    for split, loader in loaders.items():
+        if loader is not None:
+            results[split] = evaluate(experiment.model, experiment.loss_fn, loader,
+                                      experiment.metrics)  # fmt: skip
+            echo(f"{split:>10}: " + "  ".join(f"{k} {v:.4g}" for k, v in results[split].items()))
+    return results
+
+
+def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print) -> int:
+    """Predict each row of `input_csv` (the training features by name) into `output_csv`."""
+    folder = RunFolder.open(path)
+    info = folder.read_json("data.json")
+    x = read_csv_features(input_csv, info["feature_names"])
+    x = features_for_prediction(info, x)
+    experiment = _trained(folder, which)
+    model = experiment.model
+    model.eval()
+    with no_grad():
+        out = model(Tensor(x)).data
+    _write_predictions(output_csv, out, info)
+    echo(f"wrote {len(out)} predictions to {output_csv}")
+    return len(out)
+
+
+def _write_predictions(path, out: np.ndarray, info: dict) -> None:
+    if info["task"] == "classification":
+        shifted = np.exp(out - out.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        names = info["class_names"] or [str(i) for i in range(out.shape[1])]
+        header = ["prediction", *(f"p_{name}" for name in names)]
+        rows = ([names[int(k)], *(f"{p:.6g}" for p in row)]
+                for k, row in zip(out.argmax(axis=1), probabilities, strict=True))  # fmt: skip
+    else:
+        header = ["prediction"] if out.shape[1] == 1 else [f"prediction_{i}" for i in
+                                                           range(out.shape[1])]  # fmt: skip
+        rows = ([f"{v:.6g}" for v in row] for row in out)
+    temporary = os.fspath(path) + ".tmp"
+    try:
+        with open(temporary, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(header)
+            writer.writerows(rows)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise OSError(f"cannot write predictions to {path}: {error.strerror or error}") from None
+
+
+def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
+    """Draw the run's plots (PNG files) and its self-contained report.html from its files."""
+    config = RunConfig.from_toml(folder.config)
+    history = folder.read_json("history.json")
+    metrics_path = folder.file("metrics.json")
+    metrics = folder.read_json("metrics.json") if metrics_path.is_file() else None
+    report = Report(f"descent run {folder.path.name}",
+                    f"descent on Python {platform.python_version()}, {platform.machine()}")
+    if failure:
+        report.heading("The run failed").paragraph(failure)
+    report.heading("Result")
+    summary = {"epochs": len(history["epoch_time"]), "updates": len(history["step_loss"]),
+               "samples seen": history["samples_seen"],
+               "seconds": round(sum(history["epoch_time"]), 2)}  # fmt: skip
+    if metrics:
+        summary.update({f"test {k}": v for k, v in metrics["test"].items()})
+    for key, series in history["metrics"].items():
+        if key.startswith("val_") and series:
+            summary[f"last {key}"] = series[-1]
+    report.key_values(summary)
+    report.heading("Curves")
+    for stem, figure in plots.run_figures(history).items():
+        plots.save(figure, folder.plots / f"{stem}.png")
+        report.figure(plots.png_bytes(figure), caption=CAPTIONS.get(stem, ""), alt=stem)
+    _layer_table(report, history)
+    if history["events"]:
+        report.heading("Events").table(history["events"])
+    report.heading("Config").key_values(
+        {k: v for k, v in vars(config).items() if v is not None})  # fmt: skip
+    report.write(folder.report)
+    return folder
+
+
+def _layer_table(report: Report, history: dict) -> None:
+    """Per parameter: the last epoch's gradient norm and update-to-weight ratio."""
+    if not history["grad_norm"]:
+        return
+    rows = []
+    for name, norms in history["grad_norm"].items():
+        ratio = history["update_ratio"].get(name, [None])[-1]
+        rows.append({"parameter": name, "gradient norm": norms[-1], "update / weight": ratio,
+                     "log10 ratio": math.log10(ratio) if ratio else None})  # fmt: skip
+    report.heading("Per-layer gradients (last epoch)")
+    report.paragraph("An update-to-weight ratio near 1e-3 is the usual sign of a healthy "
+                     "learning rate; far below, the layer barely moves.", note=True)  # fmt: skip
+    report.table(rows)

@@ -1,0 +1,127 @@
+"""Figures of a training run, drawn from `History.to_dict()` with matplotlib.
+
+Each function returns a `matplotlib.figure.Figure` (no pyplot, so no global state and no
+display needed); `save` writes one as PNG. Tests read the plotted data back from the axes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+SIZE = (6.4, 3.6)
+DPI = 100
+
+
+def _values(series) -> np.ndarray:
+    """A list with None where JSON held NaN or Inf, as floats with NaN (matplotlib skips NaN)."""
+    return np.array([np.nan if v is None else v for v in series], dtype=float)
+
+
+def _log_if_positive(ax, *series) -> None:
+    values = np.concatenate([_values(s) for s in series]) if series else np.array([])
+    finite = values[np.isfinite(values)]
+    if finite.size and (finite > 0).all() and finite.max() / finite.min() > 20:
+        ax.set_yscale("log")
+
+
+def epoch_curves(history: dict) -> Figure:
+    """Loss and the first other metric per epoch, training and validation side by side."""
+    metrics = history["metrics"]
+    names = [k for k in metrics if not k.startswith("val_") and k not in ("loss", "lr")]
+    panels = ["loss", *names[:1]]
+    figure = Figure(figsize=(SIZE[0] * len(panels) / 1.4, SIZE[1]), dpi=DPI)
+    for i, name in enumerate(panels):
+        ax = figure.add_subplot(1, len(panels), i + 1)
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            if key in metrics:
+                epochs = np.arange(1, len(metrics[key]) + 1)
+                ax.plot(epochs, _values(metrics[key]), marker="o", markersize=3, label=label)
+        if name == "loss":
+            _log_if_positive(ax, *(metrics[k] for k in (name, f"val_{name}") if k in metrics))
+        ax.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def step_loss(history: dict, window: int = 50) -> Figure:
+    """The loss of every update, with a moving average over `window` updates."""
+    loss = _values(history["step_loss"])
+    steps = np.arange(1, len(loss) + 1)
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    ax = figure.add_subplot()
+    ax.plot(steps, loss, linewidth=0.6, alpha=0.5, label="loss per update")
+    if len(loss) >= 2 * window:
+        kernel = np.ones(window) / window
+        ax.plot(steps[window - 1 :], np.convolve(loss, kernel, mode="valid"),
+                linewidth=1.5, label=f"mean of {window}")  # fmt: skip
+    _log_if_positive(ax, history["step_loss"])
+    ax.set(xlabel="update", ylabel="loss", title="loss per update")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def learning_rate(history: dict) -> Figure:
+    """The learning rate of every update (the first parameter group's)."""
+    lr = _values(history["step_lr"])
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    ax = figure.add_subplot()
+    ax.plot(np.arange(1, len(lr) + 1), lr)
+    if np.isfinite(lr).any():
+        ax.set_ylim(0, np.nanmax(lr) * 1.15)
+    ax.set(xlabel="update", ylabel="learning rate", title="learning rate schedule")
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def layer_gradients(history: dict) -> Figure:
+    """Per parameter, the gradient norm and the update-to-weight ratio at each epoch's end.
+
+    A ratio near 1e-3 is the usual rule of thumb for a healthy rate (Karpathy); far below
+    means a layer barely learns, far above that it is being overwritten each step.
+    """
+    figure = Figure(figsize=(SIZE[0] * 2 / 1.2, SIZE[1] * 1.2), dpi=DPI)
+    panels = (("grad_norm", "gradient norm ||g||"),
+              ("update_ratio", "update / weight ||dw||/||w||"))  # fmt: skip
+    for i, (key, title) in enumerate(panels):
+        ax = figure.add_subplot(1, 2, i + 1)
+        for name, series in history[key].items():
+            ax.plot(np.arange(1, len(series) + 1), _values(series), marker=".", label=name)
+        if key == "update_ratio":
+            ax.axhline(1e-3, color="gray", linestyle="--", linewidth=1, label="1e-3")
+        _log_if_positive(ax, *history[key].values())
+        ax.set(xlabel="epoch", title=title)
+        ax.grid(alpha=0.3)
+    figure.axes[-1].legend(fontsize="x-small", loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def run_figures(history: dict) -> dict[str, Figure]:
+    """The standard figures of a training run, by file stem."""
+    figures = {
+        "epochs": epoch_curves(history),
+        "loss_per_step": step_loss(history),
+        "learning_rate": learning_rate(history),
+    }
+    if history.get("grad_norm"):
+        figures["layer_gradients"] = layer_gradients(history)
+    return figures
+
+
+def save(figure: Figure, path: str | os.PathLike) -> None:
+    figure.savefig(path, format="png")
+
+
+def png_bytes(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
