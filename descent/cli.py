@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 
 import click
@@ -163,8 +164,13 @@ def datasets() -> None:
         click.echo(f"{name:<{width}}  {description}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command with `argv` (default: sys.argv[1:]) and return its exit code."""
+    warnings.showwarning = _show_warning  # a user needs the message, not our source line
     try:
         main.main(args=list(argv) if argv is not None else None, prog_name="descent",
                   standalone_mode=False)  # fmt: skip

@@ -43,7 +43,8 @@ def epoch_curves(history: dict) -> Figure:
         if name == "loss":
             _log_if_positive(ax, *(metrics[k] for k in (name, f"val_{name}") if k in metrics))
         ax.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
-        ax.legend()
+        if ax.lines:
+            ax.legend()
         ax.grid(alpha=0.3)
     figure.tight_layout()
     return figure
@@ -62,7 +63,8 @@ def step_loss(history: dict, window: int = 50) -> Figure:
                 linewidth=1.5, label=f"mean of {window}")  # fmt: skip
     _log_if_positive(ax, history["step_loss"])
     ax.set(xlabel="update", ylabel="loss", title="loss per update")
-    ax.legend()
+    if len(loss):
+        ax.legend()
     ax.grid(alpha=0.3)
     figure.tight_layout()
     return figure
@@ -100,7 +102,7 @@ def layer_gradients(history: dict) -> Figure:
         _log_if_positive(ax, *history[key].values())
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
-    figure.axes[-1].legend(fontsize="x-small", loc="best")
+    figure.axes[0].legend(fontsize="x-small", loc="best")
     figure.tight_layout()
     return figure
 

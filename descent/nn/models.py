@@ -72,8 +72,8 @@ def lenet(input_shape: Sequence[int], out_features: int, act: str = "relu") -> S
         shape = (1, side, side)
         layers.append(Unflatten(1, shape))
     elif len(shape) == 2:
+        layers.append(Unflatten(1, (1, shape[0])))  # (N, H, W) -> (N, 1, H, W)
         shape = (1, *shape)
-        layers.append(Unflatten(1, shape))
     if len(shape) != 3 or min(shape[1:]) < 4:
         raise ValueError(f"lenet: needs images of at least 4x4 pixels, got sample shape {shape}")
     channels, height, width = shape

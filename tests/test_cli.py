@@ -1,0 +1,246 @@
+"""The `descent` command run for real, in a subprocess, as a user would run it."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+SCRIPT = Path(sys.executable).with_name("descent")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "descent.cli"]
+
+
+def descent(*args, cwd, check=True):
+    result = subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "COLUMNS": "120"})  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def only_run(root: Path) -> Path:
+    runs = sorted((root / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """`descent train` with no flags at all: digits, an MLP, mini-batch SGD."""
+    cwd = tmp_path_factory.mktemp("default")
+    result = descent("train", "--no-progress", cwd=cwd)
+    return cwd, only_run(cwd), result
+
+
+def test_default_run_learns_digits_and_fills_its_folder(default_run):
+    cwd, run, result = default_run
+    lines = result.stdout.splitlines()
+    assert lines[1].split()[:5] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert [line.split()[0] for line in lines[2:22]] == [str(e) for e in range(1, 21)]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.95
+    assert f"accuracy {metrics['test']['accuracy']:.4g}" in result.stdout
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["epoch_time"]) == 20 and len(history["step_loss"]) == 20 * 41
+    with open(run / "history.csv") as file:
+        assert len(list(csv.DictReader(file))) == 20
+    config = tomllib.loads((run / "config.toml").read_text())
+    assert config["data"] == "digits" and config["model"] == "mlp:128:relu"
+    for name in ("last.safetensors", "best.safetensors"):
+        assert (run / "checkpoints" / name).stat().st_size > 0
+    for name in ("epochs", "loss_per_step", "learning_rate", "layer_gradients"):
+        assert (run / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (run / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4 and "test accuracy" in page
+
+
+def test_a_second_run_never_overwrites_the_first(default_run, tmp_path):
+    cwd, run, _ = default_run
+    descent("train", "--no-progress", "--epochs", 1, "--out", cwd / "runs", cwd=tmp_path)
+    runs = sorted((cwd / "runs").iterdir())
+    assert len(runs) == 2 and run in runs
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 20
+
+
+CONFIG = """\
+data = "moons"
+model = "mlp:16:tanh"
+batch-size = "full"
+lr = 0.5
+epochs = 6
+val_split = 0.0
+"""
+
+
+def test_config_file_run(tmp_path):
+    (tmp_path / "run.toml").write_text(CONFIG)
+    descent("train", "--config", "run.toml", "--no-progress", cwd=tmp_path)
+    run = only_run(tmp_path)
+    config = tomllib.loads((run / "config.toml").read_text())
+    assert config["data"] == "moons" and config["model"] == "mlp:16:tanh"
+    assert config["batch_size"] == "full"
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["step_loss"]) == 6  # batch gradient descent: one update per epoch
+    assert "val_loss" not in history["metrics"]
+    assert not (run / "checkpoints" / "best.safetensors").exists()
+
+
+def test_flags_override_the_config_file(tmp_path):
+    (tmp_path / "run.toml").write_text(CONFIG)
+    descent("train", "--config", "run.toml", "--epochs", 2, "--lr", 0.2, "--no-progress",
+            cwd=tmp_path)  # fmt: skip
+    config = tomllib.loads((only_run(tmp_path) / "config.toml").read_text())
+    assert (config["epochs"], config["lr"], config["model"]) == (2, 0.2, "mlp:16:tanh")
+
+
+def test_resume_continues_exactly_as_an_unbroken_run(tmp_path):
+    args = ["--data", "iris", "--model", "mlp:8", "--batch-size", 16, "--no-progress"]
+    descent("train", *args, "--epochs", 5, "--out", "whole", cwd=tmp_path)
+    descent("train", *args, "--epochs", 2, "--out", "parts", cwd=tmp_path)
+    (part,) = (tmp_path / "parts").iterdir()
+    descent("resume", part, "--epochs", 5, "--no-progress", cwd=tmp_path)
+    (whole,) = (tmp_path / "whole").iterdir()
+    resumed = json.loads((part / "history.json").read_text())
+    straight = json.loads((whole / "history.json").read_text())
+    assert resumed["step_loss"] == straight["step_loss"]
+    assert resumed["metrics"] == straight["metrics"]
+    assert json.loads((part / "metrics.json").read_text())["test"] == json.loads(
+        (whole / "metrics.json").read_text())["test"]  # fmt: skip
+    with open(part / "history.csv") as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["1", "2", "3", "4", "5"]
+    assert tomllib.loads((part / "config.toml").read_text())["epochs"] == 5
+
+
+def test_evaluate_reports_what_training_measured(default_run):
+    cwd, run, _ = default_run
+    result = descent("evaluate", run, "--which", "last", cwd=cwd)
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
+    assert set(lines) == {"train", "validation", "test"}
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert f"accuracy {test['accuracy']:.4g}" in lines["test"]
+    assert f"loss {test['loss']:.4g}" in lines["test"]
+
+
+def test_predict_on_a_csv(default_run, tmp_path):
+    cwd, run, _ = default_run
+    info = json.loads((run / "data.json").read_text())
+    digits = load_digits()
+    rows = np.arange(0, 1797, 9)
+    with open(tmp_path / "new.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["id", *info["feature_names"]])  # extra columns are ignored
+        for i in rows:
+            writer.writerow([i, *digits.data[i]])
+    descent("predict", run, "--input", tmp_path / "new.csv", "--output",
+            tmp_path / "out.csv", cwd=cwd)  # fmt: skip
+    with open(tmp_path / "out.csv") as file:
+        out = list(csv.DictReader(file))
+    assert len(out) == len(rows)
+    predicted = np.array([int(row["prediction"]) for row in out])
+    assert np.mean(predicted == digits.target[rows]) >= 0.95
+    probabilities = np.array([[float(row[f"p_{k}"]) for k in range(10)] for row in out])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    assert (probabilities.argmax(axis=1) == predicted).all()
+
+
+def test_report_redraws_from_the_files(default_run):
+    cwd, run, _ = default_run
+    (run / "report.html").unlink()
+    result = descent("report", run, cwd=cwd)
+    assert "report.html" in result.stdout and (run / "report.html").stat().st_size > 10_000
+
+
+def test_datasets_lists_the_built_ins(tmp_path):
+    out = descent("datasets", cwd=tmp_path).stdout
+    assert {line.split()[0] for line in out.splitlines()} >= {"digits", "iris", "moons", "spirals"}
+
+
+COMMANDS = ["train", "evaluate", "predict", "resume", "report", "datasets"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command, tmp_path):
+    out = descent(command, "--help", cwd=tmp_path).stdout
+    assert "Example" in out and f"descent {command}" in out
+
+
+# -- bad input: a clear message naming the thing and the fix, exit code 1 or 2, nothing lost --
+
+
+def fails(*args, cwd, code=1):
+    result = descent(*args, cwd=cwd, check=False)
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_unknown_data_set(tmp_path):
+    message = fails("train", "--data", "digit", cwd=tmp_path)
+    assert "unknown data set 'digit'" in message and "did you mean 'digits'" in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_optimizer_and_model(tmp_path):
+    message = fails("train", "--optimizer", "adma", cwd=tmp_path, code=2)
+    assert "'adma'" in message and "adam" in message
+    message = fails("train", "--model", "mpl:64", cwd=tmp_path)
+    assert "unknown model 'mpl'; did you mean 'mlp'" in message
+    (tmp_path / "run.toml").write_text('optimizer = "sgdd"\n')
+    message = fails("train", "--config", "run.toml", cwd=tmp_path)
+    assert "run.toml: unknown optimizer 'sgdd'; did you mean 'sgd'" in message
+
+
+def test_unknown_or_mistyped_config_key(tmp_path):
+    (tmp_path / "run.toml").write_text('learning_rate = 0.1\n')
+    assert "unknown setting 'learning_rate'" in fails("train", "--config", "run.toml", cwd=tmp_path)
+    (tmp_path / "run.toml").write_text('epochs = "ten"\n')
+    assert "epochs='ten' must be int" in fails("train", "--config", "run.toml", cwd=tmp_path)
+
+
+def test_malformed_toml_names_the_line(tmp_path):
+    (tmp_path / "run.toml").write_text('data = "digits"\nlr = = 0.1\n')
+    message = fails("train", "--config", "run.toml", cwd=tmp_path)
+    assert "run.toml: not valid TOML" in message and "line 2" in message
+
+
+def test_csv_with_a_non_numeric_cell(tmp_path):
+    (tmp_path / "data.csv").write_text("a,b,label\n1,2,0\n3,x,1\n5,6,0\n")
+    message = fails("train", "--data", "data.csv", cwd=tmp_path)
+    assert "row 3, column 'b': 'x' is not a number" in message
+
+
+def test_missing_run_folder(tmp_path):
+    for command in ("evaluate", "resume", "report"):
+        message = fails(command, "runs/nope", cwd=tmp_path)
+        assert "no run folder at runs/nope" in message
+
+
+def test_output_folder_that_cannot_be_written(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    message = fails("train", "--out", "taken/runs", "--epochs", 1, cwd=tmp_path)
+    assert "cannot write the output folder taken/runs" in message and "--out" in message
+
+
+def test_predict_needs_the_training_features(default_run, tmp_path):
+    cwd, run, _ = default_run
+    (tmp_path / "new.csv").write_text("pixel_0_0,pixel_0_1\n0,1\n")
+    message = fails("predict", run, "--input", tmp_path / "new.csv", "--output",
+                    tmp_path / "out.csv", cwd=cwd)  # fmt: skip
+    assert "no feature columns" in message and "pixel_0_2" in message
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_diverging_run_stops_with_the_step_and_keeps_its_history(tmp_path):
+    message = fails("train", "--data", "diabetes", "--lr", "1e4", "--no-standardize",
+                    "--epochs", 3, cwd=tmp_path)  # fmt: skip
+    assert "training diverged at step" in message and "learning rate" in message
+    run = only_run(tmp_path)
+    history = json.loads((run / "history.json").read_text())
+    assert [e["event"] for e in history["events"]][:3] == ["divergence_rollback"] * 3
+    assert "The run failed" in (run / "report.html").read_text()
