@@ -67,44 +67,98 @@ Examples:
 """
 
 
-@main.command(epilog=TRAIN_EXAMPLE)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="A TOML file of settings; flags given here override it.")
-@click.option("--data", help="A built-in data set (see `descent datasets`) or a .csv/.npz file.")
-@click.option("--target", help="The label column of a CSV file (default: the last column).")
-@click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet")
-@click.option("--loss", type=click.Choice(["cross_entropy", "mse", "l1", "huber"]))
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS))
-@click.option("--lr", type=float, help="The learning rate.")
-@click.option("--momentum", type=float, help="Momentum of sgd and rmsprop.")
-@click.option("--nesterov/--no-nesterov", default=None)
-@click.option("--weight-decay", type=float)
-@click.option("--schedule", type=click.Choice(SCHEDULES))
-@click.option("--gamma", type=float, help="The lr factor of the step and exponential schedules.")
-@click.option("--step-size", type=int, help="Epochs between the step schedule's drops.")
-@click.option("--batch-size", type=BatchSize(),
-              help="1 is stochastic, N mini-batch, 'full' batch gradient descent.")
-@click.option("--epochs", type=int)
-@click.option("--seed", type=int)
-@click.option("--val-split", type=float, help="The validation fraction of the training data.")
-@click.option("--test-split", type=float, help="The test fraction of the data.")
-@click.option("--standardize/--no-standardize", default=None)
-@click.option("--early-stopping", type=int, metavar="PATIENCE",
-              help="Stop after this many epochs without a better val_loss (0: off).")
-@click.option("--guard/--no-guard", default=None, help="Roll back a diverging run, then stop.")
-@click.option("--out", type=click.Path(file_okay=False), help="Where run folders go (runs).")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-def train(config_path, progress, **flags) -> None:
-    """Train a model; write a run folder with history, checkpoints, plots and a report."""
+CONFIG_OPTIONS = [
+    click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                 help="A TOML file of settings; flags given here override it."),
+    click.option("--data",
+                 help="A built-in data set (see `descent datasets`) or a .csv/.npz file."),
+    click.option("--target", help="The label column of a CSV file (default: the last column)."),
+    click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet"),
+    click.option("--loss", type=click.Choice(["cross_entropy", "mse", "l1", "huber"])),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
+    click.option("--lr", type=float, help="The learning rate."),
+    click.option("--momentum", type=float, help="Momentum of sgd and rmsprop."),
+    click.option("--nesterov/--no-nesterov", default=None),
+    click.option("--weight-decay", type=float),
+    click.option("--schedule", type=click.Choice(SCHEDULES)),
+    click.option("--gamma", type=float,
+                 help="The lr factor of the step and exponential schedules."),
+    click.option("--step-size", type=int, help="Epochs between the step schedule's drops."),
+    click.option("--batch-size", type=BatchSize(),
+                 help="1 is stochastic, N mini-batch, 'full' batch gradient descent."),
+    click.option("--epochs", type=int),
+    click.option("--seed", type=int),
+    click.option("--val-split", type=float, help="The validation fraction of the training data."),
+    click.option("--test-split", type=float, help="The test fraction of the data."),
+    click.option("--standardize/--no-standardize", default=None),
+    click.option("--early-stopping", type=int, metavar="PATIENCE",
+                 help="Stop after this many epochs without a better val_loss (0: off)."),
+    click.option("--guard/--no-guard", default=None,
+                 help="Roll back a diverging run, then stop."),
+    click.option("--out", type=click.Path(file_okay=False),
+                 help="Where run folders go (runs)."),
+]  # fmt: skip
+
+
+def config_options(command):
+    """Every RunConfig setting as a flag, gathered into one `config` argument."""
+    for option in reversed(CONFIG_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _config(config_path, flags) -> RunConfig:
     try:
         if config_path:
-            config = RunConfig.from_toml(config_path, **flags)
-        else:
-            config = RunConfig.from_mapping({k: v for k, v in flags.items() if v is not None},
-                                            source="flags")  # fmt: skip
+            return RunConfig.from_toml(config_path, **flags)
+        return RunConfig.from_mapping({k: v for k, v in flags.items() if v is not None},
+                                      source="flags")  # fmt: skip
     except EXPECTED_ERRORS as error:
         raise click.ClickException(str(error)) from None
-    _run_job(jobs.train, config, echo=_echo, progress=progress)
+
+
+PROGRESS = click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+
+
+@main.command(epilog=TRAIN_EXAMPLE)
+@config_options
+@PROGRESS
+def train(config_path, progress, **flags) -> None:
+    """Train a model; write a run folder with history, checkpoints, plots and a report."""
+    _run_job(jobs.train, _config(config_path, flags), echo=_echo, progress=progress)
+
+
+@main.command("lr-find", epilog="""
+\b
+Example:
+  descent lr-find --data digits --model mlp:128 --batch-size 32
+""")
+@config_options
+@click.option("--start-lr", type=float, default=1e-6, show_default=True)
+@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--steps", type=int, default=100, show_default=True,
+              help="Learning rates tried, one mini-batch each.")
+def lr_find(config_path, start_lr, end_lr, steps, **flags) -> None:
+    """The learning-rate range test: raise the lr each mini-batch and suggest one."""
+    _run_job(jobs.find_lr, _config(config_path, flags), start_lr=start_lr, end_lr=end_lr,
+             steps=steps, echo=_echo)  # fmt: skip
+
+
+@main.command(epilog="""
+\b
+Example:
+  descent sharpness --data moons --model mlp:32,32:tanh --batch-size full --lr 0.2
+""")
+@config_options
+@click.option("--every", type=int, default=1, show_default=True,
+              help="Measure every this many epochs.")
+@click.option("--samples", type=int, default=512, show_default=True,
+              help="Training samples the Hessian is measured on.")
+@PROGRESS
+def sharpness(config_path, every, samples, progress, **flags) -> None:
+    """Train while tracking the Hessian's top eigenvalue against 2/lr (edge of stability)."""
+    _run_job(jobs.track_sharpness, _config(config_path, flags), every=every, samples=samples,
+             echo=_echo, progress=progress)  # fmt: skip
 
 
 RUN = click.argument("run", type=click.Path())

@@ -18,9 +18,10 @@ from descent import checkpoint
 from descent.autograd import no_grad
 from descent.config import RunConfig
 from descent.data import read_csv_features
-from descent.experiment import Experiment, features_for_prediction, load_splits, prepare
-from descent.lab import plots
-from descent.lab.report import Report
+from descent.experiment import Experiment, features_for_prediction, prepare
+from descent.lab import lr_find, plots
+from descent.lab.report import Report, format_value
+from descent.lab.sharpness import SharpnessTracker
 from descent.run_folder import RunFolder
 from descent.tensor import Tensor
 from descent.train import (
@@ -42,6 +43,10 @@ CAPTIONS = {
     "loss_per_step": "The loss of every update: its spread is the noise of the mini-batch "
     "gradient.",
     "learning_rate": "The learning rate of every update.",
+    "lr_find": "The loss of one mini-batch per learning rate, raised exponentially; the "
+    "suggestion is where the smoothed loss falls fastest.",
+    "sharpness": "The top eigenvalue of the loss's Hessian during training; gradient descent "
+    "is stable on a quadratic only while it stays below 2 / lr.",
     "layer_gradients": "Per parameter, at each epoch's last update: the gradient norm, and "
     "how far the update moved the weights relative to their size.",
 }
@@ -85,14 +90,31 @@ def _fail(folder: RunFolder, history: History, error: Exception, echo: Echo) -> 
     echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
 
 
-def train(config: RunConfig, echo: Echo = print, progress: bool = True) -> tuple[RunFolder, dict]:
-    """Train as `config` says into a fresh run folder; returns it and the test metrics."""
-    data = load_splits(config)  # bad data fails here, before a folder is made
-    experiment = prepare(config, data)
-    folder = RunFolder.create(config.out, _label(config))
+def _start(config: RunConfig, kind: str = "") -> tuple[Experiment, RunFolder]:
+    """Build the experiment (bad data fails here, before a folder is made), then its folder."""
+    experiment = prepare(config)
+    folder = RunFolder.create(config.out, kind + _label(config))
     folder.write_text("config.toml", config.to_toml())
-    folder.write_json("data.json", data.info())
-    sizes = data.info()["sizes"]
+    folder.write_json("data.json", experiment.data.info())
+    return experiment, folder
+
+
+def _save_extras(folder: RunFolder, extras: dict) -> None:
+    for name, callback in extras.items():
+        folder.write_json(name, callback.to_dict())
+
+
+def train(config: RunConfig, echo: Echo = print, progress: bool = True,
+          extras: Callable[[Experiment], dict] | None = None,
+          ) -> tuple[RunFolder, dict]:  # fmt: skip
+    """Train as `config` says into a fresh run folder; returns it and the test metrics.
+
+    `extras(experiment)` may add callbacks, by the JSON file each one's `to_dict()` is
+    saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}).
+    """
+    experiment, folder = _start(config)
+    extra = extras(experiment) if extras else {}
+    sizes = experiment.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
          f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
          f"lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epochs")  # fmt: skip
@@ -100,12 +122,47 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True) -> tuple
     try:
         fit(experiment.model, experiment.loss_fn, experiment.optimizer, experiment.train_loader,
             config.epochs, val_loader=experiment.val_loader, scheduler=experiment.scheduler,
-            metrics=experiment.metrics, callbacks=_callbacks(experiment, folder, echo, progress),
+            metrics=experiment.metrics,
+            callbacks=_callbacks(experiment, folder, echo, progress) + list(extra.values()),
             progress=False, history=history)  # fmt: skip
     except (TrainingDiverged, KeyboardInterrupt) as error:
+        _save_extras(folder, extra)
         _fail(folder, history, error, echo)
         raise
+    _save_extras(folder, extra)
     return folder, _finish(experiment, folder, history, echo)
+
+
+def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo: Echo = print,
+                    progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
+    """Train as `config` says, measuring the sharpness on `samples` training samples."""
+    if samples < 1:
+        raise ValueError(f"sharpness: samples={samples} must be >= 1")
+
+    def tracker(experiment: Experiment) -> dict:
+        train_data = experiment.data.train
+        n = min(samples, len(train_data))
+        return {"sharpness.json": SharpnessTracker(train_data.features[:n],
+                                                   train_data.targets[:n], every=every)}
+
+    folder, test = train(config, echo=echo, progress=progress, extras=tracker)
+    echo(_sharpness_summary(folder.read_json("sharpness.json")))
+    return folder, test
+
+
+def find_lr(config: RunConfig, start_lr: float = 1e-6, end_lr: float = 10.0, steps: int = 100,
+            echo: Echo = print) -> tuple[RunFolder, dict]:  # fmt: skip
+    """The learning-rate range test on the config's data, model and optimizer."""
+    experiment, folder = _start(config, "lr-find-")
+    result = lr_find(experiment.model, experiment.loss_fn, experiment.optimizer,
+                     experiment.train_loader, start_lr=start_lr, end_lr=end_lr,
+                     num_steps=steps).to_dict()  # fmt: skip
+    folder.write_json("lr_find.json", result)
+    write_report(folder)
+    echo(f"suggested learning rate: {format_value(result['suggested_lr'])}")
+    echo(f"why: {result['reason']}")
+    echo(f"run folder: {folder.path}  (report: {folder.report})")
+    return folder, result
 
 
 def resume(path, epochs: int | None = None, echo: Echo = print,
@@ -201,15 +258,44 @@ def _write_predictions(path, out: np.ndarray, info: dict) -> None:
 
 
 def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
-    """Draw the run's plots (PNG files) and its self-contained report.html from its files."""
+    """Draw the plots (PNG files) and the self-contained report.html from a folder's files.
+
+    Each part of the page comes from a file the folder holds: history.json (training),
+    lr_find.json (range test), sharpness.json (sharpness during training).
+    """
     config = RunConfig.from_toml(folder.config)
-    history = folder.read_json("history.json")
-    metrics_path = folder.file("metrics.json")
-    metrics = folder.read_json("metrics.json") if metrics_path.is_file() else None
-    report = Report(f"descent run {folder.path.name}",
+    report = Report(f"descent: {folder.path.name}",
                     f"descent on Python {platform.python_version()}, {platform.machine()}")
     if failure:
         report.heading("The run failed").paragraph(failure)
+    if folder.file("history.json").is_file():
+        _training_sections(report, folder)
+    if folder.file("lr_find.json").is_file():
+        result = folder.read_json("lr_find.json")
+        report.heading("Learning-rate range test")
+        report.paragraph(f"Suggested learning rate: {format_value(result['suggested_lr'])}. "
+                         f"Why: {result['reason']}.")  # fmt: skip
+        _figure(report, folder, "lr_find", plots.lr_find_curve(result))
+    if folder.file("sharpness.json").is_file():
+        tracked = folder.read_json("sharpness.json")
+        report.heading("Sharpness")
+        report.paragraph(_sharpness_summary(tracked))
+        _figure(report, folder, "sharpness", plots.sharpness_curve(tracked))
+    report.heading("Config").key_values(
+        {k: v for k, v in vars(config).items() if v is not None})  # fmt: skip
+    report.write(folder.report)
+    return folder
+
+
+def _figure(report: Report, folder: RunFolder, stem: str, figure) -> None:
+    plots.save(figure, folder.plots / f"{stem}.png")
+    report.figure(plots.png_bytes(figure), caption=CAPTIONS.get(stem, ""), alt=stem)
+
+
+def _training_sections(report: Report, folder: RunFolder) -> None:
+    history = folder.read_json("history.json")
+    metrics_path = folder.file("metrics.json")
+    metrics = folder.read_json("metrics.json") if metrics_path.is_file() else None
     report.heading("Result")
     summary = {"epochs": len(history["epoch_time"]), "updates": len(history["step_loss"]),
                "samples seen": history["samples_seen"],
@@ -222,15 +308,29 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
     report.key_values(summary)
     report.heading("Curves")
     for stem, figure in plots.run_figures(history).items():
-        plots.save(figure, folder.plots / f"{stem}.png")
-        report.figure(plots.png_bytes(figure), caption=CAPTIONS.get(stem, ""), alt=stem)
+        _figure(report, folder, stem, figure)
     _layer_table(report, history)
     if history["events"]:
         report.heading("Events").table(history["events"])
-    report.heading("Config").key_values(
-        {k: v for k, v in vars(config).items() if v is not None})  # fmt: skip
-    report.write(folder.report)
-    return folder
+
+
+def _sharpness_summary(tracked: dict) -> str:
+    """A sentence on how the sharpness compared with 2/lr, from the measurements."""
+    records = [r for r in tracked["records"] if r["sharpness"] is not None]
+    if not records:
+        return "No sharpness could be measured (the loss was not finite)."
+    peak = max(records, key=lambda r: r["sharpness"])
+    last = records[-1]
+    above = sum(r["sharpness"] > r["two_over_lr"] for r in records)
+    return (
+        f"Measured {len(records)} times on {tracked['samples']} training samples. The sharpness "
+        f"went from {records[0]['sharpness']:.4g} to {last['sharpness']:.4g} (peak "
+        f"{peak['sharpness']:.4g} at epoch {peak['epoch']}), against 2/lr = "
+        f"{last['two_over_lr']:.4g}; it was above 2/lr in {above} of {len(records)} "
+        "measurements. Above 2/lr, gradient descent on a quadratic with that curvature would "
+        "overshoot; on networks the sharpness tends to rise until it hovers near 2/lr "
+        "(the edge of stability)."
+    )
 
 
 def _layer_table(report: Report, history: dict) -> None:

@@ -156,12 +156,34 @@ def test_report_redraws_from_the_files(default_run):
     assert "report.html" in result.stdout and (run / "report.html").stat().st_size > 10_000
 
 
+def test_lr_find_suggests_a_rate_and_draws_the_sweep(tmp_path):
+    out = descent("lr-find", "--model", "mlp:64", "--steps", 60, cwd=tmp_path).stdout
+    suggested = float(out.split("suggested learning rate: ")[1].split()[0])
+    run = only_run(tmp_path)
+    result = json.loads((run / "lr_find.json").read_text())
+    assert result["suggested_lr"] == pytest.approx(suggested, rel=1e-3)
+    assert 1e-3 < suggested < result["diverged_at"] <= 10
+    assert len(result["lrs"]) == len(result["losses"]) <= 60
+    assert "Learning-rate range test" in (run / "report.html").read_text()
+    assert (run / "plots" / "lr_find.png").stat().st_size > 0
+
+
+def test_sharpness_is_tracked_against_two_over_lr(tmp_path):
+    descent("sharpness", "--data", "moons", "--model", "mlp:16:tanh", "--batch-size", "full",
+            "--lr", 0.5, "--epochs", 20, "--every", 5, "--samples", 200, "--no-progress",
+            cwd=tmp_path)  # fmt: skip
+    tracked = json.loads((only_run(tmp_path) / "sharpness.json").read_text())
+    records = tracked["records"]
+    assert [r["epoch"] for r in records] == [0, 5, 10, 15, 20] and tracked["samples"] == 200
+    assert all(r["two_over_lr"] == pytest.approx(4.0) and r["sharpness"] > 0 for r in records)
+
+
 def test_datasets_lists_the_built_ins(tmp_path):
     out = descent("datasets", cwd=tmp_path).stdout
     assert {line.split()[0] for line in out.splitlines()} >= {"digits", "iris", "moons", "spirals"}
 
 
-COMMANDS = ["train", "evaluate", "predict", "resume", "report", "datasets"]
+COMMANDS = ["train", "evaluate", "predict", "resume", "report", "datasets", "lr-find", "sharpness"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -58,6 +58,27 @@ def test_learning_rate_and_layer_gradients():
     assert ratios.get_yscale() == "linear"  # spans less than 20x: no log axis
 
 
+def test_lr_find_curve_marks_the_suggestion_and_the_divergence():
+    result = {"lrs": [1e-3, 1e-2, 1e-1, 1.0], "losses": [2.0, 1.5, 0.8, None],
+              "smoothed_losses": [2.0, 1.8, 1.2, None], "suggested_lr": 0.05,
+              "diverged_at": 1.0, "reason": "test"}  # fmt: skip
+    (ax,) = plots.lr_find_curve(result).axes
+    drawn = lines(ax)
+    assert list(drawn["smoothed"][0]) == result["lrs"] and ax.get_xscale() == "log"
+    assert list(drawn["suggested 0.05"][0]) == [0.05, 0.05]
+    assert list(drawn["diverged 1"][0]) == [1.0, 1.0]
+
+
+def test_sharpness_curve_draws_both_series_per_epoch():
+    tracked = {"every": 2, "samples": 10, "records": [
+        {"epoch": 0, "update": 0, "sharpness": 1.0, "lr": 0.5, "two_over_lr": 4.0},
+        {"epoch": 2, "update": 2, "sharpness": 3.9, "lr": 0.5, "two_over_lr": 4.0}]}
+    (ax,) = plots.sharpness_curve(tracked).axes
+    drawn = lines(ax)
+    assert list(drawn["sharpness (top Hessian eigenvalue)"][1]) == [1.0, 3.9]
+    assert list(drawn["2 / lr"][1]) == [4.0, 4.0]
+
+
 def test_an_empty_history_still_draws():
     empty = {**HISTORY, "step_loss": [], "step_lr": [], "metrics": {}, "grad_norm": {}}
     assert set(plots.run_figures(empty)) == {"epochs", "loss_per_step", "learning_rate"}

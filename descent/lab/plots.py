@@ -107,6 +107,51 @@ def layer_gradients(history: dict) -> Figure:
     return figure
 
 
+def lr_find_curve(result: dict) -> Figure:
+    """The range test: loss against a log learning rate, with the suggestion marked."""
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    ax = figure.add_subplot()
+    ax.plot(result["lrs"], _values(result["losses"]), linewidth=0.7, alpha=0.5, label="loss")
+    ax.plot(result["lrs"], _values(result["smoothed_losses"]), linewidth=1.6, label="smoothed")
+    if result["suggested_lr"] is not None:
+        ax.axvline(result["suggested_lr"], color="green", linestyle="--",
+                   label=f"suggested {result['suggested_lr']:.3g}")  # fmt: skip
+    if result["diverged_at"] is not None:
+        ax.axvline(result["diverged_at"], color="red", linestyle=":",
+                   label=f"diverged {result['diverged_at']:.3g}")  # fmt: skip
+    smoothed = _values(result["smoothed_losses"])
+    if np.isfinite(smoothed).any():
+        raw = _values(result["losses"])
+        low = min(np.nanmin(smoothed), np.nanmin(np.where(np.isfinite(raw), raw, np.nan)))
+        high = np.nanmax(smoothed[: max(3, len(smoothed) // 3)])
+        ax.set_ylim(low - 0.05 * abs(low), max(high, low) * 1.5 + 1e-12)
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate (log scale)", ylabel="training loss",
+           title="learning-rate range test")  # fmt: skip
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    return figure
+
+
+def sharpness_curve(tracked: dict) -> Figure:
+    """The Hessian's top eigenvalue during training against 2/lr, the stability threshold."""
+    records = tracked["records"]
+    epochs = [r["epoch"] for r in records]
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    ax = figure.add_subplot()
+    ax.plot(epochs, _values([r["sharpness"] for r in records]), marker="o", markersize=3,
+            label="sharpness (top Hessian eigenvalue)")  # fmt: skip
+    ax.step(epochs, _values([r["two_over_lr"] for r in records]), where="post", color="gray",
+            linestyle="--", label="2 / lr")  # fmt: skip
+    _log_if_positive(ax, [r["sharpness"] for r in records], [r["two_over_lr"] for r in records])
+    ax.set(xlabel="epoch", ylabel="eigenvalue", title="sharpness against 2 / lr")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
 def run_figures(history: dict) -> dict[str, Figure]:
     """The standard figures of a training run, by file stem."""
     figures = {

@@ -20,6 +20,7 @@ import numpy as np
 
 from descent.random import get_rng_state, set_rng_state
 from descent.tensor import Tensor, wrap
+from descent.train import Callback
 
 
 def _as_input(value, dtype) -> Tensor:
@@ -111,3 +112,41 @@ def sharpness(
         for p, grad in zip(params, grads):
             p.grad = grad
         set_rng_state(rng_state)
+
+
+class SharpnessTracker(Callback):
+    """Measure the sharpness every `every` epochs of `fit`, beside 2/lr.
+
+    `x, y` is a fixed batch (a subset of the training data keeps each measurement to
+    a few dozen backward passes). `records` holds one dict per measurement: epoch,
+    update, sharpness, lr and 2/lr; `to_dict()` is JSON-safe.
+    """
+
+    def __init__(self, x, y, every: int = 1, iterations: int = 20, seed: int = 0) -> None:
+        if every < 1:
+            raise ValueError(f"SharpnessTracker: {every=} must be >= 1")
+        self.x, self.y, self.every, self.iterations, self.seed = x, y, every, iterations, seed
+        self.records: list[dict] = []
+
+    def _measure(self, epoch: int) -> None:
+        run = self.run
+        lr = float(run.optimizer.param_groups[0]["lr"])
+        try:
+            value = sharpness(run.model, run.loss_fn, self.x, self.y,
+                              iterations=self.iterations, seed=self.seed)  # fmt: skip
+        except FloatingPointError:
+            value = math.nan  # the weights have diverged; the loss curve says so
+        self.records.append({"epoch": epoch, "update": run.history.steps, "sharpness": value,
+                             "lr": lr, "two_over_lr": 2.0 / lr})  # fmt: skip
+
+    def on_train_begin(self, logs=None):
+        if not self.records:
+            self._measure(self.run.history.epochs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self._measure(epoch + 1)
+
+    def to_dict(self) -> dict:
+        safe = [{k: (v if math.isfinite(v) else None) for k, v in r.items()} for r in self.records]
+        return {"every": self.every, "samples": len(self.x), "records": safe}

@@ -44,6 +44,7 @@ class Run:
     history: History
     batches_per_epoch: int | None
     callbacks: list = field(default_factory=list)
+    loss_fn: Any = None
 
     def log(self, message: str) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
@@ -164,7 +165,7 @@ def fit(
     if progress:
         callbacks.insert(0, ProgressBar(disable=None))
     run = Run(model, optimizer, scheduler, train_loader, val_loader, int(epochs), history,
-              batches, callbacks)  # fmt: skip
+              batches, callbacks, loss_fn)  # fmt: skip
     for callback in callbacks:
         callback.set_run(run)
         callback.stop_training = False
