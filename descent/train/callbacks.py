@@ -122,8 +122,9 @@ class EpochTable(Callback):
             self.echo("epoch".rjust(6) + "".join(k.rjust(w) for k, w in self._widths.items()))
         history = self.run.history
         values = {**logs, "seconds": history.epoch_time[-1] if history.epoch_time else math.nan}
-        self.echo(f"{epoch + 1:6d}"
-                  + "".join(f"{values.get(k, math.nan):{w}.4g}" for k, w in self._widths.items()))
+        self.echo(f"{epoch + 1:6d}" + "".join(
+            f"{values.get(k, math.nan):{w}.{'3f' if k == 'seconds' else '4g'}}"
+            for k, w in self._widths.items()))  # fmt: skip
 
 
 # -- early stopping --------------------------------------------------------------------------
