@@ -1,0 +1,171 @@
+"""Per-layer diagnostics over training: dead ReLUs, gradient norms, update-to-weight ratios.
+
+A ReLU unit is dead on a batch when its output is zero for every sample in it: no
+gradient flows through it, so plain gradient descent never revives it. A rising
+dead fraction is what a too-high learning rate does to a ReLU network. The
+gradient norm and the update-to-weight ratio of a layer say how hard each layer
+is being pushed (a ratio near 1e-3 is the usual rule of thumb for a healthy step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from descent.autograd import no_grad
+from descent.nn.layers import ReLU
+from descent.tensor import Tensor, as_array, wrap
+from descent.train.callbacks import Callback
+from descent.train.history import _safe
+
+PROBE_SIZE = 256
+
+
+def _units_alive(output: np.ndarray) -> np.ndarray:
+    """Whether each unit fired (> 0) for some sample: a unit is a feature, or a channel
+    for image-shaped outputs (N, C, ...), since a channel shares its weights over positions."""
+    fired = output > 0
+    if fired.ndim > 2:
+        fired = fired.reshape(fired.shape[0], fired.shape[1], -1).any(axis=2)
+    return fired.reshape(fired.shape[0], -1).any(axis=0)
+
+
+@contextmanager
+def _capture_relus(model) -> Iterator[dict[str, np.ndarray]]:
+    """While open, every ReLU module of `model` ORs its alive units into the yielded dict.
+
+    The hook is an instance attribute `forward` that shadows the class's for the
+    duration and is deleted afterwards; descent has no forward hooks.
+    """
+    alive: dict[str, np.ndarray] = {}
+    relus = [(name, m) for name, m in model.named_modules() if isinstance(m, ReLU)]
+
+    def hook(name: str, module):
+        def forward(x):
+            out = type(module).forward(module, x)
+            units = _units_alive(np.asarray(out.data))
+            alive[name] = units | alive[name] if name in alive else units
+            return out
+
+        return forward
+
+    try:
+        for name, module in relus:
+            module.forward = hook(name, module)
+        yield alive
+    finally:
+        for _, module in relus:
+            vars(module).pop("forward", None)
+
+
+def dead_relu_fraction(model, x) -> dict[str, float]:
+    """For each ReLU module of `model` (by its dotted name), the fraction of its units
+    whose output is zero for every sample of `x`.
+
+    The forward pass runs in eval mode without a graph; the model's mode is restored.
+    A model without ReLU modules gives {}; a ReLU called as a function inside some
+    `forward` cannot be seen. A module called twice in one pass counts a unit alive
+    if it fired in either call.
+    """
+    x = x if isinstance(x, Tensor) else wrap(as_array(np.asarray(x)))
+    was_training = getattr(model, "training", True)
+    model.eval()
+    try:
+        with no_grad(), _capture_relus(model) as alive:
+            model(x)
+    finally:
+        model.train(was_training)
+    return {name: float(1.0 - units.mean()) for name, units in alive.items()}
+
+
+def layer_of(parameter_name: str) -> str:
+    """The module that owns a parameter: '2.weight' -> '2', 'block.0.bias' -> 'block.0'."""
+    return parameter_name.rpartition(".")[0]
+
+
+class LayerDiagnostics(Callback):
+    """Record per epoch, per layer: dead-ReLU fractions, gradient norms, update ratios.
+
+    Dead units are measured at the end of each epoch on a fixed probe batch (the
+    same samples every epoch, so the series compares like with like): `probe`, or
+    the first `probe_size` samples of the training loader's data set. Gradient
+    norms and update-to-weight ratios come from the `History`'s per-parameter
+    records of the epoch's last step, grouped by the module that owns them:
+
+    - a layer's gradient norm is the L2 norm of all its parameters' gradients,
+      sqrt(sum of squared per-parameter norms), which is exact;
+    - a layer's update-to-weight ratio is that of its largest parameter (the
+      weight of a Linear or Conv2d), as in the usual per-layer ratio plots: a bias
+      is small and its ratio says little about the layer.
+
+    An epoch cut short (a budget stop mid-epoch) has no History record, so its
+    gradient and ratio entries are NaN; every series has one entry per epoch.
+    """
+
+    def __init__(self, probe=None, probe_size: int = PROBE_SIZE) -> None:
+        if probe_size < 1:
+            raise ValueError(f"LayerDiagnostics: {probe_size=} must be >= 1")
+        self.probe, self.probe_size = probe, int(probe_size)
+        self.epochs = 0
+        self.dead_relu: dict[str, list[float]] = {}
+        self.grad_norm: dict[str, list[float]] = {}
+        self.update_ratio: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs=None):
+        if self.probe is None:
+            self.probe = _first_samples(self.run.train_loader, self.probe_size)
+        sizes = {name: p.data.size for name, p in self.run.model.named_parameters()}
+        self._largest: dict[str, str] = {}
+        for name, size in sizes.items():
+            layer = layer_of(name)
+            if layer not in self._largest or size > sizes[self._largest[layer]]:
+                self._largest[layer] = name
+        self._records = len(next(iter(self.run.history.grad_norm.values()), []))
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, fraction in dead_relu_fraction(self.run.model, self.probe).items():
+            self.dead_relu.setdefault(name, []).append(fraction)
+        history = self.run.history
+        records = len(next(iter(history.grad_norm.values()), []))
+        fresh = records > self._records
+        self._records = records
+        for layer, largest in self._largest.items():
+            names = [n for n in history.grad_norm if layer_of(n) == layer]
+            norm = (
+                math.sqrt(sum(history.grad_norm[n][-1] ** 2 for n in names)) if fresh else math.nan
+            )
+            ratio = history.update_ratio[largest][-1] if fresh else math.nan
+            self.grad_norm.setdefault(layer, []).append(norm)
+            self.update_ratio.setdefault(layer, []).append(ratio)
+        self.epochs += 1
+
+    def to_dict(self) -> dict:
+        """{'epochs', 'dead_relu', 'grad_norm', 'update_ratio'}; each series a list per epoch
+        keyed by module name; NaN and Inf become None."""
+        return _safe(
+            {
+                "epochs": self.epochs,
+                "dead_relu": self.dead_relu,
+                "grad_norm": self.grad_norm,
+                "update_ratio": self.update_ratio,
+            }
+        )
+
+
+def _first_samples(loader, count: int):
+    """The inputs of the first `count` samples of a loader's data set, in data-set order
+    (not the loader's, so reading them leaves the loader's shuffle untouched)."""
+    dataset = getattr(loader, "dataset", None)
+    if dataset is None:
+        raise ValueError(
+            "LayerDiagnostics: the training loader has no .dataset; pass probe=<a batch of inputs>"
+        )
+    indices = np.arange(min(count, len(dataset)))
+    gather = getattr(dataset, "__getitems__", None)
+    if gather is not None:
+        return gather(indices)[0]
+    return np.stack([np.asarray(getattr(dataset[int(i)][0], "data", dataset[int(i)][0]))
+                     for i in indices])  # fmt: skip
