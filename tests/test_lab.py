@@ -205,3 +205,23 @@ def test_lr_find_rejects_an_empty_loader_and_leaves_the_model():
     with pytest.raises(ValueError, match="loader"):
         lr_find(model, nn.MSELoss(), optimizer, [])
     assert_same(before, snapshot(model, optimizer))
+
+
+def test_sharpness_is_the_top_eigenvalue_even_when_a_negative_one_is_larger():
+    """At a saddle the eigenvalue of largest magnitude is negative; sharpness is the top one."""
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    hessian = basis @ np.diag([-3.0, -1.0, 0.5, 2.0]) @ basis.T
+
+    class Quadratic(dc.nn.Module):
+        def __init__(self):
+            self.w = dc.nn.Parameter(rng.normal(size=(4, 1)))
+
+        def forward(self, x):
+            return self.w
+
+    def loss_fn(w, y):
+        return 0.5 * (w * (dc.tensor(hessian) @ w)).sum()
+
+    value = sharpness(Quadratic(), loss_fn, np.zeros(1), np.zeros(1), iterations=500, tol=1e-12)
+    assert value == pytest.approx(2.0, rel=1e-3)

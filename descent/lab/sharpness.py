@@ -44,9 +44,10 @@ def sharpness(
         seed: seeds the random start vector.
 
     Returns:
-        The Rayleigh quotient v.Hv at the last iterate: the eigenvalue of largest
-        magnitude (the top one whenever the Hessian has no larger negative eigenvalue).
-        The model's parameters, buffers, gradients and descent's random generator are
+        The top (most positive) eigenvalue, as a Rayleigh quotient v.Hv. Power iteration
+        finds the eigenvalue of largest magnitude; when that one is negative (a saddle,
+        common at initialization), a second run on H - lambda I finds the top one. The
+        model's parameters, buffers, gradients and descent's random generator are
         left as they were; every gradient is taken with the same random state, so a
         dropout layer draws the same mask each time.
     """
@@ -89,29 +90,40 @@ def sharpness(
         return (gradient(w0 + eps * v) - gradient(w0 - eps * v)) / (2 * eps)
 
     try:
-        v = np.random.default_rng(seed).standard_normal(w0.size)
-        v /= np.linalg.norm(v)
-        estimate = math.nan
-        for _ in range(int(iterations)):
-            hv = hvp(v)
-            previous, estimate = estimate, float(v @ hv)
-            if not math.isfinite(estimate):
-                raise FloatingPointError(
-                    "sharpness: a Hessian-vector product is not finite; is the loss finite "
-                    "at these weights?"
-                )
-            norm = float(np.linalg.norm(hv))
-            if norm == 0:
-                return 0.0  # H v = 0: v is in the null space; the loss is flat there
-            v = hv / norm
-            if abs(estimate - previous) <= tol * abs(estimate):
-                break
-        return estimate
+        largest = _power_iteration(hvp, w0.size, int(iterations), tol, seed)
+        if largest >= 0:
+            return largest
+        # Every eigenvalue of H - largest * I is >= 0, and its top one is top - largest.
+        shifted = _power_iteration(lambda v: hvp(v) - largest * v, w0.size, int(iterations),
+                                   tol, seed)  # fmt: skip
+        return shifted + largest
     finally:
         model.load_state_dict(model_state)
         for p, grad in zip(params, grads):
             p.grad = grad
         set_rng_state(rng_state)
+
+
+def _power_iteration(matvec, size: int, iterations: int, tol: float, seed: int) -> float:
+    """The eigenvalue of largest magnitude of the symmetric map `matvec`, as v.Av."""
+    v = np.random.default_rng(seed).standard_normal(size)
+    v /= np.linalg.norm(v)
+    estimate = math.nan
+    for _ in range(iterations):
+        av = matvec(v)
+        previous, estimate = estimate, float(v @ av)
+        if not math.isfinite(estimate):
+            raise FloatingPointError(
+                "sharpness: a Hessian-vector product is not finite; is the loss finite "
+                "at these weights?"
+            )
+        norm = float(np.linalg.norm(av))
+        if norm == 0:
+            return 0.0  # A v = 0: v is in the null space; the loss is flat there
+        v = av / norm
+        if abs(estimate - previous) <= tol * abs(estimate):
+            break
+    return estimate
 
 
 class SharpnessTracker(Callback):
