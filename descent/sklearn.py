@@ -1,0 +1,544 @@
+"""scikit-learn estimators backed by descent: `MLPClassifier` and `MLPRegressor`.
+
+They take `sklearn.neural_network`'s parameters with the same meanings, follow
+scikit-learn's estimator conventions (so they work in `Pipeline`,
+`GridSearchCV` and `cross_val_score`), and train with descent's `train.fit`.
+
+Where they differ from scikit-learn's:
+
+- `solver` is 'sgd', 'adam' (scikit-learn's two stochastic solvers) or one of
+  descent's other optimizers, 'adamw', 'rmsprop', 'adagrad'; there is no 'lbfgs'.
+  As in scikit-learn, `learning_rate` ('constant', 'invscaling', 'adaptive'),
+  `power_t`, `momentum` and `nesterovs_momentum` apply to 'sgd' only, `beta_1` and
+  `beta_2` to the Adams; `epsilon` to the Adams and RMSprop.
+- `alpha` is scikit-learn's L2 penalty, 0.5 * alpha * ||W||^2 / batch size on the
+  weights (not the biases), applied as coupled weight decay alpha / batch_size: a
+  smaller last batch gets the full batch's decay. For 'adamw' it is AdamW's
+  decoupled weight decay instead. `loss_curve_` includes the penalty, taken at the
+  epoch's end weights.
+- SGD momentum is PyTorch's form, which equals scikit-learn's at a constant rate.
+- Weights start as scikit-learn's (Glorot uniform); training runs in `dtype`
+  (float32 by default; float64 input is accepted and cast). Predictions and
+  probabilities are returned as float64.
+- Layers this small train on one BLAS thread (see `ONE_THREAD_WORK`); predictions run
+  through a float64 copy of the network, so they do not depend on the batch.
+- Not supported: sparse input, `sample_weight`, multilabel classification,
+  scikit-learn's `max_fun` (an lbfgs option).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import warnings
+from collections.abc import Iterable
+from contextlib import nullcontext
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
+
+from descent import nn, optim
+from descent.autograd import no_grad
+from descent.data import DataLoader, TensorDataset
+from descent.errors import unknown_name
+from descent.nn import functional as F
+from descent.nn.models import mlp
+from descent.tensor import Tensor
+from descent.train import Callback
+from descent.train import fit as train_fit
+
+# scikit-learn's activation names -> descent's (descent's own names work too)
+ACTIVATIONS = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "gelu": "gelu",
+    "leaky_relu": "leaky_relu",
+}
+SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+DTYPES = (np.float32, np.float64)
+# Below this many multiply-adds per layer and batch, training runs on one BLAS thread: for
+# layers this small, threads cost more than they save (an Adam step of a 64-100-10 MLP on
+# a batch of 200 took 0.32 ms on one thread, 0.70 ms on two; of a 64-256-128-10 one, 1.4
+# ms and 45 ms, on a 2-core machine shared with other work). Larger layers keep BLAS's
+# own threading.
+ONE_THREAD_WORK = 1 << 23
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The loaded thread pools, found once (a search costs milliseconds)."""
+    return ThreadpoolController()
+
+
+def _half_mse(pred: Tensor, target: Tensor) -> Tensor:
+    """scikit-learn's squared loss, mean((pred - target)**2) / 2."""
+    return F.mse_loss(pred, target) * 0.5
+
+
+class _EndOfEpoch(Callback):
+    """Hands each epoch's mean loss to the estimator, which decides whether to stop."""
+
+    def __init__(self, estimator: _BaseMLP, **context) -> None:
+        self.estimator, self.context = estimator, context
+        self.stopped = False  # by the estimator's rules, not by running out of epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.stop_training = self.estimator._end_epoch(logs["loss"], **self.context)
+        self.stopped = self.stop_training
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: parameters, the network, the loop."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        dtype=np.float32,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+
+    # -- parameters ---------------------------------------------------------------------
+
+    def _check_params(self) -> list[int]:
+        """Raise ValueError for a bad parameter; return the hidden widths as a list."""
+        name = type(self).__name__
+        if self.activation not in ACTIVATIONS:
+            raise unknown_name(f"{name} activation", self.activation, ACTIVATIONS)
+        if self.solver not in SOLVERS:
+            raise unknown_name(f"{name} solver", self.solver, SOLVERS)
+        if self.learning_rate not in LEARNING_RATES:
+            raise unknown_name(f"{name} learning_rate", self.learning_rate, LEARNING_RATES)
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if isinstance(sizes, Iterable) else [sizes]
+        if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+            raise ValueError(f"{name}: hidden_layer_sizes must be > 0, got {sizes}")
+        positive = {"learning_rate_init": self.learning_rate_init, "max_iter": self.max_iter,
+                    "epsilon": self.epsilon, "n_iter_no_change": self.n_iter_no_change}  # fmt: skip
+        for key, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name}: {key}={value!r} must be > 0")
+        for key in ("alpha", "power_t", "tol"):
+            if not getattr(self, key) >= 0:
+                raise ValueError(f"{name}: {key}={getattr(self, key)!r} must be >= 0")
+        if not 0 <= self.momentum <= 1:
+            raise ValueError(f"{name}: momentum={self.momentum!r} must lie in [0, 1]")
+        for key in ("beta_1", "beta_2"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ValueError(f"{name}: {key}={getattr(self, key)!r} must lie in [0, 1)")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"{name}: validation_fraction={self.validation_fraction!r} must lie in (0, 1)"
+            )
+        batch = self.batch_size
+        if batch not in ("auto", "full") and (
+            isinstance(batch, (bool, str)) or not isinstance(batch, (int, np.integer)) or batch < 1
+        ):
+            raise ValueError(f"{name}: batch_size={batch!r} must be 'auto', 'full' or an int >= 1")
+        if self.dtype not in DTYPES and self.dtype not in ("float32", "float64"):
+            raise ValueError(f"{name}: dtype={self.dtype!r} must be float32 or float64")
+        return sizes
+
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size == "full":
+            return n_samples
+        if self.batch_size > n_samples:
+            warnings.warn(
+                f"Got `batch_size`={self.batch_size} larger than the {n_samples} samples; "
+                "it is clipped to the sample size",
+                UserWarning,
+                stacklevel=4,
+            )
+        return min(int(self.batch_size), n_samples)
+
+    # -- the network and its optimizer ----------------------------------------------------
+
+    def _initialize(self, layer_units: list[int], rng: np.random.RandomState) -> None:
+        """A fresh network with scikit-learn's Glorot-uniform weights, and fresh records."""
+        dtype = np.dtype(self.dtype)
+        self.model_ = mlp(layer_units[0], layer_units[1:-1], layer_units[-1],
+                          ACTIVATIONS[self.activation])  # fmt: skip
+        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
+        for layer in self._linears():
+            fan_out, fan_in = layer.weight.shape
+            bound = math.sqrt(factor / (fan_in + fan_out))
+            # drawn as scikit-learn's (fan_in, fan_out) coefs_, stored as (out, in)
+            layer.weight.data = rng.uniform(-bound, bound, (fan_in, fan_out)).T.astype(dtype)
+            layer.bias.data = rng.uniform(-bound, bound, fan_out).astype(dtype)
+        self.n_layers_ = len(layer_units)
+        self.n_outputs_ = layer_units[-1]
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+        self.optimizer_ = None
+
+    def _linears(self) -> list[nn.Linear]:
+        return [m for m in self.model_ if isinstance(m, nn.Linear)]
+
+    def _make_optimizer(self, batch_size: int) -> optim.Optimizer:
+        """The solver over the weights (with the L2 penalty) and the biases (without)."""
+        weights = [layer.weight for layer in self._linears()]
+        biases = [layer.bias for layer in self._linears()]
+        decay = self.alpha if self.solver == "adamw" else self.alpha / batch_size
+        groups = [{"params": weights, "weight_decay": decay},
+                  {"params": biases, "weight_decay": 0.0}]  # fmt: skip
+        lr = self.learning_rate_init
+        if self.solver == "sgd":
+            nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
+            return optim.SGD(groups, lr=lr, momentum=self.momentum, nesterov=nesterov)
+        if self.solver in ("adam", "adamw"):
+            kind = optim.AdamW if self.solver == "adamw" else optim.Adam
+            return kind(groups, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+        if self.solver == "rmsprop":
+            return optim.RMSprop(groups, lr=lr, eps=self.epsilon)
+        return optim.Adagrad(groups, lr=lr)
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices as scikit-learn lays them out, (fan_in, fan_out): live views."""
+        check_is_fitted(self, "model_")
+        return [layer.weight.data.T for layer in self._linears()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        check_is_fitted(self, "model_")
+        return [layer.bias.data for layer in self._linears()]
+
+    def _penalty(self) -> float:
+        """0.5 * alpha * sum of squared weights (scikit-learn's L2 term, before / n)."""
+        weights = (layer.weight.data for layer in self._linears())
+        return 0.5 * self.alpha * sum(float(np.vdot(w, w)) for w in weights)
+
+    # -- training ---------------------------------------------------------------------------
+
+    def _fit(self, X, y, incremental: bool, classes=None):
+        sizes = self._check_params()
+        first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, first_pass, incremental, classes)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        rng = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize([X.shape[1], *sizes, self._n_outputs(y)], rng)
+        dtype = np.dtype(self.dtype)
+        X_val = y_val = None
+        if self.early_stopping:
+            stratify = y if is_classifier(self) else None
+            X, X_val, y, y_val = train_test_split(X, y, random_state=rng,
+                test_size=self.validation_fraction, stratify=stratify)  # fmt: skip
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        if not incremental or self.optimizer_ is None:
+            self.optimizer_ = self._make_optimizer(batch_size)
+        targets = self._targets(y)
+        loader = DataLoader(TensorDataset(X, targets, dtype=dtype), batch_size=batch_size,
+                            shuffle=self.shuffle, seed=int(rng.randint(2**31)))  # fmt: skip
+        self.n_iter_ = 0
+        self._best_state = None
+        end = _EndOfEpoch(self, n_samples=n_samples, n_batches=len(loader),
+                          validation=(X_val, y_val), incremental=incremental)  # fmt: skip
+        widest = max(a * b for a, b in zip([X.shape[1], *sizes], [*sizes, self.n_outputs_]))
+        one_thread = batch_size * widest < ONE_THREAD_WORK
+        try:
+            with _blas().limit(limits=1, user_api="blas") if one_thread else nullcontext():
+                train_fit(self.model_, self._loss_fn(), self.optimizer_, loader,
+                          epochs=1 if incremental else self.max_iter, metrics=None,
+                          callbacks=[end], progress=False)  # fmt: skip
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        if not incremental and not end.stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self._best_state is not None:
+            self.model_.load_state_dict(self._best_state)
+        del self._best_state
+        if not all(np.isfinite(p.data).all() for p in self.model_.parameters()):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed (e.g. StandardScaler), or lower "
+                "learning_rate_init."
+            )
+        return self
+
+    def _end_epoch(self, loss, n_samples, n_batches, validation, incremental) -> bool:
+        """scikit-learn's end of an epoch: record, compare with tol, schedule; True to stop."""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = loss + self._penalty() * n_batches / n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        if self.early_stopping:
+            score = self._validation_score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            improved = not score < self.best_validation_score_ + self.tol
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_state = {k: v.copy() for k, v in self.model_.state_dict().items()}
+        else:
+            improved = not self.loss_ > self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, self.loss_)
+        self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
+        sgd = self.solver == "sgd"
+        if sgd and self.learning_rate == "invscaling":
+            self._set_lr(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
+        if self._no_improvement_count > self.n_iter_no_change:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            message = (f"{what} did not improve more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")  # fmt: skip
+            lr = self.optimizer_.param_groups[0]["lr"]
+            if sgd and self.learning_rate == "adaptive" and lr > 1e-6:
+                self._set_lr(lr / 5.0)
+                self._no_improvement_count = 0
+                if self.verbose:
+                    print(f"{message} Setting learning rate to {lr / 5.0:f}")
+            else:
+                if self.verbose:
+                    print(message, "Learning rate too small. Stopping." if sgd else "Stopping.")
+                return True
+        return False
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer_.param_groups:
+            group["lr"] = lr
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def _forward(self, X, check_input: bool = True) -> np.ndarray:
+        """The network's outputs for X (logits for a classifier) as float64.
+
+        Checked input (predict, predict_proba) runs through a float64 copy of the network:
+        float32 BLAS rounds a row differently depending on how many rows come with it,
+        and a sample's prediction should not depend on its batch. The validation score
+        during training runs in the training dtype.
+        """
+        if check_input:
+            check_is_fitted(self, "model_")
+            X = validate_data(self, X, reset=False, dtype=DTYPES)
+        model = self._float64_model() if check_input else self.model_
+        with no_grad():
+            out = model(Tensor(X, dtype=model[0].weight.dtype)).data
+        return out.astype(np.float64, copy=False)
+
+    def _float64_model(self) -> nn.Module:
+        if self.model_[0].weight.dtype == np.float64:
+            return self.model_
+        model = copy.deepcopy(self.model_)
+        for param in model.parameters():
+            param.data = param.data.astype(np.float64)
+        return model
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multi-layer perceptron classifier trained by descent; see `sklearn.neural_network`.
+
+    Binary problems get one logistic output unit, multiclass ones a softmax over
+    one unit per class, as in scikit-learn. Attributes after fit: `classes_`,
+    `model_` (the descent network), `optimizer_`, `coefs_`, `intercepts_`,
+    `loss_`, `loss_curve_`, `best_loss_`, `validation_scores_`,
+    `best_validation_score_`, `n_iter_`, `t_`, `n_layers_`, `n_outputs_`,
+    `out_activation_`, `n_features_in_`.
+    """
+
+    def fit(self, X, y):
+        """Train for up to max_iter epochs, from scratch or (warm_start) from the last fit."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y); the first call needs `classes`, every label there will be."""
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _validate_input(self, X, y, first_pass, incremental, classes):
+        X, y = validate_data(self, X, y, dtype=DTYPES, reset=first_pass)
+        check_classification_targets(y)
+        if incremental and not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: every label "
+                    "the data will hold, e.g. classes=np.unique(y_all)"
+                )
+            self.classes_ = unique_labels(classes)
+        elif incremental and classes is not None:
+            if not np.array_equal(unique_labels(classes), self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} is not the same as on the first call to "
+                    f"partial_fit, which was {self.classes_!r}"
+                )
+        elif first_pass:
+            self.classes_ = unique_labels(y)
+        elif self.warm_start and not incremental:
+            if not np.array_equal(unique_labels(y), self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has "
+                    f"{unique_labels(y)}"
+                )
+        unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        if len(unknown):
+            raise ValueError(f"`y` has classes {unknown} not in `classes_` {self.classes_}")
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, got one class: "
+                f"{self.classes_}"
+            )
+        return X, np.searchsorted(self.classes_, y)
+
+    def _n_outputs(self, y) -> int:
+        binary = len(self.classes_) == 2
+        self.out_activation_ = "logistic" if binary else "softmax"
+        return 1 if binary else len(self.classes_)
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        if self.n_outputs_ == 1:
+            return y.astype(self.dtype).reshape(-1, 1)
+        return y
+
+    def _loss_fn(self):
+        return nn.BCEWithLogitsLoss() if self.n_outputs_ == 1 else nn.CrossEntropyLoss()
+
+    def _validation_score(self, X_val, y_val) -> float:
+        return float(np.mean(self._indices(self._forward(X_val, check_input=False)) == y_val))
+
+    def _indices(self, logits: np.ndarray) -> np.ndarray:
+        return (logits[:, 0] > 0).astype(np.intp) if logits.shape[1] == 1 else logits.argmax(1)
+
+    def predict(self, X):
+        """The most probable class of each sample."""
+        indices = self._indices(self._forward(X))
+        return self.classes_[indices]
+
+    def predict_log_proba(self, X):
+        """Log-probabilities of the classes, columns in the order of `classes_`."""
+        logits = self._forward(X)
+        if logits.shape[1] == 1:  # log sigmoid(-z), log sigmoid(z)
+            logits = np.hstack([np.zeros_like(logits), logits])
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X):
+        """Probabilities of the classes, columns in the order of `classes_`; rows sum to 1."""
+        return np.exp(self.predict_log_proba(X))
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multi-layer perceptron regressor trained by descent; see `sklearn.neural_network`.
+
+    The loss is scikit-learn's squared error, mean((pred - y)**2) / 2, with one
+    identity output unit per target column (several columns: multi-output).
+    Attributes after fit are the classifier's, without `classes_`.
+    """
+
+    def fit(self, X, y):
+        """Train for up to max_iter epochs, from scratch or (warm_start) from the last fit."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the last call."""
+        return self._fit(X, y, incremental=True)
+
+    def _validate_input(self, X, y, first_pass, incremental, classes):
+        X, y = validate_data(self, X, y, dtype=DTYPES, multi_output=True, y_numeric=True,
+                             reset=first_pass)  # fmt: skip
+        if not first_pass and (y.shape[1] if y.ndim == 2 else 1) != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[1]} columns, the fitted model {self.n_outputs_}")
+        return X, y
+
+    def _n_outputs(self, y) -> int:
+        self.out_activation_ = "identity"
+        return y.shape[1] if y.ndim == 2 else 1
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        return y.reshape(len(y), -1)
+
+    def _loss_fn(self):
+        return _half_mse
+
+    def _validation_score(self, X_val, y_val) -> float:
+        pred = self._forward(X_val, check_input=False)
+        if not np.isfinite(pred).all():
+            return math.nan
+        return float(r2_score(y_val.reshape(len(y_val), -1), pred))
+
+    def predict(self, X):
+        """The predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
+        pred = self._forward(X)
+        return pred.ravel() if pred.shape[1] == 1 else pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
