@@ -9,7 +9,9 @@ import pytest
 from descent import nn
 from descent.data import TensorDataset, load_dataset
 from descent.lab import Arm, Budget, Comparison, compare, grid, lr_label
-from descent.lab.compare import MIN_POINTS, TABLE_COLUMNS, edge_of_stability, max_updates
+from descent.lab.compare import MIN_POINTS
+from descent.lab.comparison import TABLE_COLUMNS, max_updates
+from descent.lab.summary import edge_of_stability
 
 POINT_KEYS = {"updates", "samples", "epochs", "seconds", "loss", "accuracy", "val_loss",
               "val_accuracy"}  # fmt: skip

@@ -1,30 +1,35 @@
-"""Experiments that make training dynamics visible; each returns data, never a plot.
+"""Experiments that make training dynamics visible, and the figures and pages that show them.
+
+The experiments return data (plain objects with `to_dict`), never a plot:
 
 - `compare`: batch, stochastic and mini-batch descent, optimizers and learning rates
-  on an equal budget, a `Comparison` (curves, table, sentences).
+  on an equal budget, a `Comparison` (curves, table, sentences); its data types are
+  in `comparison`, its table rows in `summary`, its reading of the curves
+  (`lr_label`, `sentences`) in `verdicts`.
 - `LayerDiagnostics`: a callback recording dead ReLUs, gradient norms and update
   ratios per layer and epoch.
 - `lr_find`: the learning-rate range test (Smith 2017), an `LRFindResult`.
 - `sharpness`: the top eigenvalue of the loss's Hessian, by power iteration.
+
+Showing them is apart: `plots` draws matplotlib figures from that data and `report`
+writes it, with the figures, as an HTML page.
 """
 
-from descent.lab.compare import (
+from descent.lab.compare import compare, gradient_cosine
+from descent.lab.comparison import (
     Arm,
     ArmResult,
     Band,
     Budget,
     Comparison,
     Trace,
-    compare,
     default_arms,
-    gradient_cosine,
     grid,
-    lr_label,
-    sentences,
 )
 from descent.lab.diagnostics import LayerDiagnostics, dead_relu_fraction
 from descent.lab.lr_find import LRFindResult, lr_find
 from descent.lab.sharpness import sharpness
+from descent.lab.verdicts import lr_label, sentences
 
 __all__ = [
     "Arm",

@@ -13,35 +13,47 @@ Training goes through `descent.train.fit`; a callback records the points, stops 
 the budget (mid-epoch if need be) and stops an arm whose loss diverges, so that the
 others still finish. Everything but the wall-clock numbers is reproducible: the
 same seeds give the same numbers.
+
+The data types are in `descent.lab.comparison`, the bands and table rows in
+`descent.lab.summary`, the learning-rate labels and the sentences in
+`descent.lab.verdicts`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from itertools import product
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from descent.data.loader import DataLoader
 from descent.errors import unknown_name
+from descent.lab.comparison import (
+    Arm,
+    ArmResult,
+    Budget,
+    Comparison,
+    Trace,
+    arm_label,
+    default_arms,
+    max_updates,
+    variant,
+)
 from descent.lab.diagnostics import LayerDiagnostics
 from descent.lab.sharpness import sharpness
+from descent.lab.summary import bands, table_row
+from descent.lab.verdicts import auto_target, lr_labels
 from descent.nn.loss import CrossEntropyLoss, MSELoss
 from descent.nn.models import build_model
 from descent.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from descent.random import get_rng_state, manual_seed, set_rng_state
 from descent.train.callbacks import Callback
-from descent.train.history import _safe
 from descent.train.loop import evaluate, fit
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
-BUDGET_KINDS = ("epochs", "samples", "updates", "seconds")
-DEFAULT_EPOCHS = 10
 EVALS_PER_EPOCH = 4
 """Evaluation points per epoch (fewer when an epoch has fewer updates): enough to place
 a stochastic arm's time-to-target within a quarter epoch, cheap enough to ignore."""
@@ -57,236 +69,6 @@ GRAD_COSINE_BATCHES = 16
 """Mini-batches whose gradients are compared with the full-batch gradient at a point."""
 SHARPNESS_SAMPLES = 1024
 SHARPNESS_ITERATIONS = 20
-
-# -- reading a learning rate off its curve ------------------------------------------------
-TOO_LOW_DROP = 0.01
-"""A curve whose best loss is less than 1% below its start barely moved: too low
-(or, when it also rose, oscillating)."""
-TOO_LOW_PROGRESS = 0.5
-"""Too low: the run covered less than half of the way, in log loss, from the initial
-loss to the best loss that any learning rate of its group (same batch size and
-optimizer) reached within the same budget."""
-TOO_LOW_TAIL = 0.5
-"""Too low: the second half of the updates still took off at least half as much loss as
-the first half; the loss was falling at an even pace when the budget ran out, far
-from levelling off, the signature of steps too small for the budget."""
-OSCILLATION_RISE = 0.5
-"""Oscillating: the loss's rises between evaluation points add up to more than half of
-its total fall; a good step size makes the loss fall almost monotonically."""
-OSCILLATION_END = 0.25
-"""Oscillating: the final loss sits above the best one by more than a quarter of the
-fall; the run found a low point and bounced away from it."""
-LR_LABELS = ("diverged", "oscillating", "too low", "good")  # what `lr_label` returns
-
-POINT_AXES = ("updates", "samples", "epochs", "seconds")
-TABLE_COLUMNS = (
-    "arm", "batch_size", "optimizer", "lr", "train_loss", "train_accuracy", "val_loss",
-    "val_accuracy", "updates_per_epoch", "seconds_per_epoch", "loss_noise",
-    "grad_cosine_start", "grad_cosine_end", "seconds_to_target", "epochs_to_target",
-    "updates", "samples", "epochs", "seconds", "sharpness", "edge_of_stability", "lr_label",
-    "diverged", "diverged_seeds",
-)  # fmt: skip
-
-
-# -- the grid and the budget ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much training each arm gets: `amount` epochs (fractions allowed), samples
-    seen, updates, or seconds on the training clock."""
-
-    kind: str = "epochs"
-    amount: float = DEFAULT_EPOCHS
-
-    def __post_init__(self) -> None:
-        if self.kind not in BUDGET_KINDS:
-            raise unknown_name("budget kind", self.kind, BUDGET_KINDS)
-        if isinstance(self.amount, bool) or not isinstance(self.amount, numbers.Real):
-            raise TypeError(f"Budget: amount={self.amount!r} must be a number")
-        if not (math.isfinite(self.amount) and self.amount > 0):
-            raise ValueError(
-                f"Budget: amount={self.amount!r} {self.kind} cannot be met; give a finite "
-                f"number of {self.kind} > 0"
-            )
-        if self.kind in ("samples", "updates") and self.amount != int(self.amount):
-            raise ValueError(f"Budget: {self.kind} must be a whole number, got {self.amount}")
-
-
-@dataclass
-class Arm:
-    """One variant: batch size (1, k or 'full'), optimizer name, learning rate, and any
-    further optimizer options, e.g. {'momentum': 0.9}."""
-
-    batch_size: int | str
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    options: dict = field(default_factory=dict)
-
-
-def grid(batch_sizes: Sequence = ("full", 1, 32), optimizers: Sequence[str] = ("sgd",),
-         lrs: Sequence[float] = (0.1,)) -> list[Arm]:  # fmt: skip
-    """Every combination of batch size, optimizer and learning rate, as `Arm`s."""
-    for name, values in (("batch_sizes", batch_sizes), ("optimizers", optimizers), ("lrs", lrs)):
-        if len(values) == 0:
-            raise ValueError(f"grid: {name} is empty; give at least one, e.g. {name}=[...]")
-    return [Arm(b, o, float(lr)) for b, o, lr in product(batch_sizes, optimizers, lrs)]
-
-
-def default_arms() -> list[Arm]:
-    """Batch, stochastic and mini-batch (32) SGD, each at a learning rate that suits it
-    on standardized small tables such as the digits (batch descent takes a larger step
-    because its gradient is exact)."""
-    return [Arm("full", "sgd", 0.5), Arm(1, "sgd", 0.01), Arm(32, "sgd", 0.1)]
-
-
-def variant(batch_size: int, num_samples: int) -> str:
-    """'batch', 'stochastic' or 'mini-batch' for a number of samples per update."""
-    if batch_size >= num_samples:
-        return "batch"
-    return "stochastic" if batch_size == 1 else "mini-batch"
-
-
-def arm_label(arm: Arm, num_samples: int, batch_size: int) -> str:
-    """E.g. 'mini-batch 32, sgd, lr 0.1' or 'batch, sgd(momentum=0.9), lr 0.5'."""
-    kind = variant(batch_size, num_samples)
-    name = f"mini-batch {batch_size}" if kind == "mini-batch" else kind
-    options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                        for k, v in arm.options.items())  # fmt: skip
-    return f"{name}, {arm.optimizer}{f'({options})' if options else ''}, lr {arm.lr:g}"
-
-
-def max_updates(budget: Budget, batch_size: int, num_samples: int, label: str) -> int | None:
-    """The updates an arm may take under `budget` (None for a time budget); a budget
-    too small for even one update is a ValueError naming the smallest that works."""
-    per_epoch = math.ceil(num_samples / batch_size)
-    if budget.kind == "seconds":
-        return None
-    if budget.kind == "updates":
-        return int(budget.amount)
-    if budget.kind == "epochs":
-        updates = round(budget.amount * per_epoch)
-        least = f"{1 / per_epoch:.3g} epochs"
-    else:  # samples, never more than the budget: the last batch of an epoch is smaller
-        epochs, rest = divmod(int(budget.amount), num_samples)
-        updates = epochs * per_epoch + min(rest // batch_size, per_epoch - 1)
-        least = f"{batch_size} samples"
-    if updates < 1:
-        raise ValueError(
-            f"compare: a budget of {budget.amount:g} {budget.kind} is less than one update "
-            f"of the arm '{label}' ({batch_size} samples per update); give at least {least}, "
-            "or leave that arm out"
-        )
-    return updates
-
-
-# -- what a run records ------------------------------------------------------------------------
-
-
-@dataclass
-class Band:
-    """One quantity across seeds, point by point: mean, lowest and highest."""
-
-    mean: list[float]
-    low: list[float]
-    high: list[float]
-
-
-@dataclass
-class Trace:
-    """One arm trained from one seed.
-
-    `points` holds columns of one length, one entry per evaluation point: the axes
-    'updates', 'samples', 'epochs' (updates / updates per epoch) and 'seconds' (the
-    training clock), and 'loss' (and 'accuracy' for classification) on the whole
-    training set, 'val_loss' (and 'val_accuracy') when there is a validation set.
-    `step_loss` is the mini-batch loss of every update. `sharpness` has 'epochs' and
-    'value' columns when tracked. `grad_cosine_start`/`_end`: the mean cosine between
-    a mini-batch gradient of this arm's size and the full-batch gradient at the
-    initial and the final weights. `stopped_by` is 'budget' or 'diverged'.
-    """
-
-    seed: int
-    points: dict[str, list[float]]
-    step_loss: list[float]
-    sharpness: dict[str, list[float]]
-    grad_cosine_start: float
-    grad_cosine_end: float
-    stopped_by: str
-    diverged_at: int | None
-    diagnostics: dict | None = None
-
-
-@dataclass
-class ArmResult:
-    """An arm across seeds. `curves` has a `Band` per column of the traces' points
-    (over the points every seed reached; the 'seconds' band's mean is the time axis)
-    and, when tracked, 'sharpness_epochs' and 'sharpness'. `row` is its table row."""
-
-    arm: Arm
-    label: str
-    variant: str
-    batch_size: int
-    updates_per_epoch: int
-    traces: list[Trace]
-    curves: dict[str, Band]
-    row: dict
-
-
-@dataclass
-class Comparison:
-    """What `compare` measured. `target_loss` is the training loss the to-target columns
-    refer to (`target_auto` when compare chose it); `num_samples` the training set size."""
-
-    arms: list[ArmResult]
-    budget: Budget
-    seeds: list[int]
-    target_loss: float | None
-    target_auto: bool
-    num_samples: int
-    task: str
-    model: str
-
-    def table(self) -> list[dict]:
-        """One row per arm, with the keys of `TABLE_COLUMNS`; NaN where not measured."""
-        return [arm.row for arm in self.arms]
-
-    def sentences(self) -> list[str]:
-        """The measured trade-offs in plain sentences (see `sentences`)."""
-        return sentences(self)
-
-    def to_dict(self) -> dict:
-        """A JSON-safe dict: NaN and infinities become None."""
-        return _safe(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Comparison:
-        """The inverse of `to_dict`; a None among the numbers comes back as NaN."""
-        arms = [_arm_from_dict(a) for a in data["arms"]]
-        rest = {k: v for k, v in data.items() if k not in ("arms", "budget")}
-        return cls(arms=arms, budget=Budget(**data["budget"]), **rest)
-
-
-def _nan(values: list) -> list[float]:
-    return [math.nan if v is None else v for v in values]
-
-
-def _arm_from_dict(data: dict) -> ArmResult:
-    traces = []
-    for t in data["traces"]:
-        traces.append(Trace(**{**t, "points": {k: _nan(v) for k, v in t["points"].items()},
-                               "step_loss": _nan(t["step_loss"]),
-                               "sharpness": {k: _nan(v) for k, v in t["sharpness"].items()},
-                               "grad_cosine_start": _nan([t["grad_cosine_start"]])[0],
-                               "grad_cosine_end": _nan([t["grad_cosine_end"]])[0]}))  # fmt: skip
-    curves = {k: Band(_nan(b["mean"]), _nan(b["low"]), _nan(b["high"]))
-              for k, b in data["curves"].items()}  # fmt: skip
-    row = {k: math.nan if v is None and k in _NUMBER_COLUMNS else v for k, v in data["row"].items()}
-    rest = {k: v for k, v in data.items() if k not in ("arm", "traces", "curves", "row")}
-    return ArmResult(arm=Arm(**data["arm"]), traces=traces, curves=curves, row=row, **rest)
-
-
-_NUMBER_COLUMNS = set(TABLE_COLUMNS) - {"arm", "optimizer", "lr_label", "diverged", "batch_size"}
 
 
 # -- measurements at a point ------------------------------------------------------------------
@@ -494,150 +276,6 @@ def _train(setup: _Setup, arm: Arm, batch_size: int, per_epoch: int, limit: int 
                  callbacks[1].to_dict() if setup.diagnostics else None)  # fmt: skip
 
 
-def _band(series: list[list[float]]) -> Band:
-    n = min(len(s) for s in series)
-    values = np.array([s[:n] for s in series], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return Band(values.mean(0).tolist(), values.min(0).tolist(), values.max(0).tolist())
-
-
-def _curves(traces: list[Trace]) -> dict[str, Band]:
-    """Bands over the points every seed reached (a diverged or timed seed may stop early)."""
-    curves = {key: _band([t.points[key] for t in traces]) for key in traces[0].points}
-    if traces[0].sharpness:
-        curves["sharpness_epochs"] = _band([t.sharpness["epochs"] for t in traces])
-        curves["sharpness"] = _band([t.sharpness["value"] for t in traces])
-    return curves
-
-
-def _loss_noise(step_loss: list[float]) -> float:
-    """The spread (standard deviation) of the change in mini-batch loss from one update
-    to the next, over the finite losses; NaN with fewer than three updates."""
-    losses = np.asarray(step_loss, dtype=np.float64)
-    losses = losses[np.isfinite(losses)]
-    return float(np.std(np.diff(losses))) if losses.size > 2 else math.nan
-
-
-def _mean(values) -> float:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    return float(np.mean(values)) if values else math.nan
-
-
-def edge_of_stability(arm: Arm) -> float:
-    """The sharpness above which gradient descent with this step is unstable on a
-    quadratic: 2/lr, or (2 + 2 momentum)/lr with heavy-ball momentum (Cohen et al. 2021);
-    NaN for adaptive optimizers, whose step is preconditioned and has no such bound."""
-    if arm.optimizer != "sgd":
-        return math.nan
-    return (2.0 + 2.0 * float(arm.options.get("momentum", 0.0))) / arm.lr
-
-
-def _to_target(curves: dict[str, Band], target: float | None) -> tuple[float, float]:
-    """Seconds and epochs (on the mean curves) at the first point whose mean loss <= target."""
-    if target is None:
-        return math.nan, math.nan
-    for i, loss in enumerate(curves["loss"].mean):
-        if loss <= target:
-            return curves["seconds"].mean[i], curves["epochs"].mean[i]
-    return math.nan, math.nan
-
-
-def _row(result: ArmResult, target: float | None, label: str) -> dict:
-    traces, arm = result.traces, result.arm
-    diverged = sum(t.stopped_by == "diverged" for t in traces)
-
-    def final(key: str) -> float:
-        if diverged or key not in traces[0].points:
-            return math.nan
-        return _mean(t.points[key][-1] for t in traces)
-
-    seconds, epochs = _to_target(result.curves, target)
-    sharp = result.curves.get("sharpness")
-    return {
-        "arm": result.label, "batch_size": result.batch_size, "optimizer": arm.optimizer,
-        "lr": arm.lr, "train_loss": final("loss"), "train_accuracy": final("accuracy"),
-        "val_loss": final("val_loss"), "val_accuracy": final("val_accuracy"),
-        "updates_per_epoch": result.updates_per_epoch,
-        "seconds_per_epoch": _mean(t.points["seconds"][-1] / t.points["epochs"][-1]
-                                   for t in traces if t.points["epochs"][-1] > 0),
-        "loss_noise": _mean(_loss_noise(t.step_loss) for t in traces),
-        "grad_cosine_start": _mean(t.grad_cosine_start for t in traces),
-        "grad_cosine_end": _mean(t.grad_cosine_end for t in traces),
-        "seconds_to_target": seconds, "epochs_to_target": epochs,
-        "updates": _mean(t.points["updates"][-1] for t in traces),
-        "samples": _mean(t.points["samples"][-1] for t in traces),
-        "epochs": _mean(t.points["epochs"][-1] for t in traces),
-        "seconds": _mean(t.points["seconds"][-1] for t in traces),
-        "sharpness": sharp.mean[-1] if sharp and sharp.mean else math.nan,
-        "edge_of_stability": edge_of_stability(arm), "lr_label": label,
-        "diverged": bool(diverged), "diverged_seeds": diverged,
-    }  # fmt: skip
-
-
-def _progress(start: float, end: float, best: float) -> float:
-    """How far `end` went from `start` towards `best` (1: all the way), in log loss when
-    the losses are positive, else linearly."""
-    if start <= best:
-        return 1.0
-    if best > 0:
-        return math.log(start / end) / math.log(start / best)
-    return (start - end) / (start - best)
-
-
-def lr_label(
-    losses: Sequence[float], diverged: bool = False, reference: float | None = None
-) -> str:
-    """'diverged', 'oscillating', 'too low' or 'good', read from a training-loss curve
-    (the loss at evaluation points, first to last); see the thresholds above.
-
-    `reference` is the lowest loss that any learning rate of the same group reached
-    (by default the curve's own best, which leaves only the even-pace test for too low).
-    """
-    losses = np.asarray(losses, dtype=np.float64)
-    if diverged or losses.size == 0 or not np.isfinite(losses).all():
-        return "diverged"
-    start, best, end = losses[0], losses.min(), losses[-1]
-    fall = start - best
-    rises = float(np.clip(np.diff(losses), 0, None).sum())
-    if fall <= TOO_LOW_DROP * abs(start):
-        return "oscillating" if rises > TOO_LOW_DROP * abs(start) else "too low"
-    if rises > OSCILLATION_RISE * fall or end - best > OSCILLATION_END * fall:
-        return "oscillating"
-    reference = best if reference is None else min(reference, best)
-    middle = losses[losses.size // 2]
-    if _progress(start, end, reference) < TOO_LOW_PROGRESS:
-        return "too low"
-    if middle - end >= TOO_LOW_TAIL * (start - middle):
-        return "too low"
-    return "good"
-
-
-def _labels(results: list[ArmResult]) -> list[str]:
-    """Each arm's learning-rate label, against the best loss of its group (same batch
-    size, optimizer and options)."""
-    best: dict[str, float] = {}
-    for r in results:
-        group = r.label.rpartition(", lr ")[0]
-        best[group] = min(best.get(group, math.inf), float(np.nanmin(r.curves["loss"].mean)))
-    return [lr_label(r.curves["loss"].mean, any(t.diverged_at for t in r.traces),
-                     best[r.label.rpartition(", lr ")[0]]) for r in results]  # fmt: skip
-
-
-def _auto_target(results: list[ArmResult], labels: list[str]) -> float | None:
-    """The highest best mean loss among the arms with a good learning rate (else all that
-    did not diverge), leaving out arms that never went below their start: a loss that
-    every one of them reached, after some progress."""
-    for keep in (("good",), ("good", "oscillating", "too low")):
-        bests = []
-        for result, label in zip(results, labels):
-            losses = result.curves["loss"].mean
-            if label in keep and min(losses) < losses[0]:
-                bests.append(min(losses))
-        if bests:
-            return float(max(bests))
-    return None
-
-
 def _prepare(train, val, model, loss_fn):
     """The full-batch arrays, the task, the loss, and a model builder."""
     x, y = next(iter(DataLoader(train, "full", shuffle=False)))
@@ -736,12 +374,12 @@ def compare(
                 if progress is not None:
                     progress(_progress_line(plan[0], arm_traces[-1]))
 
-    results = [ArmResult(arm, label, variant(size, n), size, per_epoch, t, _curves(t), {})
+    results = [ArmResult(arm, label, variant(size, n), size, per_epoch, t, bands(t), {})
                for arm, (label, size, per_epoch, _), t in zip(arms, plans, traces)]  # fmt: skip
-    labels = _labels(results)
-    target = target_loss if target_loss is not None else _auto_target(results, labels)
+    labels = lr_labels(results)
+    target = target_loss if target_loss is not None else auto_target(results, labels)
     for result, label in zip(results, labels):
-        result.row = _row(result, target, label)
+        result.row = table_row(result, target, label)
     return Comparison(results, budget, [int(s) for s in seeds], target, target_loss is None, n,
                       task, name)  # fmt: skip
 
@@ -764,138 +402,3 @@ def _progress_line(label: str, trace: Trace) -> str:
     end = "diverged" if trace.stopped_by == "diverged" else f"loss {points['loss'][-1]:.4g}"
     return (f"{label}, seed {trace.seed}: {points['updates'][-1]} updates, "
             f"{points['epochs'][-1]:.3g} epochs, {points['seconds'][-1]:.2f} s, {end}")  # fmt: skip
-
-
-# -- the trade-offs in words ------------------------------------------------------------------
-
-
-def _g(value: float, digits: int = 3) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
-
-
-def _variant_name(result: ArmResult) -> str:
-    names = {"batch": "Batch descent", "stochastic": "Stochastic descent (batch 1)"}
-    return names.get(result.variant, f"Mini-batch descent ({result.batch_size})")
-
-
-def _versus(result: ArmResult, reference: ArmResult, target: float | None) -> str:
-    """One arm against the reference (largest-batch) arm, in numbers."""
-    a, r = result.row, reference.row
-    name = _variant_name(result)
-    text = (
-        f"{name} [{result.label}] made {a['updates_per_epoch']} updates per epoch against "
-        f"{r['updates_per_epoch']} for {_variant_name(reference).lower()} [{reference.label}], "
-        f"at {_g(a['seconds_per_epoch'])} s per epoch against {_g(r['seconds_per_epoch'])} s"
-    )
-    if target is not None:
-        reached = [math.isfinite(row["seconds_to_target"]) for row in (a, r)]
-        if all(reached):
-            text += (f"; its training loss reached {_g(target)} in {_g(a['seconds_to_target'])} s "
-                     f"({_g(a['epochs_to_target'])} epochs) against {_g(r['seconds_to_target'])} "
-                     f"s ({_g(r['epochs_to_target'])} epochs)")  # fmt: skip
-        elif reached[0]:
-            text += (f"; its training loss reached {_g(target)} in {_g(a['seconds_to_target'])} s, "
-                     f"which {_variant_name(reference).lower()} did not reach within the "
-                     "budget")  # fmt: skip
-        elif reached[1]:
-            text += (f"; it did not reach a training loss of {_g(target)} within the budget, "
-                     f"which {_variant_name(reference).lower()} reached in "
-                     f"{_g(r['seconds_to_target'])} s")  # fmt: skip
-    cos_a, cos_r = a["grad_cosine_start"], r["grad_cosine_start"]
-    noisier = "noisier" if cos_a < cos_r - 0.01 else "about as noisy"
-    return text + (
-        f". Its steps were {noisier}: at the same initial weights its mini-batch gradient's "
-        f"cosine with the full-batch gradient averaged {cos_a:.2f} against {cos_r:.2f}, and "
-        f"its loss noise (spread of step-to-step changes) was {_g(a['loss_noise'])} against "
-        f"{_g(r['loss_noise'])}. Its final training loss was {_g(a['train_loss'])} against "
-        f"{_g(r['train_loss'])}."
-    )
-
-
-def _by_variant(comparison: Comparison) -> list[str]:
-    """The best arm of each batch size against the best arm of the largest one."""
-    best: dict[int, ArmResult] = {}
-    for result in comparison.arms:
-        if result.row["diverged"]:
-            continue
-        held = best.get(result.batch_size)
-        if held is None or result.row["train_loss"] < held.row["train_loss"]:
-            best[result.batch_size] = result
-    if len(best) < 2:
-        return []
-    reference = best[max(best)]
-    return [_versus(best[b], reference, comparison.target_loss)
-            for b in sorted(best) if b != reference.batch_size]  # fmt: skip
-
-
-def _lr_words(result: ArmResult) -> str:
-    row, losses = result.row, result.curves["loss"].mean
-    if row["lr_label"] == "diverged":
-        at = min(t.diverged_at for t in result.traces if t.diverged_at is not None)
-        return f"lr {row['lr']:g} diverged (first at update {at})"
-    return (f"lr {row['lr']:g} {row['lr_label']} (training loss {_g(losses[0])} to "
-            f"{_g(losses[-1])}, best {_g(min(losses))})")  # fmt: skip
-
-
-def _by_lr(comparison: Comparison) -> list[str]:
-    """The label of each learning rate, grouped by batch size and optimizer."""
-    groups: dict[str, list[ArmResult]] = {}
-    for result in comparison.arms:
-        groups.setdefault(result.label.rpartition(", lr ")[0], []).append(result)
-    return [f"Read from the curves, for {key}: " + "; ".join(_lr_words(r) for r in group) + "."
-            for key, group in groups.items()]  # fmt: skip
-
-
-def _divergence(comparison: Comparison) -> list[str]:
-    diverged = [r for r in comparison.arms if r.row["diverged"]]
-    if not diverged:
-        return []
-    finished = len(comparison.arms) - len(diverged)
-    names = ", ".join(f"[{r.label}] in {r.row['diverged_seeds']} of {len(r.traces)} seeds"
-                      for r in diverged)  # fmt: skip
-    return [f"Diverged: {names}; {finished} other arm(s) finished their budget."]
-
-
-def _best(comparison: Comparison) -> list[str]:
-    key = "val_loss" if comparison.arms[0].traces[0].points.get("val_loss") else "train_loss"
-    rows = [r.row for r in comparison.arms if math.isfinite(r.row[key])]
-    if not rows:
-        return []
-    best = min(rows, key=lambda row: row[key])
-    where = "validation" if key == "val_loss" else "training"
-    text = f"The lowest final {where} loss, {_g(best[key])}, came from [{best['arm']}]"
-    accuracy = key.replace("loss", "accuracy")
-    if math.isfinite(best[accuracy]):
-        text += f" (its {where} accuracy {best[accuracy]:.1%})"
-    return [text + "."]
-
-
-def _sharpness_words(comparison: Comparison) -> list[str]:
-    out = []
-    for result in comparison.arms:
-        values = result.curves.get("sharpness")
-        if values is None or not values.mean or math.isnan(result.row["edge_of_stability"]):
-            continue
-        edge, peak = result.row["edge_of_stability"], np.nanmax(values.mean)
-        where = "reached" if peak >= 0.9 * edge else "stayed below"
-        out.append(f"The sharpness of [{result.label}] went from {_g(values.mean[0])} to "
-                   f"{_g(values.mean[-1])} (peak {_g(peak)}): it {where} the edge of stability "
-                   f"{_g(edge)}.")  # fmt: skip
-    return out
-
-
-def sentences(comparison: Comparison) -> list[str]:
-    """Plain sentences stating the measured trade-offs, from the table and the mean curves.
-
-    One sentence on the budget, one per batch size against the largest (updates per
-    epoch, cost, time to the target loss, gradient noise, final loss), one per batch
-    size and optimizer on its learning rates' labels, then divergence, the best arm
-    and, when tracked, the sharpness against the edge of stability (SGD arms).
-    """
-    budget = comparison.budget
-    seeds = ", ".join(str(s) for s in comparison.seeds)
-    head = (f"Each arm trained {comparison.model} for {budget.amount:g} {budget.kind} from the "
-            f"same initial weights, on {comparison.num_samples} training samples, with seeds "
-            f"{seeds}; numbers are means over the seeds.")  # fmt: skip
-    return [head, *_by_variant(comparison), *_by_lr(comparison), *_divergence(comparison),
-            *_best(comparison), *_sharpness_words(comparison)]  # fmt: skip
