@@ -161,6 +161,102 @@ def sharpness(config_path, every, samples, progress, **flags) -> None:
              echo=_echo, progress=progress)  # fmt: skip
 
 
+def _batch_size(text: str) -> int | str:
+    text = text.strip()
+    if text == "full":
+        return text
+    size = int(text)
+    if size < 1:
+        raise ValueError
+    return size
+
+
+def _split(value: str | None, convert, what: str) -> list | None:
+    """A comma-separated flag value as a list; a clear usage error for a bad item."""
+    if value is None:
+        return None
+    try:
+        return [convert(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: each item must be {what}") from None
+
+
+def _arms(arm_specs, batch_sizes, optimizers, lrs, config: RunConfig, options: dict):
+    """The arms of a comparison: --arm specs, a grid from the list flags, or the defaults."""
+    from descent.lab import Arm, default_arms, grid
+
+    sizes = _split(batch_sizes, _batch_size, "a whole number >= 1 or 'full'")
+    names = _split(optimizers, str.strip, "an optimizer name")
+    rates = _split(lrs, float, "a number")
+    arms = []
+    for spec in arm_specs:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise click.BadParameter(f"{spec!r}: write an arm as BATCH:OPTIMIZER:LR, e.g. "
+                                     "32:sgd:0.1 or full:adam:0.01")  # fmt: skip
+        size = _split(parts[0], _batch_size, "a whole number >= 1 or 'full'")[0]
+        rate = _split(parts[2], float, "a number")[0]
+        arms.append(Arm(size, parts[1], rate, options if parts[1] == "sgd" else {}))
+    if sizes or names or rates:
+        for arm in grid(sizes or ["full", 1, 32], names or [config.optimizer],
+                        rates or [config.lr]):  # fmt: skip
+            arms.append(Arm(arm.batch_size, arm.optimizer, arm.lr,
+                            options if arm.optimizer == "sgd" else {}))  # fmt: skip
+    return arms or default_arms()
+
+
+def _budget(text: str):
+    from descent.lab import Budget
+
+    kind, _, amount = text.partition("=")
+    try:
+        value = float(amount)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: write KIND=AMOUNT, e.g. epochs=10, samples=20000, "
+                                 "updates=500 or seconds=5") from None  # fmt: skip
+    return Budget(kind.strip(), int(value) if value.is_integer() else value)
+
+
+@main.command(epilog="""
+\b
+Examples:
+  descent compare
+  descent compare --batch-sizes full,1,32 --lrs 0.01,0.1,1 --budget epochs=5
+  descent compare --arm full:sgd:0.5 --arm 32:adam:0.001 --budget seconds=3 --seeds 5
+""")
+@config_options
+@click.option("--arm", "arm_specs", multiple=True, metavar="BATCH:OPTIMIZER:LR",
+              help="One arm, e.g. 32:sgd:0.1; repeat for more.")
+@click.option("--batch-sizes", metavar="LIST", help="A grid's batch sizes, e.g. full,1,32.")
+@click.option("--optimizers", metavar="LIST", help="A grid's optimizers, e.g. sgd,adam.")
+@click.option("--lrs", metavar="LIST", help="A grid's learning rates, e.g. 0.01,0.1,1.")
+@click.option("--budget", "budget_text", default="epochs=10", show_default=True,
+              metavar="KIND=AMOUNT", help="epochs, samples, updates or seconds, per arm.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Seeds per arm (0, 1, ...).")
+@click.option("--target-loss", type=float,
+              help="The training loss the to-target columns measure (default: chosen).")
+@click.option("--sharpness-every", type=click.IntRange(min=1), metavar="EPOCHS",
+              help="Also track the sharpness every this many epochs.")
+def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, seeds,
+            target_loss, sharpness_every, **flags) -> None:  # fmt: skip
+    """Batch, stochastic and mini-batch descent and learning rates, side by side.
+
+    Every arm trains the same model from the same initial weights on the same data for
+    the same budget, for each seed. Without --arm or a grid: batch descent (lr 0.5),
+    stochastic (lr 0.01) and mini-batch 32 (lr 0.1), plain SGD, 10 epochs, 3 seeds.
+    """
+    config = _config(config_path, flags)
+    options = {"momentum": config.momentum} if flags.get("momentum") else {}
+    try:
+        arms = _arms(arm_specs, batch_sizes, optimizers, lrs, config, options)
+        budget = _budget(budget_text)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    _run_job(jobs.run_comparison, config, arms, budget, list(range(seeds)),
+             target_loss=target_loss, sharpness_every=sharpness_every, echo=_echo)  # fmt: skip
+
+
 RUN = click.argument("run", type=click.Path())
 
 

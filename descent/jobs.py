@@ -18,8 +18,9 @@ from descent import checkpoint
 from descent.autograd import no_grad
 from descent.config import RunConfig
 from descent.data import read_csv_features
-from descent.experiment import Experiment, features_for_prediction, prepare
-from descent.lab import lr_find, plots
+from descent.experiment import Experiment, features_for_prediction, load_splits, prepare
+from descent.lab import Comparison, compare, compare_plots, lr_find, plots
+from descent.lab.diagnostics import LayerDiagnostics
 from descent.lab.report import Report, format_value
 from descent.lab.sharpness import SharpnessTracker
 from descent.run_folder import RunFolder
@@ -47,8 +48,15 @@ CAPTIONS = {
     "suggestion is where the smoothed loss falls fastest.",
     "sharpness": "The top eigenvalue of the loss's Hessian during training; gradient descent "
     "is stable on a quadratic only while it stays below 2 / lr.",
-    "layer_gradients": "Per parameter, at each epoch's last update: the gradient norm, and "
-    "how far the update moved the weights relative to their size.",
+    "compare_loss": "Training loss on the whole training set, measured at the same points for "
+    "every arm, against four clocks: epochs, samples seen, weight updates and seconds.",
+    "compare_validation": "Validation loss and accuracy per epoch.",
+    "compare_update_noise": "The mini-batch loss of every update: smooth for batch descent, "
+    "noisy for stochastic descent.",
+    "compare_sharpness": "The top Hessian eigenvalue during training; dashed, each arm's "
+    "stability threshold 2 / lr.",
+    "layer_diagnostics": "Per layer, at each epoch's last update: the gradient norm, how far "
+    "the update moved the weights relative to their size, and the fraction of dead ReLUs.",
 }
 
 
@@ -59,6 +67,7 @@ def _label(config: RunConfig) -> str:
 
 def _callbacks(experiment: Experiment, folder: RunFolder, echo: Echo, progress: bool) -> list:
     has_val = experiment.val_loader is not None
+    folder.checkpoints.mkdir(exist_ok=True)
     return [
         ProgressBar(disable=None if progress else True, leave=False),
         *experiment.callbacks(),
@@ -113,7 +122,7 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}).
     """
     experiment, folder = _start(config)
-    extra = extras(experiment) if extras else {}
+    extra = {"diagnostics.json": LayerDiagnostics(), **(extras(experiment) if extras else {})}
     sizes = experiment.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
          f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
@@ -177,7 +186,8 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
         config = config.replace(epochs=epochs)
         folder.write_text("config.toml", config.to_toml())
     experiment = prepare(config)
-    callbacks = _callbacks(experiment, folder, echo, progress)
+    diagnostics = _resumed_diagnostics(folder)
+    callbacks = _callbacks(experiment, folder, echo, progress) + [diagnostics]
     saved = History.from_dict(folder.read_json("history.json"))
     best = [v for v in saved.metrics.get("val_loss", []) if v is not None]
     for callback in callbacks:
@@ -188,7 +198,20 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
                          scheduler=experiment.scheduler, val_loader=experiment.val_loader,
                          metrics=experiment.metrics, callbacks=callbacks,
                          progress=False)  # fmt: skip
+    _save_extras(folder, {"diagnostics.json": diagnostics})
     return folder, _finish(experiment, folder, history, echo)
+
+
+def _resumed_diagnostics(folder: RunFolder) -> LayerDiagnostics:
+    """A LayerDiagnostics that extends the run's saved series instead of starting over."""
+    diagnostics = LayerDiagnostics()
+    if folder.file("diagnostics.json").is_file():
+        saved = folder.read_json("diagnostics.json")
+        diagnostics.epochs = saved["epochs"]
+        for key in ("dead_relu", "grad_norm", "update_ratio"):
+            setattr(diagnostics, key, {layer: [math.nan if v is None else v for v in series]
+                                       for layer, series in saved[key].items()})  # fmt: skip
+    return diagnostics
 
 
 def _trained(folder: RunFolder, which: str) -> Experiment:
@@ -276,13 +299,17 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
         report.paragraph(f"Suggested learning rate: {format_value(result['suggested_lr'])}. "
                          f"Why: {result['reason']}.")  # fmt: skip
         _figure(report, folder, "lr_find", plots.lr_find_curve(result))
+    if folder.file("comparison.json").is_file():
+        _comparison_section(report, folder)
     if folder.file("sharpness.json").is_file():
         tracked = folder.read_json("sharpness.json")
         report.heading("Sharpness")
         report.paragraph(_sharpness_summary(tracked))
         _figure(report, folder, "sharpness", plots.sharpness_curve(tracked))
-    report.heading("Config").key_values(
-        {k: v for k, v in vars(config).items() if v is not None})  # fmt: skip
+    settings = {k: v for k, v in vars(config).items() if v is not None}
+    if folder.file("comparison.json").is_file():  # the arms chose the rest
+        settings = {k: v for k, v in settings.items() if k in COMPARE_SETTINGS}
+    report.heading("Config").key_values(settings)
     report.write(folder.report)
     return folder
 
@@ -309,7 +336,8 @@ def _training_sections(report: Report, folder: RunFolder) -> None:
     report.heading("Curves")
     for stem, figure in plots.run_figures(history).items():
         _figure(report, folder, stem, figure)
-    _layer_table(report, history)
+    if folder.file("diagnostics.json").is_file():
+        _layer_section(report, folder, folder.read_json("diagnostics.json"))
     if history["events"]:
         report.heading("Events").table(history["events"])
 
@@ -333,16 +361,77 @@ def _sharpness_summary(tracked: dict) -> str:
     )
 
 
-def _layer_table(report: Report, history: dict) -> None:
-    """Per parameter: the last epoch's gradient norm and update-to-weight ratio."""
-    if not history["grad_norm"]:
-        return
-    rows = []
-    for name, norms in history["grad_norm"].items():
-        ratio = history["update_ratio"].get(name, [None])[-1]
-        rows.append({"parameter": name, "gradient norm": norms[-1], "update / weight": ratio,
-                     "log10 ratio": math.log10(ratio) if ratio else None})  # fmt: skip
-    report.heading("Per-layer gradients (last epoch)")
+def _layer_section(report: Report, folder: RunFolder, diagnostics: dict) -> None:
+    """Per layer: the diagnostics plot and a table of the last epoch's values."""
+    report.heading("Per-layer diagnostics")
     report.paragraph("An update-to-weight ratio near 1e-3 is the usual sign of a healthy "
-                     "learning rate; far below, the layer barely moves.", note=True)  # fmt: skip
+                     "learning rate; far below, the layer barely moves. A dead ReLU outputs 0 "
+                     "for every probe sample, so its weights get no gradient.",
+                     note=True)  # fmt: skip
+    _figure(report, folder, "layer_diagnostics", plots.layer_diagnostics(diagnostics))
+    rows = [{"module": layer, "gradient norm": norms[-1] if norms else None,
+             "update / weight": diagnostics["update_ratio"][layer][-1] if norms else None}
+            for layer, norms in diagnostics["grad_norm"].items()]  # fmt: skip
+    rows += [{"module": relu, "dead ReLU fraction": series[-1] if series else None}
+             for relu, series in diagnostics["dead_relu"].items()]  # fmt: skip
+    columns = ["module", "gradient norm", "update / weight", "dead ReLU fraction"]
+    report.table(rows, columns if diagnostics["dead_relu"] else columns[:3])
+
+
+def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | None = None,
+                   sharpness_every: int | None = None,
+                   echo: Echo = print) -> RunFolder:  # fmt: skip
+    """`descent.lab.compare` on the config's data and model, saved and reported."""
+    data = load_splits(config)
+    comparison = compare(data.train, data.val, model=config.model, arms=arms, budget=budget,
+                         seeds=seeds, target_loss=target_loss, sharpness_every=sharpness_every,
+                         diagnostics=True, progress=echo)  # fmt: skip
+    folder = RunFolder.create(config.out, "compare-" + _label(config))
+    folder.write_text("config.toml", config.to_toml())
+    folder.write_json("data.json", data.info())
+    folder.write_json("comparison.json", comparison.to_dict())
+    table = comparison.table()
+    with open(folder.file("comparison.csv"), "w", newline="") as file:
+        writer = csv.DictWriter(file, list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    for line in _table_lines(table):
+        echo(line)
+    for sentence in comparison.sentences():
+        echo(sentence)
+    write_report(folder)
+    echo(f"run folder: {folder.path}  (report: {folder.report})")
+    return folder
+
+
+COMPARE_SETTINGS = ("data", "target", "model", "loss", "seed", "val_split", "test_split",
+                    "standardize")
+SHOWN = {"arm": "arm", "train_loss": "loss", "train_accuracy": "acc", "val_loss": "val loss",
+         "val_accuracy": "val acc", "updates_per_epoch": "updates/ep",
+         "seconds_per_epoch": "s/epoch", "loss_noise": "noise", "grad_cosine_start": "cos",
+         "seconds_to_target": "s to target", "epochs_to_target": "ep to target",
+         "lr_label": "lr verdict"}  # fmt: skip
+
+
+def _table_lines(table: list[dict]) -> list[str]:
+    """The comparison table's main columns, aligned for a terminal."""
+    columns = [c for c in SHOWN if any(row.get(c) is not None for row in table)]
+    cells = [[SHOWN[c] for c in columns]]
+    cells += [[format_value(row.get(c)) for c in columns] for row in table]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths)))
+            for line in cells]  # fmt: skip
+
+
+def _comparison_section(report: Report, folder: RunFolder) -> None:
+    comparison = folder.read_json("comparison.json")
+    budget = comparison["budget"]
+    report.heading(f"Comparison: {len(comparison['arms'])} arms, {budget['amount']:g} "
+                   f"{budget['kind']} each")  # fmt: skip
+    report.bullets(Comparison.from_dict(comparison).sentences())
+    for stem, figure in compare_plots.figures(comparison).items():
+        _figure(report, folder, stem, figure)
+    report.heading("Table (means over seeds; every column is in comparison.csv)")
+    rows = [{SHOWN[k]: arm["row"].get(k) for k in SHOWN} for arm in comparison["arms"]]
     report.table(rows)

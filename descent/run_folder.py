@@ -45,7 +45,6 @@ class RunFolder:
                 except FileExistsError:
                     continue
                 folder = cls(path)
-                folder.checkpoints.mkdir()
                 folder.plots.mkdir()
                 return folder
         except OSError as error:

@@ -54,7 +54,7 @@ def test_default_run_learns_digits_and_fills_its_folder(default_run):
     assert config["data"] == "digits" and config["model"] == "mlp:128:relu"
     for name in ("last.safetensors", "best.safetensors"):
         assert (run / "checkpoints" / name).stat().st_size > 0
-    for name in ("epochs", "loss_per_step", "learning_rate", "layer_gradients"):
+    for name in ("epochs", "loss_per_step", "learning_rate", "layer_diagnostics"):
         assert (run / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (run / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and "test accuracy" in page
@@ -178,12 +178,53 @@ def test_sharpness_is_tracked_against_two_over_lr(tmp_path):
     assert all(r["two_over_lr"] == pytest.approx(4.0) and r["sharpness"] > 0 for r in records)
 
 
+def test_compare_batch_stochastic_and_mini_batch(tmp_path):
+    out = descent("compare", "--budget", "epochs=2", "--seeds", 2, "--model", "mlp:32",
+                  cwd=tmp_path).stdout  # fmt: skip
+    run = only_run(tmp_path)
+    comparison = json.loads((run / "comparison.json").read_text())
+    arms = {arm["variant"]: arm for arm in comparison["arms"]}
+    assert set(arms) == {"batch", "stochastic", "mini-batch"} and comparison["seeds"] == [0, 1]
+    assert arms["batch"]["updates_per_epoch"] == 1
+    assert arms["stochastic"]["updates_per_epoch"] == comparison["num_samples"]
+    cosine = {name: arm["row"]["grad_cosine_start"] for name, arm in arms.items()}
+    assert cosine["stochastic"] < cosine["mini-batch"] < cosine["batch"] == pytest.approx(1.0)
+    for arm in arms.values():
+        assert arm["row"]["epochs"] == 2 and not arm["row"]["diverged"]
+        assert len(arm["curves"]["loss"]["mean"]) == len(arm["curves"]["epochs"]["mean"]) > 2
+    with open(run / "comparison.csv") as file:
+        assert [row["arm"] for row in csv.DictReader(file)] == [a["label"] for a in
+                                                                comparison["arms"]]  # fmt: skip
+    assert all(arm["label"] in out for arm in comparison["arms"]) and "updates per epoch" in out
+    page = (run / "report.html").read_text()
+    assert "Stochastic descent (batch 1)" in page and page.count("data:image/png") == 3
+
+
+def test_compare_marks_a_diverging_arm_and_finishes_the_others(tmp_path):
+    descent("compare", "--arm", "32:sgd:1000", "--arm", "32:sgd:0.1", "--budget", "epochs=1",
+            "--seeds", 1, "--model", "mlp:16", cwd=tmp_path)  # fmt: skip
+    rows = [arm["row"] for arm in json.loads(
+        (only_run(tmp_path) / "comparison.json").read_text())["arms"]]  # fmt: skip
+    assert [row["lr_label"] for row in rows][0] == "diverged" and rows[0]["diverged"]
+    assert not rows[1]["diverged"] and rows[1]["train_loss"] < 2.0  # from ln(10) = 2.3
+
+
+def test_compare_refuses_a_budget_it_cannot_meet(tmp_path):
+    message = fails("compare", "--arm", "full:sgd:0.5", "--budget", "samples=10", cwd=tmp_path)
+    assert "10 samples is less than one update of the arm 'batch, sgd, lr 0.5'" in message
+    assert not (tmp_path / "runs").exists()
+    assert "0 epochs cannot be met" in fails("compare", "--budget", "epochs=0", cwd=tmp_path)
+    assert "seconds" in fails("compare", "--budget", "lifetimes=3", cwd=tmp_path)
+    assert "BATCH:OPTIMIZER:LR" in fails("compare", "--arm", "32:sgd", cwd=tmp_path, code=2)
+
+
 def test_datasets_lists_the_built_ins(tmp_path):
     out = descent("datasets", cwd=tmp_path).stdout
     assert {line.split()[0] for line in out.splitlines()} >= {"digits", "iris", "moons", "spirals"}
 
 
-COMMANDS = ["train", "evaluate", "predict", "resume", "report", "datasets", "lr-find", "sharpness"]
+COMMANDS = ["train", "evaluate", "predict", "resume", "report", "datasets", "lr-find", "sharpness",
+            "compare"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

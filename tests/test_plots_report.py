@@ -49,13 +49,22 @@ def test_step_loss_draws_a_moving_average_once_there_are_enough_updates():
     assert len(x) == 151 and y[0] == pytest.approx(np.mean(history["step_loss"][:50]))
 
 
-def test_learning_rate_and_layer_gradients():
+DIAGNOSTICS = {"epochs": 2, "dead_relu": {"1": [0.0, 0.25]},
+               "grad_norm": {"0": [1.0, 0.5], "2": [0.2, 0.1]},
+               "update_ratio": {"0": [1e-2, 1e-3], "2": [2e-2, 5e-3]}}  # fmt: skip
+
+
+def test_learning_rate_and_layer_diagnostics():
     (ax,) = plots.learning_rate(HISTORY).axes
     assert list(ax.lines[0].get_ydata()) == HISTORY["step_lr"] and ax.get_ylim()[0] == 0
-    grads, ratios = plots.layer_gradients(HISTORY).axes
-    assert list(lines(grads)["0.weight"][1]) == [1.0, 0.5]
-    assert list(lines(ratios)["0.bias"][1]) == [2e-2, 5e-3]
-    assert ratios.get_yscale() == "linear"  # spans less than 20x: no log axis
+    grads, ratios, dead = plots.layer_diagnostics(DIAGNOSTICS).axes
+    assert list(lines(grads)["layer 0"][1]) == [1.0, 0.5]
+    assert list(lines(ratios)["layer 2"][1]) == [2e-2, 5e-3]
+    assert list(lines(dead)["layer 1"][1]) == [0.0, 0.25]
+    assert dead.get_title() == "dead ReLU fraction"
+    assert grads.get_yscale() == "linear"  # spans less than 20x: no log axis
+    no_relu = {**DIAGNOSTICS, "dead_relu": {}}
+    assert len(plots.layer_diagnostics(no_relu).axes) == 2
 
 
 def test_lr_find_curve_marks_the_suggestion_and_the_divergence():
@@ -96,3 +105,46 @@ def test_report_embeds_pngs_and_escapes_text(tmp_path):
     (data,) = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(data) == png
     assert "http" not in page.replace("http-equiv", "")  # nothing to fetch: self-contained
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    from descent.data import load_dataset
+    from descent.lab import Arm, Budget, compare
+
+    train, val = load_dataset("iris", standardize=True)
+    return compare(train, val, model="mlp:8", arms=[Arm("full", "sgd", 0.5), Arm(8, "sgd", 0.1)],
+                   budget=Budget("epochs", 3), seeds=(0, 1), sharpness_every=1).to_dict()
+
+
+def test_compare_loss_draws_every_arm_against_four_clocks(comparison):
+    from descent.lab import compare_plots
+
+    figure = compare_plots.loss_by_axis(comparison)
+    assert [ax.get_xlabel() for ax in figure.axes] == [label for _, label in compare_plots.AXES]
+    for ax, (axis, _) in zip(figure.axes, compare_plots.AXES):
+        drawn = lines(ax)
+        for arm in comparison["arms"]:
+            x, y = drawn[arm["label"]]
+            assert list(x) == arm["curves"][axis]["mean"]
+            assert list(y) == arm["curves"]["loss"]["mean"]
+        assert len(ax.collections) == 2  # one band (lowest to highest seed) per arm
+    assert figure.axes[2].get_xscale() == "symlog"
+
+
+def test_compare_noise_validation_and_sharpness_figures(comparison):
+    from descent.lab import compare_plots
+
+    drawn = compare_plots.figures(comparison)
+    assert set(drawn) == {"compare_loss", "compare_validation", "compare_update_noise",
+                          "compare_sharpness"}  # fmt: skip
+    noise = lines(drawn["compare_update_noise"].axes[0])
+    for arm in comparison["arms"]:
+        x, y = noise[arm["label"]]
+        assert len(y) == len(arm["traces"][0]["step_loss"]) and x[-1] == pytest.approx(3.0)
+    val_loss, val_accuracy = drawn["compare_validation"].axes
+    assert val_accuracy.get_ylabel() == "val accuracy"
+    sharp = drawn["compare_sharpness"].axes[0]
+    assert len(lines(sharp)["batch, sgd, lr 0.5"][1]) == 4  # before training and per epoch
+    thresholds = sorted(line.get_ydata()[0] for line in sharp.lines if line.get_linestyle() == "--")
+    assert thresholds == [pytest.approx(4.0), pytest.approx(20.0)]  # 2 / lr for each arm

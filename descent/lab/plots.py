@@ -16,13 +16,13 @@ SIZE = (6.4, 3.6)
 DPI = 100
 
 
-def _values(series) -> np.ndarray:
+def as_floats(series) -> np.ndarray:
     """A list with None where JSON held NaN or Inf, as floats with NaN (matplotlib skips NaN)."""
     return np.array([np.nan if v is None else v for v in series], dtype=float)
 
 
-def _log_if_positive(ax, *series) -> None:
-    values = np.concatenate([_values(s) for s in series]) if series else np.array([])
+def log_scale_if_wide(ax, *series) -> None:
+    values = np.concatenate([as_floats(s) for s in series]) if series else np.array([])
     finite = values[np.isfinite(values)]
     if finite.size and (finite > 0).all() and finite.max() / finite.min() > 20:
         ax.set_yscale("log")
@@ -39,9 +39,9 @@ def epoch_curves(history: dict) -> Figure:
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
             if key in metrics:
                 epochs = np.arange(1, len(metrics[key]) + 1)
-                ax.plot(epochs, _values(metrics[key]), marker="o", markersize=3, label=label)
+                ax.plot(epochs, as_floats(metrics[key]), marker="o", markersize=3, label=label)
         if name == "loss":
-            _log_if_positive(ax, *(metrics[k] for k in (name, f"val_{name}") if k in metrics))
+            log_scale_if_wide(ax, *(metrics[k] for k in (name, f"val_{name}") if k in metrics))
         ax.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
         if ax.lines:
             ax.legend()
@@ -52,7 +52,7 @@ def epoch_curves(history: dict) -> Figure:
 
 def step_loss(history: dict, window: int = 50) -> Figure:
     """The loss of every update, with a moving average over `window` updates."""
-    loss = _values(history["step_loss"])
+    loss = as_floats(history["step_loss"])
     steps = np.arange(1, len(loss) + 1)
     figure = Figure(figsize=SIZE, dpi=DPI)
     ax = figure.add_subplot()
@@ -61,7 +61,7 @@ def step_loss(history: dict, window: int = 50) -> Figure:
         kernel = np.ones(window) / window
         ax.plot(steps[window - 1 :], np.convolve(loss, kernel, mode="valid"),
                 linewidth=1.5, label=f"mean of {window}")  # fmt: skip
-    _log_if_positive(ax, history["step_loss"])
+    log_scale_if_wide(ax, history["step_loss"])
     ax.set(xlabel="update", ylabel="loss", title="loss per update")
     if len(loss):
         ax.legend()
@@ -72,7 +72,7 @@ def step_loss(history: dict, window: int = 50) -> Figure:
 
 def learning_rate(history: dict) -> Figure:
     """The learning rate of every update (the first parameter group's)."""
-    lr = _values(history["step_lr"])
+    lr = as_floats(history["step_lr"])
     figure = Figure(figsize=SIZE, dpi=DPI)
     ax = figure.add_subplot()
     ax.plot(np.arange(1, len(lr) + 1), lr)
@@ -84,25 +84,31 @@ def learning_rate(history: dict) -> Figure:
     return figure
 
 
-def layer_gradients(history: dict) -> Figure:
-    """Per parameter, the gradient norm and the update-to-weight ratio at each epoch's end.
+def layer_diagnostics(diagnostics: dict) -> Figure:
+    """Per layer and epoch: gradient norm, update-to-weight ratio, and the dead-ReLU fraction.
 
-    A ratio near 1e-3 is the usual rule of thumb for a healthy rate (Karpathy); far below
-    means a layer barely learns, far above that it is being overwritten each step.
+    A ratio near 1e-3 is the usual rule of thumb for a healthy rate (Karpathy); far below,
+    a layer barely learns; far above, it is overwritten each step. A dead ReLU outputs 0
+    for every probe sample, so no gradient reaches its weights again.
     """
-    figure = Figure(figsize=(SIZE[0] * 2 / 1.2, SIZE[1] * 1.2), dpi=DPI)
-    panels = (("grad_norm", "gradient norm ||g||"),
-              ("update_ratio", "update / weight ||dw||/||w||"))  # fmt: skip
+    panels = [("grad_norm", "gradient norm"), ("update_ratio", "update / weight")]
+    if diagnostics["dead_relu"]:
+        panels.append(("dead_relu", "dead ReLU fraction"))
+    figure = Figure(figsize=(SIZE[0] * len(panels) / 1.3, SIZE[1] * 1.1), dpi=DPI)
     for i, (key, title) in enumerate(panels):
-        ax = figure.add_subplot(1, 2, i + 1)
-        for name, series in history[key].items():
-            ax.plot(np.arange(1, len(series) + 1), _values(series), marker=".", label=name)
+        ax = figure.add_subplot(1, len(panels), i + 1)
+        for layer, series in diagnostics[key].items():
+            ax.plot(np.arange(1, len(series) + 1), as_floats(series), marker=".",
+                    label=f"layer {layer}")  # fmt: skip
         if key == "update_ratio":
             ax.axhline(1e-3, color="gray", linestyle="--", linewidth=1, label="1e-3")
-        _log_if_positive(ax, *history[key].values())
+        if key == "dead_relu":
+            ax.set_ylim(-0.02, 1.02)
+        else:
+            log_scale_if_wide(ax, *diagnostics[key].values())
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
-    figure.axes[0].legend(fontsize="x-small", loc="best")
+        ax.legend(fontsize="x-small")
     figure.tight_layout()
     return figure
 
@@ -111,17 +117,17 @@ def lr_find_curve(result: dict) -> Figure:
     """The range test: loss against a log learning rate, with the suggestion marked."""
     figure = Figure(figsize=SIZE, dpi=DPI)
     ax = figure.add_subplot()
-    ax.plot(result["lrs"], _values(result["losses"]), linewidth=0.7, alpha=0.5, label="loss")
-    ax.plot(result["lrs"], _values(result["smoothed_losses"]), linewidth=1.6, label="smoothed")
+    ax.plot(result["lrs"], as_floats(result["losses"]), linewidth=0.7, alpha=0.5, label="loss")
+    ax.plot(result["lrs"], as_floats(result["smoothed_losses"]), linewidth=1.6, label="smoothed")
     if result["suggested_lr"] is not None:
         ax.axvline(result["suggested_lr"], color="green", linestyle="--",
                    label=f"suggested {result['suggested_lr']:.3g}")  # fmt: skip
     if result["diverged_at"] is not None:
         ax.axvline(result["diverged_at"], color="red", linestyle=":",
                    label=f"diverged {result['diverged_at']:.3g}")  # fmt: skip
-    smoothed = _values(result["smoothed_losses"])
+    smoothed = as_floats(result["smoothed_losses"])
     if np.isfinite(smoothed).any():
-        raw = _values(result["losses"])
+        raw = as_floats(result["losses"])
         low = min(np.nanmin(smoothed), np.nanmin(np.where(np.isfinite(raw), raw, np.nan)))
         high = np.nanmax(smoothed[: max(3, len(smoothed) // 3)])
         ax.set_ylim(low - 0.05 * abs(low), max(high, low) * 1.5 + 1e-12)
@@ -140,11 +146,11 @@ def sharpness_curve(tracked: dict) -> Figure:
     epochs = [r["epoch"] for r in records]
     figure = Figure(figsize=SIZE, dpi=DPI)
     ax = figure.add_subplot()
-    ax.plot(epochs, _values([r["sharpness"] for r in records]), marker="o", markersize=3,
+    ax.plot(epochs, as_floats([r["sharpness"] for r in records]), marker="o", markersize=3,
             label="sharpness (top Hessian eigenvalue)")  # fmt: skip
-    ax.step(epochs, _values([r["two_over_lr"] for r in records]), where="post", color="gray",
+    ax.step(epochs, as_floats([r["two_over_lr"] for r in records]), where="post", color="gray",
             linestyle="--", label="2 / lr")  # fmt: skip
-    _log_if_positive(ax, [r["sharpness"] for r in records], [r["two_over_lr"] for r in records])
+    log_scale_if_wide(ax, [r["sharpness"] for r in records], [r["two_over_lr"] for r in records])
     ax.set(xlabel="epoch", ylabel="eigenvalue", title="sharpness against 2 / lr")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -154,14 +160,11 @@ def sharpness_curve(tracked: dict) -> Figure:
 
 def run_figures(history: dict) -> dict[str, Figure]:
     """The standard figures of a training run, by file stem."""
-    figures = {
+    return {
         "epochs": epoch_curves(history),
         "loss_per_step": step_loss(history),
         "learning_rate": learning_rate(history),
     }
-    if history.get("grad_norm"):
-        figures["layer_gradients"] = layer_gradients(history)
-    return figures
 
 
 def save(figure: Figure, path: str | os.PathLike) -> None:

@@ -23,7 +23,7 @@ th, td { border: 1px solid #ddd; padding: 0.3em 0.7em; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
-.note { color: #555; }
+.note { color: #555; } .wide { overflow-x: auto; }
 """
 
 
@@ -81,7 +81,7 @@ class Report:
             + "</tr>"
             for r in rows
         )
-        self.parts.append(f"<table><tr>{head}</tr>{body}</table>")
+        self.parts.append(f'<div class="wide"><table><tr>{head}</tr>{body}</table></div>')
         return self
 
     def figure(self, png: bytes, caption: str = "", alt: str = "") -> Report:
