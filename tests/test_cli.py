@@ -110,6 +110,8 @@ def test_resume_continues_exactly_as_an_unbroken_run(tmp_path):
     straight = json.loads((whole / "history.json").read_text())
     assert resumed["step_loss"] == straight["step_loss"]
     assert resumed["metrics"] == straight["metrics"]
+    assert (json.loads((part / "diagnostics.json").read_text())
+            == json.loads((whole / "diagnostics.json").read_text()))  # fmt: skip
     assert json.loads((part / "metrics.json").read_text())["test"] == json.loads(
         (whole / "metrics.json").read_text())["test"]  # fmt: skip
     with open(part / "history.csv") as file:

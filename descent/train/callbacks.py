@@ -252,9 +252,9 @@ class DivergenceGuard(Callback):
             raise TrainingDiverged(
                 f"training diverged at {where}: loss {trouble} with learning rate "
                 f"{_fmt(lrs)}, after {self.retries} roll-back(s) each lowering the learning "
-                f"rate by a factor {self.factor}. Run a learning-rate range test (raise the lr "
-                "exponentially over a few hundred steps and pick one about 10x below where the "
-                "loss turns up), or clip gradients"
+                f"rate by a factor {self.factor}. Run a learning-rate range test (`descent "
+                "lr-find`, or descent.lab.lr_find) and pick a rate well below where the loss "
+                "turns up, or clip gradients"
             )
         self.retries += 1
         model_state, optimizer_state = self._good
