@@ -298,8 +298,9 @@ def predict(run, input_csv, output_csv, which) -> None:
 def report(run) -> None:
     """Redraw a run's plots and report.html from its files."""
     from descent.run_folder import RunFolder
+    from descent.run_report import write_report
 
-    folder = _run_job(lambda: jobs.write_report(RunFolder.open(run)))
+    folder = _run_job(lambda: write_report(RunFolder.open(run)))
     click.echo(f"wrote {folder.report}")
 
 
