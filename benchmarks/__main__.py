@@ -2,9 +2,15 @@
 
 import sys
 
-from benchmarks import conv, engine, harness, layers
+from benchmarks import conv, engine, epochs, footprint, harness, layers
 
-GROUPS = {"engine": engine.WORKLOADS, "conv": conv.WORKLOADS, "layers": layers.WORKLOADS}
+GROUPS = {
+    "engine": engine.WORKLOADS,
+    "conv": conv.WORKLOADS,
+    "layers": layers.WORKLOADS,
+    "epochs": epochs.WORKLOADS,
+    "import and memory": footprint.measure,
+}
 
 if __name__ == "__main__":
-    sys.exit(harness.main(None, "Time descent against PyTorch: engine, conv, layers.", GROUPS))
+    sys.exit(harness.main(None, "Time descent against PyTorch and scikit-learn.", GROUPS))

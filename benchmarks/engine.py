@@ -5,11 +5,15 @@ Workloads, each run by both libraries on the same numbers:
 - tiny: forward + backward of a 20-op expression on (8, 8) tensors, which is
   all per-op overhead (graph building, dispatch, the backward sweep);
 - mlp: one training step of a 784-256-256-10 MLP (float32, ReLU, softmax
-  cross-entropy, plain SGD, lr 0.01) at batch 1, 32 and 128, from torch's
-  initial weights. descent runs it as a user writes it: nn.Sequential of
-  nn.Linear and nn.ReLU, F.cross_entropy, optim.SGD with zero_grad and step.
-  torch runs it that way too, and with F.linear and a manual in-place SGD
-  update (less Python per step); descent is held to the faster.
+  cross-entropy, plain SGD, lr 0.01) at batch 1, 32, 128 and the full
+  10,000 rows, and with Adam (lr 1e-3) at batch 128, from torch's initial
+  weights. descent runs it as a user writes it: nn.Sequential of nn.Linear
+  and nn.ReLU, F.cross_entropy, optim.SGD with zero_grad and step. torch
+  runs it that way too, and (SGD) with F.linear and a manual in-place
+  update (less Python per step); descent is held to the faster. The bound
+  beside them, "NumPy matmuls alone", runs only the step's eight matrix
+  products with NumPy on the same shapes: the machine's limit for this
+  step, against which the GFLOP/s column is read.
 
 How the contenders are checked, timed and reported: benchmarks/harness.py.
 
@@ -39,6 +43,7 @@ from benchmarks.harness import DESCENT, Step  # noqa: E402
 
 LEARNING_RATE = 0.01
 MLP_SIZES = (784, 256, 256, 10)
+FULL_BATCH = 10_000
 
 
 # -- workload 1: per-op overhead on tiny arrays -----------------------------------------
@@ -110,25 +115,68 @@ def torch_raw_mlp_step(model: torch.nn.Module, data: list) -> Step:
     return step
 
 
-def mlp_steps(batch: int, seed: int) -> dict[str, Step]:
+def numpy_matmuls(batch: int, seed: int) -> Step:
+    """The step's matrix products alone, in NumPy, with descent's shapes and layouts: per
+    layer x @ W.T forward, g.T @ x for the weight and g @ W for the input (all but the
+    first layer's). No autograd, no elementwise work: what BLAS alone takes."""
+    rng = np.random.default_rng(seed)
+    weights = [
+        rng.standard_normal((fan_out, fan_in), dtype=np.float32) * 0.05
+        for fan_in, fan_out in itertools.pairwise(MLP_SIZES)
+    ]
+    x = rng.standard_normal((batch, MLP_SIZES[0]), dtype=np.float32)
+    grads = [rng.standard_normal((batch, w.shape[0]), dtype=np.float32) for w in weights]
+    ins = [x] + [rng.standard_normal((batch, w.shape[0]), dtype=np.float32) for w in weights]
+
+    def step():  # np.dot: BLAS for every 2-d product, batch 1's outer products too
+        for w, h in zip(weights, ins):
+            np.dot(h, w.T)
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            np.dot(g.T, ins[i])
+            if i:
+                np.dot(g, w)
+
+    return step
+
+
+def mlp_flops(batch: int) -> float:
+    """Multiply-adds of the step's products, twice: forward, weight and (but the first
+    layer) input gradients."""
+    sizes = [fan_in * fan_out for fan_in, fan_out in itertools.pairwise(MLP_SIZES)]
+    return 2.0 * batch * (2 * sizes[0] + 3 * sum(sizes[1:]))
+
+
+def mlp_steps(batch: int, seed: int, optimizer: str = "SGD") -> dict[str, Step]:
     torch.manual_seed(seed)
     torch_model = mlp(torch.nn)
     model = harness.copy_weights(mlp(dc.nn), torch_model)
-    data = harness.random_batches(np.random.default_rng(seed), (batch, MLP_SIZES[0]), 10)
-    optimizer = dc.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-    torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=LEARNING_RATE)
-    return {
-        DESCENT: harness.training_step(dc, model, optimizer, data),
-        "nn.Linear + optim.SGD": harness.training_step(torch, torch_model, torch_optimizer, data),
-        "F.linear + manual SGD": torch_raw_mlp_step(torch_model, data),  # copies the weights
+    count = 1 if batch >= FULL_BATCH else 8  # the full batch is one batch, as in batch descent
+    shape = (batch, MLP_SIZES[0])
+    data = harness.random_batches(np.random.default_rng(seed), shape, 10, count)
+    lr = LEARNING_RATE if optimizer == "SGD" else 1e-3
+    ours = getattr(dc.optim, optimizer)(model.parameters(), lr=lr)
+    theirs = getattr(torch.optim, optimizer)(torch_model.parameters(), lr=lr)
+    steps = {
+        DESCENT: harness.training_step(dc, model, ours, data),
+        f"nn.Linear + optim.{optimizer}": harness.training_step(torch, torch_model, theirs, data),
     }
+    if optimizer == "SGD":
+        steps["F.linear + manual SGD"] = torch_raw_mlp_step(torch_model, data)  # copies weights
+    steps[f"{harness.BOUND} matmuls alone"] = numpy_matmuls(batch, seed)
+    return steps
 
 
-WORKLOADS: dict[str, harness.Workload] = {
+def mlp_work(batch: int, seed: int, optimizer: str = "SGD") -> harness.Work:
+    return harness.Work(lambda: mlp_steps(batch, seed, optimizer), mlp_flops(batch))
+
+
+WORKLOADS: dict[str, harness.Work | harness.Workload] = {
     "tiny expr (8, 8), 20 ops, fwd+bwd": lambda: tiny_steps((8, 8), seed=0),
-    "mlp step, batch 1": lambda: mlp_steps(1, seed=1),
-    "mlp step, batch 32": lambda: mlp_steps(32, seed=2),
-    "mlp step, batch 128": lambda: mlp_steps(128, seed=3),
+    "mlp step, batch 1": mlp_work(1, seed=1),
+    "mlp step, batch 32": mlp_work(32, seed=2),
+    "mlp step, batch 128": mlp_work(128, seed=3),
+    f"mlp step, full batch ({FULL_BATCH:,})": mlp_work(FULL_BATCH, seed=4),
+    "mlp step, batch 128, Adam": mlp_work(128, seed=5, optimizer="Adam"),
 }
 
 

@@ -13,6 +13,14 @@ the ratio right where the machine shifts between a fast and a slow state in
 the middle of a run (a shared VM does; the medians of the two columns can
 then come from different states).
 
+Contenders whose names start with "NumPy" are bounds, not peers: descent's
+ratio to them is shown, but it is held to the fastest of the others.
+A contender whose step returns None is timed but not checked: a peer that
+cannot give descent's numbers (scikit-learn's MLPClassifier, which draws its
+own initial weights) or a bound rather than a library (NumPy running just the
+step's matrix products). A workload given as `Work(build, flops)` also
+reports GFLOP/s: `flops` floating-point operations per call.
+
 Where the library changes from one block to the next, the run first sleeps a
 moment: OpenBLAS's idle worker threads spin for about 0.1 s after a call
 (torch's OpenMP workers for less), and on a small machine that spinning takes
@@ -48,11 +56,26 @@ import torch  # noqa: E402
 import descent as dc  # noqa: E402
 
 DESCENT = "descent"
+BOUND = "NumPy"  # contenders named so are limits, not peers: never the one descent is held to
+SCALE = 1.0  # the share of the full data size that workloads use; main sets 0.1 under --quick
 TORCH_THREADS = "2"  # comma-separated thread counts to time torch at, e.g. "1,2"
 OTHERS_WARNING = 0.2  # CPUs busy elsewhere above which a row is flagged as noisy
 
 Step = Callable[[], object]  # one call; returns what the agreement check compares
 Workload = Callable[[], dict[str, Step]]  # builds fresh contenders, descent's under DESCENT
+
+
+@dataclass(frozen=True)
+class Work:
+    """A workload with the floating-point operations of one call, for a GFLOP/s column."""
+
+    build: Workload
+    flops: float
+
+
+def scaled(rows: int, least: int = 1) -> int:
+    """`rows` at full size, a tenth (at least `least`) under --quick."""
+    return max(least, int(rows * SCALE))
 
 
 @dataclass(frozen=True)
@@ -147,7 +170,10 @@ def contenders(build: Workload, torch_threads: list[int]) -> dict[str, Contender
         built = build()
         result.setdefault(DESCENT, Contender(built.pop(DESCENT), n))
         for name, step in built.items():
-            result[f"{name}, {n} thread{'s' if n > 1 else ''}"] = Contender(step, n)
+            if name.startswith(BOUND):  # NumPy's threads are set once, for the whole run
+                result.setdefault(name, Contender(step, n))
+            else:
+                result[f"{name}, {n} thread{'s' if n > 1 else ''}"] = Contender(step, n)
     return result
 
 
@@ -165,9 +191,12 @@ def as_arrays(result) -> list[np.ndarray]:
 def check_agreement(name: str, steps: dict[str, Contender], calls: int = 2) -> None:
     """Every contender must give descent's results on the first calls (float32 tolerances)."""
     for call in range(calls):
-        results = {contender: as_arrays(step()) for contender, step in steps.items()}
-        ours = results[DESCENT]
-        for contender, theirs in results.items():
+        results = {contender: step() for contender, step in steps.items()}
+        ours = as_arrays(results.pop(DESCENT))
+        for contender, result in results.items():
+            if result is None:  # a peer that computes something else: timed only
+                continue
+            theirs = as_arrays(result)
             if len(theirs) != len(ours):
                 raise AssertionError(
                     f"{name}: {contender} gives {len(theirs)} results, descent {len(ours)}"
@@ -205,12 +234,15 @@ def other_load(busy_before: float | None, cpu_before: float, wall_before: float)
     return max(0.0, (busy_after - busy_before - ours) / (time.perf_counter() - wall_before))
 
 
-def compare(name: str, build: Workload, settings: Settings, torch_threads: list[int]) -> dict:
+def compare(name: str, work: Work | Workload, settings: Settings, torch_threads: list[int]) -> dict:
     """Median seconds per call of each contender, timed in alternating blocks.
 
-    descent is compared with the fastest torch contender.
+    descent is compared with the fastest other contender (its peer); every
+    contender's ratio to descent is kept too.
     """
-    steps = contenders(build, torch_threads)
+    if not isinstance(work, Work):
+        work = Work(work, 0.0)
+    steps = contenders(work.build, torch_threads)
     check_agreement(name, steps)
     for step in steps.values():
         step.warm_up(settings.warmup_seconds)
@@ -220,33 +252,48 @@ def compare(name: str, build: Workload, settings: Settings, torch_threads: list[
     last_library = None
     for _ in range(settings.repeats):
         for c, step in steps.items():
-            library = "descent" if c == DESCENT else "torch"
+            # bounds run NumPy's OpenBLAS, whose spinning threads would slow torch's next block
+            library = c if c == DESCENT or c.startswith(BOUND) else "torch"
             if library != last_library:
                 time.sleep(settings.pause_seconds)  # the other library's threads stop spinning
                 last_library = library
             samples[c].append(step.time_block(numbers[c]) / numbers[c])
     others = other_load(*before)
     medians = {c: statistics.median(times) for c, times in samples.items()}
-    torch_best = min((c for c in steps if c != DESCENT), key=medians.__getitem__)
-    ratios = [t / d for t, d in zip(samples[torch_best], samples[DESCENT])]
+    peers = [c for c in steps if c != DESCENT and not c.startswith(BOUND)]
+    peer = min(peers, key=medians.__getitem__)
+    ratios = {
+        c: statistics.median(t / d for t, d in zip(times, samples[DESCENT]))
+        for c, times in samples.items()
+        if c != DESCENT
+    }
     return {
         "name": name,
-        "descent_us": medians[DESCENT] * 1e6,
-        "torch_us": medians[torch_best] * 1e6,
-        "torch_version": torch_best,
-        "ratio": statistics.median(ratios),
+        "unit": "us",
+        "descent": medians[DESCENT] * 1e6,
+        "peer": medians[peer] * 1e6,
+        "peer_name": peer,
+        "ratio": ratios[peer],
+        "gflops": {c: work.flops / t / 1e9 for c, t in medians.items()} if work.flops else None,
         "other_load": others,
         "spread": max(max(s) / min(s) - 1 for s in samples.values()),
         "median_us": {c: t * 1e6 for c, t in medians.items()},
+        "ratios": ratios,
         "calls_per_block": numbers,
         "samples_us": {c: [t * 1e6 for t in times] for c, times in samples.items()},
     }
 
 
-def run(workloads: dict[str, Workload], settings: Settings, torch_threads: list[int]) -> list:
+Group = dict[str, Work | Workload] | Callable[[Settings], list[dict]]
+
+
+def run(group: Group, settings: Settings, torch_threads: list[int]) -> list:
+    """Time every workload of `group`; a group that is a function measures itself."""
+    if callable(group):
+        return group(settings)
     results = []
-    for name, build in workloads.items():
-        results.append(compare(name, build, settings, torch_threads))
+    for name, work in group.items():
+        results.append(compare(name, work, settings, torch_threads))
         print(f"timed {name}", file=sys.stderr, flush=True)
     return results
 
@@ -265,9 +312,17 @@ def machine_info(torch_threads: list[int]) -> dict:
         "numpy_blas": f"{blas.get('name')} {blas.get('version')}",
         "numpy_blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
         "torch": torch.__version__,
+        "scikit-learn": _version("sklearn"),
         "torch_threads": torch_threads,
         "descent": dc.__version__,
     }
+
+
+def _version(module: str) -> str:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return "not installed"
 
 
 def _cpu_model() -> str:
@@ -282,7 +337,9 @@ def _cpu_model() -> str:
 
 
 def print_machine(info: dict) -> None:
-    print(f"descent {info['descent']} vs torch {info['torch']}")
+    print(
+        f"descent {info['descent']} vs torch {info['torch']}, scikit-learn {info['scikit-learn']}"
+    )
     print(f"cpu: {info['cpu']}, {info['cpu_count']} logical CPUs, {info['platform']}")
     print(
         f"python {info['python']}, numpy {info['numpy']} ({info['numpy_blas']}, "
@@ -293,44 +350,60 @@ def print_machine(info: dict) -> None:
 
 
 def print_table(groups: dict[str, list[dict]], settings: Settings, seconds: float) -> None:
-    """One table, a section per benchmark module; other torch versions on lines below."""
+    """One table, a section per benchmark module; the other contenders on lines below."""
     rows = [r for results in groups.values() for r in results]
     width = max(len(r["name"]) for r in rows)
     print(
-        f"{'workload':<{width}}  {'descent us':>10}  {'torch us':>10}  {'ratio':>6}"
-        f"  {'others':>6}  {'spread':>6}  torch version"
+        f"{'workload':<{width}}  {'descent':>10}  {'peer':>10}  {'ratio':>6}  {'GFLOP/s':>11}"
+        f"  {'others':>6}  {'spread':>6}  peer"
     )
     for group, results in groups.items():
         print(f"[{group}]")
         for r in results:
             others = "n/a" if r["other_load"] is None else f"{r['other_load']:.2f}"
+            gflops = r.get("gflops") or {}
+            rate = f"{gflops[DESCENT]:>5.1f}/{gflops[r['peer_name']]:<5.1f}" if gflops else ""
             print(
-                f"{r['name']:<{width}}  {r['descent_us']:>10.1f}  {r['torch_us']:>10.1f}"
-                f"  {r['ratio']:>6.2f}  {others:>6}  {r['spread']:>6.0%}  {r['torch_version']}"
+                f"{r['name']:<{width}}  {_value(r['descent'], r['unit'])}"
+                f"  {_value(r['peer'], r['unit'])}  {r['ratio']:>6.2f}  {rate:>11}"
+                f"  {others:>6}  {r['spread']:>6.0%}  {r['peer_name']}"
             )
             for contender, median in sorted(r["median_us"].items(), key=lambda item: item[1]):
-                if contender not in (DESCENT, r["torch_version"]):
-                    blank = f"{'':<{width}}  {'':>10}"
-                    print(f"{blank}  {median:>10.1f}  {'':>6}  {'':>6}  {'':>6}  {contender}")
+                if contender not in (DESCENT, r["peer_name"]):
+                    rate = f"{'':>5} {gflops[contender]:<5.1f}" if gflops else ""
+                    print(
+                        f"{'':<{width}}  {'':>10}  {_value(median, r['unit'])}"
+                        f"  {r['ratios'][contender]:>6.2f}  {rate:>11}  {'':>6}  {'':>6}"
+                        f"  {contender}"
+                    )
     print()
     print(
-        f"us per call: median of {settings.repeats} blocks of >= {settings.block_seconds} s, "
+        f"Times per call: median of {settings.repeats} blocks of >= {settings.block_seconds} s, "
         f"{settings.pause_seconds} s pause where the library changes (whole run {seconds:.0f} s)."
     )
     print(
-        "ratio = torch time / descent time, against the fastest torch version, the median over "
-        "rounds\nof blocks timed one after the other: >1, descent wins."
+        "ratio = peer / descent (time or memory), the median over rounds of blocks timed one\n"
+        "after the other, against the fastest peer (others below it): >1, descent wins."
     )
+    print("GFLOP/s = descent's / the peer's, from the step's matrix-product operations.")
     print("others = CPUs kept busy by other processes while timing; well above 0, trust less.")
     print("spread = slowest block / fastest block - 1, the worst contender's.")
     if any((r["other_load"] or 0) > OTHERS_WARNING for r in rows):
         print("warning: other processes competed for the CPUs; these numbers are noisy.")
 
 
+def _value(value: float, unit: str) -> str:
+    """A time in microseconds shown in us, ms or s as it fits; other units as they are."""
+    if unit == "us":
+        value, unit = next((value / f, u) for f, u in ((1e6, "s"), (1e3, "ms"), (1, "us"))
+                           if value >= f or u == "us")  # fmt: skip
+    return f"{value:>7.1f} {unit:<2}"
+
+
 # -- the command line ---------------------------------------------------------------------
 
 
-def main(argv: list[str] | None, description: str, groups: dict[str, dict[str, Workload]]) -> int:
+def main(argv: list[str] | None, description: str, groups: dict[str, Group]) -> int:
     """Parse the flags, time every group's workloads, print one table, write JSON if asked."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="few iterations, for smoke runs")
@@ -345,6 +418,8 @@ def main(argv: list[str] | None, description: str, groups: dict[str, dict[str, W
     torch_threads = _thread_counts(args.torch_threads, parser)
 
     settings = QUICK if args.quick else FULL
+    global SCALE
+    SCALE = 0.1 if args.quick else 1.0
     info = machine_info(torch_threads)
     print_machine(info)
     start = time.perf_counter()

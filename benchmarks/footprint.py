@@ -1,0 +1,114 @@
+"""Import time and peak memory of descent against torch, each in fresh processes.
+
+A child process imports one library (timing the import: NumPy's import
+counts for descent, everything torch loads for torch), then runs one
+training run of the 784-256-256-10 MLP (float32, plain SGD, lr 0.01): an
+epoch of 10,000 random rows at batch 128, then two full-batch steps, and
+reports its peak resident memory (VmHWM). Children of the two libraries
+alternate, the medians are reported.
+
+This module imports neither library itself: `python -m benchmarks.footprint
+CHILD descent|torch [rows]` is the child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+MLP_SIZES = (784, 256, 256, 10)  # as benchmarks.engine, not imported: it imports torch
+ROWS = 10_000
+BATCH = 128
+ROUNDS = 5  # children per library in a full run (one under --quick)
+
+
+def child(library: str, rows: int) -> dict:
+    """Import `library`, train the MLP, and return the seconds of the import and the peak MB."""
+    start = time.perf_counter()
+    lib = __import__("descent" if library == "descent" else "torch")
+    import_seconds = time.perf_counter() - start
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, MLP_SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, MLP_SIZES[-1], rows)
+    layers = []
+    for fan_in, fan_out in zip(MLP_SIZES, MLP_SIZES[1:]):
+        layers += [lib.nn.Linear(fan_in, fan_out), lib.nn.ReLU()]
+    model = lib.nn.Sequential(*layers[:-1])
+    optimizer = lib.optim.SGD(model.parameters(), lr=0.01)
+    batches = [(start, BATCH) for start in range(0, rows, BATCH)] + [(0, rows)] * 2
+    for start, size in batches:
+        inputs = lib.tensor(x[start : start + size])
+        labels = lib.tensor(y[start : start + size])
+        optimizer.zero_grad()
+        loss = lib.nn.functional.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+    return {"import_s": import_seconds, "peak_mb": peak_mb(), "loss": float(loss.item())}
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MiB: VmHWM, which starts afresh at exec (Linux;
+    ru_maxrss elsewhere, which on Linux would report the parent's peak from before the exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # bytes on macOS: rough
+
+
+def run_child(library: str, rows: int) -> dict:
+    command = [sys.executable, "-m", "benchmarks.footprint", "CHILD", library, str(rows)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    # our own interpreter running our own module: no untrusted input
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)  # noqa: S603
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def measure(settings) -> list[dict]:
+    """Rows for harness.print_table: import seconds and peak MB, descent against torch."""
+    from benchmarks import harness
+
+    rows = harness.scaled(ROWS, BATCH)
+    rounds = ROUNDS if harness.SCALE == 1.0 else 1
+    samples: dict[str, list[dict]] = {"descent": [], "torch": []}
+    before = harness.machine_busy_seconds(), time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        for library in samples:
+            samples[library].append(run_child(library, rows))
+    others = harness.other_load(*before)
+    results = []
+    for key, name, unit, scale in (
+        ("import_s", "import time", "us", 1e6),
+        ("peak_mb", f"peak memory, mlp epoch at {BATCH} + 2 full-batch steps", "MB", 1.0),
+    ):
+        ours = [s[key] * scale for s in samples["descent"]]
+        theirs = [s[key] * scale for s in samples["torch"]]
+        ratio = statistics.median(t / d for t, d in zip(theirs, ours))
+        peer = f"import torch ({rounds} processes)" if key == "import_s" else "torch"
+        results.append({
+            "name": name, "unit": unit,
+            "descent": statistics.median(ours), "peer": statistics.median(theirs),
+            "peer_name": peer, "ratio": ratio, "gflops": None, "other_load": others,
+            "spread": max(max(v) / min(v) - 1 for v in (ours, theirs)),
+            "median_us": {}, "ratios": {},
+            "samples": {"descent": ours, "torch": theirs},
+        })  # fmt: skip
+    print("timed import and memory", file=sys.stderr, flush=True)
+    return results
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["CHILD"]:
+    print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
