@@ -93,9 +93,9 @@ def compare(name: str, params: dict, rounds: int, pause: float, data) -> dict:
     best = min((c for c in names if c != DESCENT), key=medians.__getitem__)
     return {
         "name": name,
-        "descent_us": medians[DESCENT] * 1e6,
-        "torch_us": medians[best] * 1e6,  # the harness's column for the other library
-        "torch_version": best,
+        "descent": medians[DESCENT] * 1e6,  # microseconds, as the harness's rows
+        "peer": medians[best] * 1e6,
+        "peer_name": best,
         "ratio": statistics.median(t / d for t, d in zip(seconds[best], seconds[DESCENT])),
         "other_load": others,
         "spread": max(max(t) / min(t) - 1 for t in seconds.values()),
@@ -107,7 +107,8 @@ def compare(name: str, params: dict, rounds: int, pause: float, data) -> dict:
 
 
 def run(quick: bool) -> list[dict]:
-    """One row per case, in the harness's row format plus accuracy and epochs per contender."""
+    """One row per case (descent, peer, peer_name, ratio, ... as the harness's rows), with
+    accuracy and epochs per contender."""
     settings = harness.QUICK if quick else harness.FULL
     data = digits_split()
     rows = []
@@ -128,7 +129,7 @@ def print_rows(rows: list[dict]) -> None:
             )
         others = "n/a" if row["other_load"] is None else f"{row['other_load']:.2f}"
         print(
-            f"  ratio {row['ratio']:.2f} ({row['torch_version']} time / descent time, median "
+            f"  ratio {row['ratio']:.2f} ({row['peer_name']} time / descent time, median "
             f"over rounds; >1: descent faster), others {others}, spread {row['spread']:.0%}"
         )
     print("accuracy and epochs: means over the rounds' random states; fit time: the median.")
