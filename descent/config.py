@@ -26,8 +26,9 @@ import tomli_w
 
 from descent.errors import unknown_name
 from descent.nn.models import format_model, parse_model
+from descent.optim import BY_NAME
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+OPTIMIZERS = tuple(BY_NAME)
 LOSSES = ("cross_entropy", "mse", "l1", "huber")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
 

@@ -156,8 +156,7 @@ def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
                          weight_decay=decay)  # fmt: skip
     if name == "rmsprop":
         return optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=decay)
-    classes = {"adam": optim.Adam, "adamw": optim.AdamW, "adagrad": optim.Adagrad}
-    return classes[name](params, lr=lr, weight_decay=decay)
+    return optim.BY_NAME[name](params, lr=lr, weight_decay=decay)
 
 
 def make_scheduler(config: RunConfig, optimizer, batches_per_epoch: int):

@@ -65,7 +65,7 @@ ACTIVATIONS = {
     "gelu": "gelu",
     "leaky_relu": "leaky_relu",
 }
-SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+SOLVERS = tuple(optim.BY_NAME)
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = (np.float32, np.float64)
 # Below this many multiply-adds per layer and batch, training runs on one BLAS thread: for

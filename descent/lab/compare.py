@@ -48,12 +48,12 @@ from descent.lab.summary import bands, table_row
 from descent.lab.verdicts import auto_target, lr_labels
 from descent.nn.loss import CrossEntropyLoss, MSELoss
 from descent.nn.models import build_model
-from descent.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from descent.optim import BY_NAME
 from descent.random import get_rng_state, manual_seed, set_rng_state
 from descent.train.callbacks import Callback
 from descent.train.loop import evaluate, fit
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+OPTIMIZERS = BY_NAME
 EVALS_PER_EPOCH = 4
 """Evaluation points per epoch (fewer when an epoch has fewer updates): enough to place
 a stochastic arm's time-to-target within a quarter epoch, cheap enough to ignore."""

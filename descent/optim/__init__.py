@@ -8,7 +8,11 @@ from descent.optim.optimizer import Optimizer
 from descent.optim.rmsprop import RMSprop
 from descent.optim.sgd import SGD
 
+BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+"""The optimizers by the lower-case names that configs, the CLI and the lab use."""
+
 __all__ = [
+    "BY_NAME",
     "SGD",
     "Adagrad",
     "Adam",
