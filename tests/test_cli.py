@@ -104,6 +104,8 @@ def test_resume_continues_exactly_as_an_unbroken_run(tmp_path):
     descent("train", *args, "--epochs", 5, "--out", "whole", cwd=tmp_path)
     descent("train", *args, "--epochs", 2, "--out", "parts", cwd=tmp_path)
     (part,) = (tmp_path / "parts").iterdir()
+    rows = (part / "history.csv").read_text().splitlines()
+    (part / "history.csv").write_text("\n".join(rows[:-1]) + "\n")  # killed before its last row
     descent("resume", part, "--epochs", 5, "--no-progress", cwd=tmp_path)
     (whole,) = (tmp_path / "whole").iterdir()
     resumed = json.loads((part / "history.json").read_text())

@@ -72,3 +72,26 @@ def test_batch_one_linear_gradient_is_the_outer_product():
     upstream = rng.standard_normal((2, 3, 4))
     (a @ b).backward(upstream)
     np.testing.assert_allclose(a.grad, upstream @ b.data.swapaxes(1, 2))
+
+
+def _large_adam_step(queue):
+    param = dc.nn.Parameter(np.ones(optimizer_module.SPLIT_SIZE, dtype=np.float32))
+    param.grad = np.ones_like(param.data)
+    dc.optim.Adam([param], lr=0.1).step()
+    queue.put(float(param.data[0]))
+
+
+def test_a_forked_child_can_take_a_threaded_step():
+    """The parent's thread pool does not survive a fork; the child must start its own."""
+    import multiprocessing
+
+    parent = dc.nn.Parameter(np.ones(optimizer_module.SPLIT_SIZE, dtype=np.float32))
+    parent.grad = np.ones_like(parent.data)
+    dc.optim.Adam([parent], lr=0.1).step()  # the parent's pool now exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_large_adam_step, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the child hung or failed"
+    assert queue.get(timeout=5) == pytest.approx(0.9)

@@ -34,6 +34,15 @@ def _thread_pool():
     return _pool
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's threads: it must start its own pool."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 _SET_MESSAGE = (
     "{name}: params must be an ordered collection (a list), not a set: a set's order "
     "changes between runs, and with it which state belongs to which parameter"

@@ -118,12 +118,12 @@ class EpochTable(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._widths is None:
-            self._widths = {key: max(10, len(key) + 2) for key in (*logs, "seconds")}
+            self._widths = {key: max(11, len(key) + 2) for key in (*logs, "seconds")}
             self.echo("epoch".rjust(6) + "".join(k.rjust(w) for k, w in self._widths.items()))
         history = self.run.history
         values = {**logs, "seconds": history.epoch_time[-1] if history.epoch_time else math.nan}
         self.echo(f"{epoch + 1:6d}" + "".join(
-            f"{values.get(k, math.nan):{w}.{'3f' if k == 'seconds' else '4g'}}"
+            " " + f"{values.get(k, math.nan):.{'3f' if k == 'seconds' else '4g'}}".rjust(w - 1)
             for k, w in self._widths.items()))  # fmt: skip
 
 
@@ -333,28 +333,30 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """One CSV row per epoch: epoch, time and every logged value."""
+    """One CSV row per epoch: epoch, time and every logged value.
+
+    The file is rewritten whole from the `History` after every epoch, through a temporary
+    file and a rename: a resumed run continues it without gaps or repeats, and a crash
+    never leaves half a row.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
-    def on_train_begin(self, logs=None):
-        self._keys = None
-        if self.run.history.epochs == 0 or not os.path.exists(self.path):
-            with open(self.path, "w", newline=""):
-                pass  # a fresh run starts a fresh file; a resumed one appends
-
     def on_epoch_end(self, epoch, logs=None):
         history = self.run.history
-        row = {"epoch": epoch + 1, "time": history.epoch_time[-1] if history.epoch_time else ""}
-        row.update(logs)
-        if self._keys is None:
-            self._keys = list(row)
-        with open(self.path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, self._keys, extrasaction="ignore", restval="")
-            if handle.tell() == 0:
-                writer.writeheader()
-            writer.writerow(row)
+        keys = list(history.metrics)
+        temporary = self.path + ".tmp"
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["epoch", "time", *keys])
+            for i, seconds in enumerate(history.epoch_time):
+                writer.writerow([i + 1, seconds, *(_cell(history.metrics[k], i) for k in keys)])
+        os.replace(temporary, self.path)
+
+
+def _cell(series: list, index: int):
+    return series[index] if index < len(series) and series[index] is not None else ""
 
 
 class JSONLogger(Callback):
