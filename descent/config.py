@@ -73,6 +73,7 @@ class RunConfig:
             _choice("loss", self.loss, LOSSES)
         _positive("lr", self.lr)
         _at_least("epochs", self.epochs, 1)
+        _at_least("seed", self.seed, 0)
         _at_least("step_size", self.step_size, 1)
         _at_least("early_stopping", self.early_stopping, 0)
         _between("momentum", self.momentum, 0.0, 1.0, high_open=True)

@@ -112,12 +112,7 @@ def _read_file(config: RunConfig) -> SupervisedDataset:
         )
     if path.endswith(".npz"):
         return read_npz(path)
-    if config.target is not None:
-        target = config.target
-    else:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            target = file.readline().strip().split(",")[-1].strip()
-    return read_csv(path, target=target)
+    return read_csv(path, target=config.target)
 
 
 def _is_file(name: str) -> bool:
@@ -176,6 +171,11 @@ def make_scheduler(config: RunConfig, optimizer, batches_per_epoch: int):
 
 def make_loss(config: RunConfig, task: str) -> nn.Module:
     name = config.loss or ("cross_entropy" if task == "classification" else "mse")
+    if name != "cross_entropy" and task == "classification":
+        raise ValueError(
+            f"loss {name} compares numbers, but {config.data!r} is a classification task "
+            "(class labels); use cross_entropy"
+        )
     if name == "cross_entropy" and task != "classification":
         raise ValueError(
             f"loss cross_entropy needs class labels, but {config.data!r} is a regression task; "

@@ -78,13 +78,12 @@ def _fail(folder: RunFolder, history: History, error: Exception, echo: Echo) -> 
     echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
 
 
-def _start(config: RunConfig, kind: str = "") -> tuple[Experiment, RunFolder]:
-    """Build the experiment (bad data fails here, before a folder is made), then its folder."""
-    experiment = prepare(config)
+def _new_folder(config: RunConfig, experiment: Experiment, kind: str = "") -> RunFolder:
+    """A fresh run folder holding the config and the data's layout."""
     folder = RunFolder.create(config.out, kind + _label(config))
     folder.write_text("config.toml", config.to_toml())
     folder.write_json("data.json", experiment.data.info())
-    return experiment, folder
+    return folder
 
 
 def _save_extras(folder: RunFolder, extras: dict) -> None:
@@ -93,14 +92,16 @@ def _save_extras(folder: RunFolder, extras: dict) -> None:
 
 
 def train(config: RunConfig, echo: Echo = print, progress: bool = True,
-          extras: Callable[[Experiment], dict] | None = None,
+          extras: Callable[[Experiment], dict] | None = None, kind: str = "",
           ) -> tuple[RunFolder, dict]:  # fmt: skip
     """Train as `config` says into a fresh run folder; returns it and the test metrics.
 
     `extras(experiment)` may add callbacks, by the JSON file each one's `to_dict()` is
-    saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}).
+    saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
+    prefixes the folder's name.
     """
-    experiment, folder = _start(config)
+    experiment = prepare(config)  # bad data or settings fail here, before a folder is made
+    folder = _new_folder(config, experiment, kind)
     extra = {"diagnostics.json": LayerDiagnostics(), **(extras(experiment) if extras else {})}
     sizes = experiment.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
@@ -124,8 +125,8 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
 def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo: Echo = print,
                     progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
     """Train as `config` says, measuring the sharpness on `samples` training samples."""
-    if samples < 1:
-        raise ValueError(f"sharpness: samples={samples} must be >= 1")
+    if samples < 1 or every < 1:
+        raise ValueError(f"sharpness: samples={samples} and every={every} must be >= 1")
 
     def tracker(experiment: Experiment) -> dict:
         train_data = experiment.data.train
@@ -133,7 +134,7 @@ def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo:
         return {"sharpness.json": SharpnessTracker(train_data.features[:n],
                                                    train_data.targets[:n], every=every)}
 
-    folder, test = train(config, echo=echo, progress=progress, extras=tracker)
+    folder, test = train(config, echo=echo, progress=progress, extras=tracker, kind="sharpness-")
     echo(sharpness_summary(folder.read_json("sharpness.json")))
     return folder, test
 
@@ -141,10 +142,11 @@ def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo:
 def find_lr(config: RunConfig, start_lr: float = 1e-6, end_lr: float = 10.0, steps: int = 100,
             echo: Echo = print) -> tuple[RunFolder, dict]:  # fmt: skip
     """The learning-rate range test on the config's data, model and optimizer."""
-    experiment, folder = _start(config, "lr-find-")
+    experiment = prepare(config)
     result = lr_find(experiment.model, experiment.loss_fn, experiment.optimizer,
                      experiment.train_loader, start_lr=start_lr, end_lr=end_lr,
                      num_steps=steps).to_dict()  # fmt: skip
+    folder = _new_folder(config, experiment, "lr-find-")
     folder.write_json("lr_find.json", result)
     write_report(folder)
     echo(f"suggested learning rate: {format_value(result['suggested_lr'])}")
@@ -161,13 +163,14 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
     if not folder.last_checkpoint.is_file():
         raise FileNotFoundError(f"{folder.path}: no checkpoint to resume from (the run ended "
                                 "before its first epoch); start it again with descent train")
-    if epochs is not None:
+    saved = History.from_dict(folder.read_json("history.json"))
+    if epochs is not None and epochs != config.epochs:
+        _check_new_length(config, epochs, saved.epochs)
         config = config.replace(epochs=epochs)
         folder.write_text("config.toml", config.to_toml())
     experiment = prepare(config)
     diagnostics = _resumed_diagnostics(folder)
     callbacks = _callbacks(experiment, folder, echo, progress) + [diagnostics]
-    saved = History.from_dict(folder.read_json("history.json"))
     best = [v for v in saved.metrics.get("val_loss", []) if v is not None]
     for callback in callbacks:
         if isinstance(callback, ModelCheckpoint) and best:
@@ -179,6 +182,19 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
                          progress=False)  # fmt: skip
     _save_extras(folder, {"diagnostics.json": diagnostics})
     return folder, _finish(experiment, folder, history, echo)
+
+
+def _check_new_length(config: RunConfig, epochs: int, done: int) -> None:
+    """A run can grow, unless its schedule was laid out for its original length."""
+    if epochs < done:
+        raise ValueError(f"resume: the run has already trained {done} epochs; --epochs {epochs} "
+                         "would end it before where it stopped")  # fmt: skip
+    if config.schedule in ("onecycle", "cosine"):
+        raise ValueError(
+            f"resume: the {config.schedule} schedule was laid out for {config.epochs} epochs "
+            f"and cannot stretch to {epochs}; resume without --epochs, or start a new run "
+            f"with --epochs {epochs}"
+        )
 
 
 def _resumed_diagnostics(folder: RunFolder) -> LayerDiagnostics:

@@ -121,6 +121,17 @@ def test_resume_continues_exactly_as_an_unbroken_run(tmp_path):
     assert tomllib.loads((part / "config.toml").read_text())["epochs"] == 5
 
 
+def test_resume_refuses_to_stretch_a_fixed_schedule_and_keeps_the_run(tmp_path):
+    descent("train", "--data", "iris", "--model", "mlp:8", "--schedule", "onecycle",
+            "--epochs", 2, "--no-progress", cwd=tmp_path)  # fmt: skip
+    run = only_run(tmp_path)
+    message = fails("resume", run, "--epochs", 4, cwd=tmp_path)
+    assert "onecycle schedule was laid out for 2 epochs" in message
+    assert tomllib.loads((run / "config.toml").read_text())["epochs"] == 2
+    assert "already trained 2 epochs" in fails("resume", run, "--epochs", 1, cwd=tmp_path)
+    descent("resume", run, "--no-progress", cwd=tmp_path)  # still resumable as it was
+
+
 def test_evaluate_reports_what_training_measured(default_run):
     cwd, run, _ = default_run
     result = descent("evaluate", run, "--which", "last", cwd=cwd)
@@ -311,3 +322,14 @@ def test_a_diverging_run_stops_with_the_step_and_keeps_its_history(tmp_path):
     history = json.loads((run / "history.json").read_text())
     assert [e["event"] for e in history["events"]][:3] == ["divergence_rollback"] * 3
     assert "The run failed" in (run / "report.html").read_text()
+
+
+def test_bad_settings_leave_no_run_folder(tmp_path):
+    assert "steps" in fails("lr-find", "--steps", 1, cwd=tmp_path)
+    assert "start_lr must be < end_lr" in fails("lr-find", "--start-lr", 1, "--end-lr", 0.1,
+                                                cwd=tmp_path)  # fmt: skip
+    message = fails("train", "--loss", "mse", cwd=tmp_path)
+    assert "'digits' is a classification task" in message and "cross_entropy" in message
+    assert "seed=-5 must be >= 0" in fails("train", "--seed", -5, cwd=tmp_path)
+    assert "every=0" in fails("sharpness", "--every", 0, cwd=tmp_path)
+    assert not (tmp_path / "runs").exists()

@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from descent.data import read_csv, read_idx, read_npz
+from descent.data import read_csv, read_csv_features, read_idx, read_npz
 
 
 def write(path, text):
@@ -143,3 +143,20 @@ def test_idx_bad_headers_and_sizes(tmp_path, data, message):
     path.write_bytes(data)
     with pytest.raises(ValueError, match=message):
         read_idx(path)
+
+
+def test_csv_target_defaults_to_the_last_column_even_when_quoted(tmp_path):
+    path = tmp_path / "flowers.csv"
+    path.write_text('"petal length","petal width","species, latin"\n1.0,0.2,setosa\n4.5,1.5,vir\n')
+    data = read_csv(path)
+    assert data.feature_names == ["petal length", "petal width"]
+    assert data.class_names == ["setosa", "vir"] and list(data.targets) == [0, 1]
+
+
+def test_csv_without_a_header_is_refused(tmp_path):
+    path = tmp_path / "bare.csv"
+    path.write_text("1,2,3\n0,0,1\n")
+    with pytest.raises(ValueError, match="looks like data, not a header"):
+        read_csv(path)
+    with pytest.raises(ValueError, match="looks like data, not a header"):
+        read_csv_features(path)

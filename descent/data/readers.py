@@ -38,6 +38,14 @@ def _parse_column(cells: list[str], name: str, lines: list[int], path) -> np.nda
     return values
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _as_integers(values: np.ndarray) -> np.ndarray:
     """int64 when every value is a whole number, else the values unchanged."""
     if values.size and np.all(np.mod(values, 1) == 0) and np.abs(values).max() < 2**53:
@@ -53,6 +61,11 @@ def _read_table(path, delimiter: str) -> tuple[list[str], list[list[str]], list[
         if not header or not any(h.strip() for h in header):
             raise ValueError(f"{path}: the file is empty; a CSV needs a header row of names")
         header = [h.strip() for h in header]
+        if all(_is_number(h) for h in header):
+            raise ValueError(
+                f"{path}: the first row {header} looks like data, not a header; add a first "
+                "row that names the columns"
+            )
         if len(set(header)) != len(header):
             raise ValueError(f"{path}: the header repeats a column name: {header}")
         body, lines = [], []
@@ -93,18 +106,20 @@ def read_csv_features(
 
 def read_csv(
     path: str | os.PathLike,
-    target: str,
+    target: str | None = None,
     features: list[str] | None = None,
     task: str | None = None,
     delimiter: str = ",",
 ) -> SupervisedDataset:
-    """Read a CSV file whose first row names the columns; `target` names the label column.
+    """Read a CSV file whose first row names the columns; `target` names the label column
+    (default: the last one).
 
     Every feature cell must be a number. A target column of whole numbers (or of
     text labels, numbered in sorted order) means classification, other numbers
     regression; `task` overrides. `features` picks columns (default: all but target).
     """
     header, body, lines = _read_table(path, delimiter)
+    target = header[-1] if target is None else target
     if target not in header:
         raise ValueError(f"{path}: no target column {target!r}; the columns are {header}")
     features = [h for h in header if h != target] if features is None else list(features)
