@@ -284,6 +284,7 @@ def test_lr_label_reads_the_shape_of_a_curve():
     assert lr_label(1 + 0.5 * np.cos(steps)) == "oscillating"
     assert lr_label([2.0, 1.0, 0.5, 3.0]) == "oscillating"  # bounced far from its best
     assert lr_label([2.0, 1.0, math.nan]) == "diverged"
+    assert lr_label([2.76, 161.0, 39601.0]) == "diverged"  # exploding, under the hard bound
     assert lr_label([2.0, 1.0, 0.5], diverged=True) == "diverged"
     # against a group whose best reached 1e-3, stopping at 0.5 is too low
     assert lr_label(2 * np.exp(-steps / 5) + 0.5, reference=1e-3) == "too low"

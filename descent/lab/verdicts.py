@@ -33,6 +33,10 @@ its total fall; a good step size makes the loss fall almost monotonically."""
 OSCILLATION_END = 0.25
 """Oscillating: the final loss sits above the best one by more than a quarter of the
 fall; the run found a low point and bounced away from it."""
+EXPLODED = 10.0
+"""Diverged: the loss ended more than this many times above where it started. Such a run
+has not yet hit the hard divergence bound (NaN, or 1e4 times the initial loss) only
+because its budget ran out first."""
 LR_LABELS = ("diverged", "oscillating", "too low", "good")  # what `lr_label` returns
 
 
@@ -59,6 +63,8 @@ def lr_label(
     if diverged or losses.size == 0 or not np.isfinite(losses).all():
         return "diverged"
     start, best, end = losses[0], losses.min(), losses[-1]
+    if end > EXPLODED * abs(start):
+        return "diverged"
     fall = start - best
     rises = float(np.clip(np.diff(losses), 0, None).sum())
     if fall <= TOO_LOW_DROP * abs(start):
