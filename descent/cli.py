@@ -176,12 +176,15 @@ def _split(value: str | None, convert, what: str) -> list | None:
     if value is None:
         return None
     try:
-        return [convert(item) for item in value.split(",") if item.strip()]
+        items = [convert(item) for item in value.split(",") if item.strip()]
     except ValueError:
         raise click.BadParameter(f"{value!r}: each item must be {what}") from None
+    if not items:
+        raise click.BadParameter(f"{value!r} is an empty list; give at least one, {what}")
+    return items
 
 
-def _arms(arm_specs, batch_sizes, optimizers, lrs, config: RunConfig, options: dict):
+def _arms(arm_specs, batch_sizes, optimizers, lrs, options: dict):
     """The arms of a comparison: --arm specs, a grid from the list flags, or the defaults."""
     from descent.lab import Arm, default_arms, grid
 
@@ -198,8 +201,7 @@ def _arms(arm_specs, batch_sizes, optimizers, lrs, config: RunConfig, options: d
         rate = _split(parts[2], float, "a number")[0]
         arms.append(Arm(size, parts[1], rate, options if parts[1] == "sgd" else {}))
     if sizes or names or rates:
-        for arm in grid(sizes or ["full", 1, 32], names or [config.optimizer],
-                        rates or [config.lr]):  # fmt: skip
+        for arm in grid(sizes or ["full", 1, 32], names or ["sgd"], rates or [0.1]):
             arms.append(Arm(arm.batch_size, arm.optimizer, arm.lr,
                             options if arm.optimizer == "sgd" else {}))  # fmt: skip
     return arms or default_arms()
@@ -217,6 +219,10 @@ def _budget(text: str):
     return Budget(kind.strip(), int(value) if value.is_integer() else value)
 
 
+PER_ARM = ("optimizer", "lr", "batch_size", "epochs", "schedule", "gamma", "step_size",
+           "early_stopping", "guard", "nesterov")
+
+
 @main.command(epilog="""
 \b
 Examples:
@@ -227,9 +233,12 @@ Examples:
 @config_options
 @click.option("--arm", "arm_specs", multiple=True, metavar="BATCH:OPTIMIZER:LR",
               help="One arm, e.g. 32:sgd:0.1; repeat for more.")
-@click.option("--batch-sizes", metavar="LIST", help="A grid's batch sizes, e.g. full,1,32.")
-@click.option("--optimizers", metavar="LIST", help="A grid's optimizers, e.g. sgd,adam.")
-@click.option("--lrs", metavar="LIST", help="A grid's learning rates, e.g. 0.01,0.1,1.")
+@click.option("--batch-sizes", metavar="LIST",
+              help="A grid's batch sizes (default full,1,32).")
+@click.option("--optimizers", metavar="LIST",
+              help="A grid's optimizers, e.g. sgd,adam (default sgd).")
+@click.option("--lrs", metavar="LIST",
+              help="A grid's learning rates, e.g. 0.01,0.1,1 (default 0.1).")
 @click.option("--budget", "budget_text", default="epochs=10", show_default=True,
               metavar="KIND=AMOUNT", help="epochs, samples, updates or seconds, per arm.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
@@ -245,11 +254,19 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
     Every arm trains the same model from the same initial weights on the same data for
     the same budget, for each seed. Without --arm or a grid: batch descent (lr 0.5),
     stochastic (lr 0.01) and mini-batch 32 (lr 0.1), plain SGD, 10 epochs, 3 seeds.
+    --momentum and --weight-decay apply to every sgd arm.
     """
+    per_arm = [name for name in PER_ARM if flags.get(name) is not None]
+    if per_arm:
+        raise click.UsageError(
+            f"compare sets {', '.join('--' + n.replace('_', '-') for n in per_arm)} per arm: "
+            "use --arm BATCH:OPTIMIZER:LR (repeatable) or --batch-sizes, --optimizers and "
+            "--lrs, and --budget for the length"
+        )
     config = _config(config_path, flags)
-    options = {"momentum": config.momentum} if flags.get("momentum") else {}
+    options = {k: flags[k] for k in ("momentum", "weight_decay") if flags.get(k)}
     try:
-        arms = _arms(arm_specs, batch_sizes, optimizers, lrs, config, options)
+        arms = _arms(arm_specs, batch_sizes, optimizers, lrs, options)
         budget = _budget(budget_text)
     except ValueError as error:
         raise click.ClickException(str(error)) from None

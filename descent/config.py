@@ -126,9 +126,11 @@ class RunConfig:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return type(self).from_mapping(values, source="flags")
 
-    def to_toml(self) -> str:
-        """The resolved config as TOML (unset optional fields left out); `from_toml` reads it."""
-        values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+    def to_toml(self, keys: tuple[str, ...] | None = None) -> str:
+        """The resolved config as TOML (unset fields left out, or only `keys`); `from_toml`
+        reads it."""
+        values = {k: v for k, v in dataclasses.asdict(self).items()
+                  if v is not None and (keys is None or k in keys)}  # fmt: skip
         return tomli_w.dumps(values)
 
 

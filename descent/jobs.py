@@ -17,13 +17,19 @@ from descent import checkpoint
 from descent.autograd import no_grad
 from descent.config import RunConfig
 from descent.data import read_csv_features
-from descent.experiment import Experiment, features_for_prediction, load_splits, prepare
+from descent.experiment import (
+    Experiment,
+    features_for_prediction,
+    load_splits,
+    make_loss,
+    prepare,
+)
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
 from descent.lab.report import format_value
 from descent.lab.sharpness import SharpnessTracker
 from descent.run_folder import RunFolder
-from descent.run_report import SHOWN, sharpness_summary, write_report
+from descent.run_report import COMPARE_SETTINGS, SHOWN, sharpness_summary, write_report
 from descent.tensor import Tensor
 from descent.train import (
     CSVLogger,
@@ -281,10 +287,11 @@ def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | 
     """`descent.lab.compare` on the config's data and model, saved and reported."""
     data = load_splits(config)
     comparison = compare(data.train, data.val, model=config.model, arms=arms, budget=budget,
-                         seeds=seeds, target_loss=target_loss, sharpness_every=sharpness_every,
+                         seeds=seeds, loss_fn=make_loss(config, data.task),
+                         target_loss=target_loss, sharpness_every=sharpness_every,
                          diagnostics=True, progress=echo)  # fmt: skip
     folder = RunFolder.create(config.out, "compare-" + _label(config))
-    folder.write_text("config.toml", config.to_toml())
+    folder.write_text("config.toml", config.to_toml(COMPARE_SETTINGS))
     folder.write_json("data.json", data.info())
     folder.write_json("comparison.json", comparison.to_dict())
     table = comparison.table()

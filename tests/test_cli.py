@@ -231,6 +231,19 @@ def test_compare_refuses_a_budget_it_cannot_meet(tmp_path):
     assert "0 epochs cannot be met" in fails("compare", "--budget", "epochs=0", cwd=tmp_path)
     assert "seconds" in fails("compare", "--budget", "lifetimes=3", cwd=tmp_path)
     assert "BATCH:OPTIMIZER:LR" in fails("compare", "--arm", "32:sgd", cwd=tmp_path, code=2)
+    assert "empty list" in fails("compare", "--lrs", ",", cwd=tmp_path, code=2)
+    message = fails("compare", "--optimizer", "adam", "--lr", 0.1, cwd=tmp_path, code=2)
+    assert "compare sets --optimizer, --lr per arm" in message and "--arm" in message
+
+
+def test_compare_applies_momentum_to_its_sgd_arms_and_saves_what_it_used(tmp_path):
+    descent("compare", "--arm", "32:sgd:0.05", "--arm", "32:adam:0.001", "--momentum", 0.9,
+            "--budget", "updates=20", "--seeds", 1, "--model", "mlp:16", cwd=tmp_path)  # fmt: skip
+    run = only_run(tmp_path)
+    labels = [arm["label"] for arm in json.loads((run / "comparison.json").read_text())["arms"]]
+    assert labels == ["mini-batch 32, sgd(momentum=0.9), lr 0.05", "mini-batch 32, adam, lr 0.001"]
+    assert set(tomllib.loads((run / "config.toml").read_text())) <= {
+        "data", "target", "model", "loss", "seed", "val_split", "test_split", "standardize"}
 
 
 def test_datasets_lists_the_built_ins(tmp_path):
