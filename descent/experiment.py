@@ -7,6 +7,7 @@ its folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ class DataSplits:
     val: SupervisedDataset | None
     test: SupervisedDataset
     standardizer: Standardizer | None
+    source_sha256: str | None = None  # of the data file, when the data came from one
 
     @property
     def task(self) -> str:
@@ -66,6 +68,7 @@ class DataSplits:
             "feature_names": self.train.feature_names,
             "class_names": self.train.class_names,
             "standardizer": self.standardizer.state_dict() if self.standardizer else None,
+            "source_sha256": self.source_sha256,
             "sizes": {
                 "train": len(self.train),
                 "val": len(self.val) if self.val is not None else 0,
@@ -119,10 +122,40 @@ def _is_file(name: str) -> bool:
     return name.endswith((".csv", ".npz")) or os.sep in name
 
 
+def resolved(config: RunConfig) -> RunConfig:
+    """The config with a data file's path made absolute, so the run folder works from anywhere."""
+    if _is_file(config.data) and os.path.exists(config.data):
+        return config.replace(data=os.path.abspath(config.data))
+    return config
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_unchanged(config: RunConfig, info: dict) -> None:
+    """Refuse a data file that changed since the run split it: its splits would differ."""
+    expected = info.get("source_sha256")
+    if expected and _is_file(config.data):
+        if not os.path.exists(config.data):
+            raise FileNotFoundError(f"the run's data file {config.data} is gone; restore it")
+        if file_sha256(config.data) != expected:
+            raise ValueError(
+                f"the run's data file {config.data} changed since the run was trained, so its "
+                "train/validation/test split would differ; restore the file or train a new run"
+            )
+
+
 def load_splits(config: RunConfig) -> DataSplits:
     """The config's data, split into train / val / test by its seed and standardized."""
+    source_sha256 = None
     if _is_file(config.data):
         whole = _read_file(config)
+        source_sha256 = file_sha256(config.data)
         stratify = whole.targets if whole.task == "classification" else None
         train, test = split(whole, test_size=config.test_split, stratify=stratify,
                             seed=config.seed)  # fmt: skip
@@ -140,7 +173,7 @@ def load_splits(config: RunConfig) -> DataSplits:
         scaler = Standardizer().fit(train)
         train, test = scaler.transform(train), scaler.transform(test)
         val = scaler.transform(val) if val is not None else None
-    return DataSplits(train, val, test, scaler)
+    return DataSplits(train, val, test, scaler, source_sha256)
 
 
 def make_optimizer(config: RunConfig, params) -> optim.Optimizer:

@@ -19,15 +19,18 @@ from descent.config import RunConfig
 from descent.data import read_csv_features
 from descent.experiment import (
     Experiment,
+    check_unchanged,
     features_for_prediction,
     load_splits,
     make_loss,
     prepare,
+    resolved,
 )
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
 from descent.lab.report import format_value
 from descent.lab.sharpness import SharpnessTracker
+from descent.nn.models import build_model
 from descent.run_folder import RunFolder
 from descent.run_report import COMPARE_SETTINGS, SHOWN, sharpness_summary, write_report
 from descent.tensor import Tensor
@@ -106,6 +109,7 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
     prefixes the folder's name.
     """
+    config = resolved(config)
     experiment = prepare(config)  # bad data or settings fail here, before a folder is made
     folder = _new_folder(config, experiment, kind)
     extra = {"diagnostics.json": LayerDiagnostics(), **(extras(experiment) if extras else {})}
@@ -148,6 +152,7 @@ def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo:
 def find_lr(config: RunConfig, start_lr: float = 1e-6, end_lr: float = 10.0, steps: int = 100,
             echo: Echo = print) -> tuple[RunFolder, dict]:  # fmt: skip
     """The learning-rate range test on the config's data, model and optimizer."""
+    config = resolved(config)
     experiment = prepare(config)
     result = lr_find(experiment.model, experiment.loss_fn, experiment.optimizer,
                      experiment.train_loader, start_lr=start_lr, end_lr=end_lr,
@@ -165,7 +170,7 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
            progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
     """Continue a run from its last checkpoint, up to its epochs (or a new total)."""
     folder = RunFolder.open(path)
-    config = RunConfig.from_toml(folder.config)
+    config = _rebuilt(folder)
     if not folder.last_checkpoint.is_file():
         raise FileNotFoundError(f"{folder.path}: no checkpoint to resume from (the run ended "
                                 "before its first epoch); start it again with descent train")
@@ -215,16 +220,28 @@ def _resumed_diagnostics(folder: RunFolder) -> LayerDiagnostics:
     return diagnostics
 
 
-def _trained(folder: RunFolder, which: str) -> Experiment:
-    """The run's experiment with the weights of its `which` ('best' or 'last') checkpoint."""
-    config = RunConfig.from_toml(folder.config)
-    experiment = prepare(config)
+def _checkpoint(folder: RunFolder, which: str):
+    """The path of the run's `which` ('best' or 'last') checkpoint."""
     path = folder.best_checkpoint if which == "best" else folder.last_checkpoint
     if which == "best" and not path.is_file():
         path = folder.last_checkpoint  # a run without validation keeps only the last
     if not path.is_file():
-        raise FileNotFoundError(f"{folder.path}: no checkpoint {path.name}; train the run first")
-    checkpoint.load(path, model=experiment.model)
+        raise FileNotFoundError(f"{folder.path}: no checkpoint {path.name}; only a run that "
+                                "`descent train` trained for an epoch or more has one")  # fmt: skip
+    return path
+
+
+def _rebuilt(folder: RunFolder) -> RunConfig:
+    """The run's config, after checking that its data file is the one it was trained on."""
+    config = RunConfig.from_toml(folder.config)
+    check_unchanged(config, folder.read_json("data.json"))
+    return config
+
+
+def _trained(folder: RunFolder, which: str) -> Experiment:
+    """The run's experiment with the weights of its `which` ('best' or 'last') checkpoint."""
+    experiment = prepare(_rebuilt(folder))
+    checkpoint.load(_checkpoint(folder, which), model=experiment.model)
     return experiment
 
 
@@ -246,10 +263,10 @@ def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print
     """Predict each row of `input_csv` (the training features by name) into `output_csv`."""
     folder = RunFolder.open(path)
     info = folder.read_json("data.json")
-    x = read_csv_features(input_csv, info["feature_names"])
-    x = features_for_prediction(info, x)
-    experiment = _trained(folder, which)
-    model = experiment.model
+    x = features_for_prediction(info, read_csv_features(input_csv, info["feature_names"]))
+    config = RunConfig.from_toml(folder.config)  # the model alone: no training data needed
+    model = build_model(config.model, info["sample_shape"], info["out_features"])
+    checkpoint.load(_checkpoint(folder, which), model=model)
     model.eval()
     with no_grad():
         out = model(Tensor(x)).data
@@ -285,6 +302,7 @@ def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | 
                    sharpness_every: int | None = None,
                    echo: Echo = print) -> RunFolder:  # fmt: skip
     """`descent.lab.compare` on the config's data and model, saved and reported."""
+    config = resolved(config)
     data = load_splits(config)
     comparison = compare(data.train, data.val, model=config.model, arms=arms, budget=budget,
                          seeds=seeds, loss_fn=make_loss(config, data.task),

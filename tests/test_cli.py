@@ -346,3 +346,24 @@ def test_bad_settings_leave_no_run_folder(tmp_path):
     assert "seed=-5 must be >= 0" in fails("train", "--seed", -5, cwd=tmp_path)
     assert "every=0" in fails("sharpness", "--every", 0, cwd=tmp_path)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_on_a_csv_works_from_anywhere_and_notices_a_changed_file(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3))
+    with open(tmp_path / "data.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["a", "b", "c", "label"])
+        writer.writerows([[*row, int(row[0] + row[1] > 0)] for row in x])
+    descent("train", "--data", "data.csv", "--epochs", 2, "--no-progress", cwd=tmp_path)
+    run = only_run(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert "test:" in descent("evaluate", run, cwd=elsewhere).stdout
+    lines = (tmp_path / "data.csv").read_text().splitlines()
+    (tmp_path / "data.csv").write_text("\n".join(lines[:100]) + "\n")
+    assert "changed since the run was trained" in fails("evaluate", run, cwd=elsewhere)
+    assert "changed since the run was trained" in fails("resume", run, cwd=elsewhere)
+    (tmp_path / "new.csv").write_text("a,b,c\n1,1,0\n-1,-1,0\n")
+    descent("predict", run, "--input", "new.csv", "--output", "out.csv", cwd=tmp_path)
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 3  # needs no training data
