@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
+from descent.data import DataLoader
 from descent.sklearn import MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -135,10 +136,13 @@ def test_random_state_makes_fits_identical(iris):
     assert fits[0].loss_curve_ != fits[2].loss_curve_
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("kind", [MLPClassifier, MLPRegressor])
-def test_partial_fit_equals_continued_training(iris, kind):
+def test_partial_fit_equals_continued_training(iris, kind, shuffle):
+    # with shuffle, both draw each epoch's order from the one generator made at the first fit
     X, y = iris
-    options = dict(hidden_layer_sizes=(8,), shuffle=False, n_iter_no_change=100, random_state=0)
+    options = dict(hidden_layer_sizes=(8,), batch_size=32, shuffle=shuffle, n_iter_no_change=100,
+                   random_state=0)  # fmt: skip
     whole = kind(max_iter=5, **options).fit(X, y)
     steps = kind(**options)
     for _ in range(5):
@@ -147,6 +151,33 @@ def test_partial_fit_equals_continued_training(iris, kind):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(whole.loss_curve_, steps.loss_curve_)
     assert steps.n_iter_ == 1 and steps.t_ == whole.t_ == 5 * len(X)
+
+
+def test_partial_fit_draws_a_new_order_each_call_and_fit_starts_over(iris, monkeypatch):
+    X, y = iris
+    orders = []
+    begin = DataLoader._begin_epoch
+
+    def record(loader):
+        begin(loader)
+        orders.append(loader._order.copy())
+
+    monkeypatch.setattr(DataLoader, "_begin_epoch", record)
+    model = MLPClassifier(hidden_layer_sizes=(4,), batch_size=10, random_state=0)
+    for _ in range(3):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    # an int seed does not repeat the order (the first call's draws follow the weights')
+    assert not np.array_equal(orders[0], orders[1])
+    assert not np.array_equal(orders[1], orders[2])
+    # `fit` starts the generator over: refitting the same estimator repeats the first run
+    model.set_params(max_iter=2).fit(X, y)
+    first = model.loss_curve_
+    orders.clear()
+    assert model.fit(X, y).loss_curve_ == first
+    fresh = MLPClassifier(hidden_layer_sizes=(4,), batch_size=10, max_iter=2, random_state=0)
+    assert fresh.fit(X, y).loss_curve_ == first
+    np.testing.assert_array_equal(orders[0], orders[2])
+    np.testing.assert_array_equal(orders[1], orders[3])
 
 
 def test_binary_classes_get_one_logistic_unit_and_two_columns():
@@ -303,6 +334,20 @@ def test_classification_needs_labels_and_two_classes(iris):
         MLPClassifier().fit(X, X[:, 0])
     with pytest.raises(ValueError, match="at least 2 classes"):
         MLPClassifier().fit(X, np.zeros(len(X)))
+
+
+def test_output_count_must_match_the_fitted_regressor():
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    model = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match="y has 1 output.*fitted with 2 outputs"):
+        model.partial_fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="y has 3 outputs.*fitted with 2 outputs"):
+        model.partial_fit(X, np.hstack([Y, Y[:, :1]]))
+    model.partial_fit(X, Y)
+    one = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="y has 2 outputs.*fitted with 1 output\\b"):
+        one.set_params(warm_start=True).fit(X, Y)
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
