@@ -22,6 +22,9 @@ Where they differ from scikit-learn's:
   probabilities are returned as float64.
 - Layers this small train on one BLAS thread (see `_base.ONE_THREAD_WORK`); predictions run
   through a float64 copy of the network, so they do not depend on the batch.
+- Each `partial_fit` call shuffles in a new order drawn from one generator seeded by
+  `random_state` (scikit-learn reseeds every call and repeats its order), so n calls
+  of `partial_fit` equal `fit` with `max_iter=n`, bit for bit.
 - Not supported: sparse input, `sample_weight`, multilabel classification,
   scikit-learn's `max_fun` (an lbfgs option).
 """
