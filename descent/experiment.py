@@ -44,6 +44,7 @@ class DataSplits:
     test: SupervisedDataset
     standardizer: Standardizer | None
     source_sha256: str | None = None  # of the data file, when the data came from one
+    target_standardizer: Standardizer | None = None  # a regression's, with standardize
 
     @property
     def task(self) -> str:
@@ -68,6 +69,8 @@ class DataSplits:
             "feature_names": self.train.feature_names,
             "class_names": self.train.class_names,
             "standardizer": self.standardizer.state_dict() if self.standardizer else None,
+            "target_standardizer": (self.target_standardizer.state_dict()
+                                    if self.target_standardizer else None),  # fmt: skip
             "source_sha256": self.source_sha256,
             "sizes": {
                 "train": len(self.train),
@@ -168,12 +171,16 @@ def load_splits(config: RunConfig) -> DataSplits:
         stratify = train.targets if train.task == "classification" else None
         train, val = split(train, test_size=config.val_split, stratify=stratify,
                            seed=config.seed)  # fmt: skip
-    scaler = None
+    scalers = []
     if config.standardize:
-        scaler = Standardizer().fit(train)
+        scalers.append(Standardizer().fit(train))
+        if train.task == "regression":  # targets too: a loss of 2e4 makes any lr explode
+            scalers.append(Standardizer(array=1).fit(train))
+    for scaler in scalers:
         train, test = scaler.transform(train), scaler.transform(test)
         val = scaler.transform(val) if val is not None else None
-    return DataSplits(train, val, test, scaler, source_sha256)
+    return DataSplits(train, val, test, *(scalers[:1] or [None]), source_sha256,
+                      *scalers[1:])  # fmt: skip
 
 
 def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
@@ -232,6 +239,15 @@ def prepare(config: RunConfig, data: DataSplits | None = None) -> Experiment:
     scheduler = make_scheduler(config, optimizer, len(train_loader))
     return Experiment(config, data, model, loss_fn, optimizer, scheduler, train_loader,
                       val_loader, test_loader)  # fmt: skip
+
+
+def targets_from_prediction(info: dict, out: np.ndarray) -> np.ndarray:
+    """A regression's outputs back in the targets' own units."""
+    if info.get("target_standardizer") is None:
+        return out
+    scaler = Standardizer()
+    scaler.load_state_dict(info["target_standardizer"])
+    return scaler.inverse_transform(out)
 
 
 def features_for_prediction(info: dict, x: np.ndarray) -> np.ndarray:

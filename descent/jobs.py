@@ -25,6 +25,7 @@ from descent.experiment import (
     make_loss,
     prepare,
     resolved,
+    targets_from_prediction,
 )
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
@@ -117,6 +118,10 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
          f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
          f"lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epochs")  # fmt: skip
+    if experiment.data.target_standardizer is not None:
+        scale = experiment.data.target_standardizer.scale.ravel()
+        echo(f"targets standardized: losses and errors are in units of the targets' standard "
+             f"deviation ({', '.join(f'{s:.4g}' for s in scale)})")  # fmt: skip
     history = History()
     try:
         fit(experiment.model, experiment.loss_fn, experiment.optimizer, experiment.train_loader,
@@ -270,6 +275,8 @@ def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print
     model.eval()
     with no_grad():
         out = model(Tensor(x)).data
+    if info["task"] == "regression":
+        out = targets_from_prediction(info, out)
     _write_predictions(output_csv, out, info)
     echo(f"wrote {len(out)} predictions to {output_csv}")
     return len(out)

@@ -367,3 +367,23 @@ def test_a_run_on_a_csv_works_from_anywhere_and_notices_a_changed_file(tmp_path)
     (tmp_path / "new.csv").write_text("a,b,c\n1,1,0\n-1,-1,0\n")
     descent("predict", run, "--input", "new.csv", "--output", "out.csv", cwd=tmp_path)
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 3  # needs no training data
+
+
+def test_regression_with_defaults_trains_and_predicts_in_the_targets_units(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    out = descent("train", "--data", "diabetes", "--epochs", 5, "--no-progress",
+                  cwd=tmp_path).stdout  # fmt: skip
+    assert "targets standardized" in out and "r2" in out
+    run = only_run(tmp_path)
+    info = json.loads((run / "data.json").read_text())
+    diabetes = load_diabetes()
+    with open(tmp_path / "new.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(info["feature_names"])
+        writer.writerows(diabetes.data[:50])
+    descent("predict", run, "--input", "new.csv", "--output", "out.csv", cwd=tmp_path)
+    with open(tmp_path / "out.csv") as file:
+        predicted = np.array([float(row["prediction"]) for row in csv.DictReader(file)])
+    assert 100 < predicted.mean() < 200  # diabetes targets run from 25 to 346, mean 152
+    assert np.corrcoef(predicted, diabetes.target[:50])[0, 1] > 0.5

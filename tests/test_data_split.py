@@ -105,3 +105,17 @@ def test_standardizer_errors():
         Standardizer().fit(bad)
     with pytest.raises(ValueError, match="shape"):
         Standardizer().fit(FEATURES).transform(FEATURES[:, :2])
+
+
+def test_standardizer_can_scale_a_regressions_targets():
+    from descent.data import SupervisedDataset
+
+    rng = np.random.default_rng(0)
+    data = SupervisedDataset(rng.normal(size=(50, 3)), rng.normal(150, 70, size=50),
+                             task="regression")  # fmt: skip
+    scaler = Standardizer(array=1).fit(data)
+    scaled = scaler.transform(data)
+    assert np.allclose(scaled.targets.mean(), 0, atol=1e-5)
+    assert np.allclose(scaled.targets.std(), 1, atol=1e-5)
+    assert np.array_equal(scaled.features, data.features)  # the features are untouched
+    np.testing.assert_allclose(scaler.inverse_transform(scaled.targets), data.targets, rtol=1e-5)

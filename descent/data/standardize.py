@@ -8,9 +8,9 @@ from descent.data.dataset import TensorDataset
 from descent.tensor import Tensor, wrap
 
 
-def _features(data) -> np.ndarray:
+def _values(data, array: int) -> np.ndarray:
     if isinstance(data, TensorDataset):
-        return data.arrays[0]
+        return data.arrays[array]
     if isinstance(data, Tensor):
         return data.data
     return np.asarray(data)
@@ -21,16 +21,18 @@ class Standardizer:
 
     The statistics come from `fit` on the training data only; `transform` applies
     them to any split. A feature with zero variance gets scale 1, so it becomes 0
-    instead of NaN. Accepts arrays, Tensors, or a `TensorDataset` (its first array,
-    the features); returns the same kind it was given.
+    instead of NaN. Accepts arrays, Tensors, or a `TensorDataset`, of which it scales
+    the array numbered `array`: 0, the features, or 1, a regression's targets (scikit-
+    learn's `TransformedTargetRegressor`); returns the same kind it was given.
     """
 
-    def __init__(self):
+    def __init__(self, array: int = 0):
+        self.array = array
         self.mean: np.ndarray | None = None
         self.scale: np.ndarray | None = None
 
     def fit(self, data) -> Standardizer:
-        x = _features(data)
+        x = _values(data, self.array)
         if x.ndim < 2 or x.shape[0] == 0:
             raise ValueError(f"Standardizer.fit: needs (samples, features) data, got {x.shape}")
         if x.dtype.kind not in "fiu":
@@ -56,12 +58,14 @@ class Standardizer:
             )
 
     def _apply(self, data, fn):
-        x = _features(data)
+        x = _values(data, self.array)
         self._check(x)
         dtype = x.dtype if x.dtype.kind == "f" else np.float32
         out = fn(x.astype(np.float64)).astype(dtype)
         if isinstance(data, TensorDataset):
-            return data._replace((out, *data.arrays[1:]))
+            arrays = list(data.arrays)
+            arrays[self.array] = out
+            return data._replace(arrays)
         return wrap(out) if isinstance(data, Tensor) else out
 
     def transform(self, data):
