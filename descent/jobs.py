@@ -7,6 +7,7 @@ of flags and tests can call the jobs directly. Every number printed is one measu
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Callable
@@ -320,10 +321,11 @@ def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | 
     folder.write_json("data.json", data.info())
     folder.write_json("comparison.json", comparison.to_dict())
     table = comparison.table()
-    with open(folder.file("comparison.csv"), "w", newline="") as file:
-        writer = csv.DictWriter(file, list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, list(table[0]))
+    writer.writeheader()
+    writer.writerows(table)
+    folder.write_text("comparison.csv", text.getvalue())
     for line in _table_lines(table):
         echo(line)
     for sentence in comparison.sentences():

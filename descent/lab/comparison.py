@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import product
 
 from descent.errors import unknown_name
-from descent.train.history import _safe
+from descent.train.history import json_safe
 
 BUDGET_KINDS = ("epochs", "samples", "updates", "seconds")
 DEFAULT_EPOCHS = 10
@@ -201,7 +201,7 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """A JSON-safe dict: NaN and infinities become None."""
-        return _safe(asdict(self))
+        return json_safe(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict) -> Comparison:

@@ -19,7 +19,7 @@ from descent.autograd import no_grad
 from descent.nn.layers import ReLU
 from descent.tensor import Tensor, as_array, wrap
 from descent.train.callbacks import Callback
-from descent.train.history import _safe
+from descent.train.history import json_safe
 
 PROBE_SIZE = 256
 
@@ -145,7 +145,7 @@ class LayerDiagnostics(Callback):
     def to_dict(self) -> dict:
         """{'epochs', 'dead_relu', 'grad_norm', 'update_ratio'}; each series a list per epoch
         keyed by module name; NaN and Inf become None."""
-        return _safe(
+        return json_safe(
             {
                 "epochs": self.epochs,
                 "dead_relu": self.dead_relu,

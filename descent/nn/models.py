@@ -148,5 +148,7 @@ def build_model(spec: str | Mapping, input_shape: Sequence[int], out_features: i
 
 def format_model(parsed: Mapping) -> str:
     """The grammar string for a parsed spec: the inverse of `parse_model`."""
+    if parsed["kind"] == "linear":
+        return "linear"  # no hidden layer, so no activation
     widths = ",".join(str(w) for w in parsed["hidden"])
     return ":".join(p for p in (parsed["kind"], widths, parsed["activation"]) if p)

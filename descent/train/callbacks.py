@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.train.history import _safe
+from descent.train.history import json_safe
 
 
 class TrainingDiverged(RuntimeError):
@@ -317,7 +317,7 @@ class ModelCheckpoint(Callback):
         run = self.run
         save(path, model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
              loader=run.train_loader if hasattr(run.train_loader, "state_dict") else None,
-             extra={"epoch": epoch + 1, "logs": _safe(dict(logs)),
+             extra={"epoch": epoch + 1, "logs": json_safe(dict(logs)),
                     "history": run.history.to_dict()})  # fmt: skip
         self.saved.append(path)
 

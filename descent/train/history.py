@@ -6,12 +6,12 @@ import math
 from typing import Any
 
 
-def _safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Floats that JSON cannot hold (NaN, Inf) become None; containers are walked."""
     if isinstance(value, dict):
-        return {str(k): _safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -66,7 +66,7 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists, dicts, numbers and None (for NaN/Inf): `json.dumps` takes it."""
-        return _safe(
+        return json_safe(
             {
                 "step_loss": self.step_loss,
                 "step_lr": self.step_lr,
