@@ -181,6 +181,11 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
         raise FileNotFoundError(f"{folder.path}: no checkpoint to resume from (the run ended "
                                 "before its first epoch); start it again with descent train")
     saved = History.from_dict(folder.read_json("history.json"))
+    stops = [e for e in saved.events if e.get("event") == "early_stopping"]
+    if stops:
+        raise ValueError(f"{folder.path}: early stopping ended this run at epoch "
+                         f"{stops[-1]['epoch']}; there is nothing to resume. Train a new run, "
+                         "with more --early-stopping patience or none")  # fmt: skip
     if epochs is not None and epochs != config.epochs:
         _check_new_length(config, epochs, saved.epochs)
         config = config.replace(epochs=epochs)

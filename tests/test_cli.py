@@ -387,3 +387,13 @@ def test_regression_with_defaults_trains_and_predicts_in_the_targets_units(tmp_p
         predicted = np.array([float(row["prediction"]) for row in csv.DictReader(file)])
     assert 100 < predicted.mean() < 200  # diabetes targets run from 25 to 346, mean 152
     assert np.corrcoef(predicted, diabetes.target[:50])[0, 1] > 0.5
+
+
+def test_a_run_ended_by_early_stopping_is_not_resumed(tmp_path):
+    descent("train", "--data", "iris", "--model", "mlp:8", "--lr", 0.5, "--epochs", 200,
+            "--early-stopping", 2, "--no-progress", cwd=tmp_path)  # fmt: skip
+    run = only_run(tmp_path)
+    history = json.loads((run / "history.json").read_text())
+    (stop,) = [e for e in history["events"] if e["event"] == "early_stopping"]
+    assert stop["epoch"] == len(history["epoch_time"]) < 200
+    assert "early stopping ended this run" in fails("resume", run, cwd=tmp_path)

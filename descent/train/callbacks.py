@@ -180,6 +180,10 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.stop_training = True
+            self.run.history.events.append(
+                {"event": "early_stopping", "epoch": epoch + 1, "best_epoch": self.best_epoch + 1
+                 if self.best_epoch is not None else None, self.monitor: self.best}
+            )  # fmt: skip
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
