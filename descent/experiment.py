@@ -253,6 +253,8 @@ def targets_from_prediction(info: dict, out: np.ndarray) -> np.ndarray:
 def features_for_prediction(info: dict, x: np.ndarray) -> np.ndarray:
     """New samples shaped and scaled as the run's training data were."""
     shape = tuple(info["sample_shape"])
+    if x.shape[1:] != shape and int(np.prod(x.shape[1:])) == int(np.prod(shape)):
+        x = x.reshape(len(x), *shape)  # flat CSV rows of an image-shaped run
     if x.shape[1:] != shape:
         raise ValueError(
             f"the input has {x.shape[1:]} features per sample, the run was trained on {shape}"
