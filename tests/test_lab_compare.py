@@ -303,3 +303,16 @@ def test_sharpness_is_tracked_against_two_over_lr():
     assert edge_of_stability(Arm(1, "sgd", 0.1, {"momentum": 0.9})) == pytest.approx(38)
     assert math.isnan(edge_of_stability(Arm(1, "adam", 0.1)))
     assert any("edge of stability" in s for s in result.sentences())
+
+
+def test_sentences_on_a_regression_whose_arms_explode_without_a_hard_stop():
+    """Unscaled diabetes targets (loss ~2e4): arms blow up; the words must still come out."""
+    train, val = load_dataset("diabetes", standardize=True)  # features only
+    comparison = compare(train, val, model="mlp:8", budget=Budget("epochs", 2), seeds=(0,))
+    labels = {arm.label: arm.row["lr_label"] for arm in comparison.arms}
+    words = " ".join(comparison.sentences())
+    exploded = [label for label, verdict in labels.items() if verdict == "diverged"]
+    assert exploded and all(f"[{label}]" in words.split("Diverged:")[1] for label in exploded)
+    if "lowest final validation loss" in words:
+        best = words.split("lowest final validation loss")[1]
+        assert not any(f"[{label}]" in best for label in exploded)

@@ -170,9 +170,9 @@ def _by_variant(comparison: Comparison) -> list[str]:
 
 def _lr_words(result: ArmResult) -> str:
     row, losses = result.row, result.curves["loss"].mean
-    if row["lr_label"] == "diverged":
-        at = min(t.diverged_at for t in result.traces if t.diverged_at is not None)
-        return f"lr {row['lr']:g} diverged (first at update {at})"
+    stops = [t.diverged_at for t in result.traces if t.diverged_at is not None]
+    if row["lr_label"] == "diverged" and stops:
+        return f"lr {row['lr']:g} diverged (first at update {min(stops)})"
     return (f"lr {row['lr']:g} {row['lr_label']} (training loss {_g(losses[0])} to "
             f"{_g(losses[-1])}, best {_g(min(losses))})")  # fmt: skip
 
@@ -187,18 +187,22 @@ def _by_lr(comparison: Comparison) -> list[str]:
 
 
 def _divergence(comparison: Comparison) -> list[str]:
-    diverged = [r for r in comparison.arms if r.row["diverged"]]
+    diverged = [r for r in comparison.arms if r.row["lr_label"] == "diverged"]
     if not diverged:
         return []
     finished = len(comparison.arms) - len(diverged)
-    names = ", ".join(f"[{r.label}] in {r.row['diverged_seeds']} of {len(r.traces)} seeds"
-                      for r in diverged)  # fmt: skip
-    return [f"Diverged: {names}; {finished} other arm(s) finished their budget."]
+    names = ", ".join(
+        f"[{r.label}] in {r.row['diverged_seeds']} of {len(r.traces)} seeds"
+        if r.row["diverged_seeds"] else f"[{r.label}] (its loss ended over {EXPLODED:g}x its start)"
+        for r in diverged
+    )
+    return [f"Diverged: {names}; {finished} other arm(s) did not."]
 
 
 def _best(comparison: Comparison) -> list[str]:
     key = "val_loss" if comparison.arms[0].traces[0].points.get("val_loss") else "train_loss"
-    rows = [r.row for r in comparison.arms if math.isfinite(r.row[key])]
+    rows = [r.row for r in comparison.arms
+            if math.isfinite(r.row[key]) and r.row["lr_label"] != "diverged"]  # fmt: skip
     if not rows:
         return []
     best = min(rows, key=lambda row: row[key])
