@@ -249,16 +249,15 @@ def _rebuilt(folder: RunFolder) -> RunConfig:
     return config
 
 
-def _trained(folder: RunFolder, which: str) -> Experiment:
-    """The run's experiment with the weights of its `which` ('best' or 'last') checkpoint."""
-    experiment = prepare(_rebuilt(folder))
-    checkpoint.load(_checkpoint(folder, which), model=experiment.model)
-    return experiment
-
-
 def evaluate_run(path, which: str = "best", echo: Echo = print) -> dict[str, dict]:
     """Loss and metrics of a run's saved model on its train, validation and test splits."""
-    experiment = _trained(RunFolder.open(path), which)
+    folder = RunFolder.open(path)
+    experiment = prepare(_rebuilt(folder))
+    saved = _checkpoint(folder, which)
+    extra = checkpoint.load(saved, model=experiment.model)
+    echo(f"weights: {saved.name}, saved after epoch {extra.get('epoch', '?')}")
+
+
     loaders = {"train": experiment.train_loader, "validation": experiment.val_loader,
                "test": experiment.test_loader}  # fmt: skip
     results = {}

@@ -136,7 +136,8 @@ def test_evaluate_reports_what_training_measured(default_run):
     cwd, run, _ = default_run
     result = descent("evaluate", run, "--which", "last", cwd=cwd)
     lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
-    assert set(lines) == {"train", "validation", "test"}
+    assert set(lines) == {"weights", "train", "validation", "test"}
+    assert lines["weights"] == "weights: last.safetensors, saved after epoch 20"
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert f"accuracy {test['accuracy']:.4g}" in lines["test"]
     assert f"loss {test['loss']:.4g}" in lines["test"]
