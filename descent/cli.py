@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 import warnings
 from collections.abc import Sequence
 
@@ -76,8 +77,11 @@ CONFIG_OPTIONS = [
     click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet"),
     click.option("--loss", type=click.Choice(["cross_entropy", "mse", "l1", "huber"])),
     click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
-    click.option("--lr", type=float, help="The learning rate."),
-    click.option("--momentum", type=float, help="Momentum of sgd and rmsprop."),
+    click.option("--lr", type=float,
+                 help="The learning rate (default: 0.05 for sgd, 1e-3 for adam, adamw and "
+                      "rmsprop, 1e-2 for adagrad)."),
+    click.option("--momentum", type=float,
+                 help="Momentum of sgd (default 0.9) and rmsprop (default 0)."),
     click.option("--nesterov/--no-nesterov", default=None),
     click.option("--weight-decay", type=float),
     click.option("--schedule", type=click.Choice(SCHEDULES)),
@@ -92,7 +96,8 @@ CONFIG_OPTIONS = [
     click.option("--test-split", type=float, help="The test fraction of the data."),
     click.option("--standardize/--no-standardize", default=None),
     click.option("--early-stopping", type=int, metavar="PATIENCE",
-                 help="Stop after this many epochs without a better val_loss (0: off)."),
+                 help="Stop after this many epochs without a better val_loss (the training "
+                      "loss with --val-split 0), keeping the best weights; 0: off."),
     click.option("--guard/--no-guard", default=None,
                  help="Roll back a diverging run, then stop."),
     click.option("--out", type=click.Path(file_okay=False),
@@ -204,7 +209,9 @@ def _arms(arm_specs, batch_sizes, optimizers, lrs, options: dict):
         for arm in grid(sizes or ["full", 1, 32], names or ["sgd"], rates or [0.1]):
             arms.append(Arm(arm.batch_size, arm.optimizer, arm.lr,
                             options if arm.optimizer == "sgd" else {}))  # fmt: skip
-    return arms or default_arms()
+    if not arms:
+        arms = [Arm(arm.batch_size, arm.optimizer, arm.lr, options) for arm in default_arms()]
+    return arms
 
 
 def _budget(text: str):
@@ -217,6 +224,15 @@ def _budget(text: str):
         raise click.BadParameter(f"{text!r}: write KIND=AMOUNT, e.g. epochs=10, samples=20000, "
                                  "updates=500 or seconds=5") from None  # fmt: skip
     return Budget(kind.strip(), int(value) if value.is_integer() else value)
+
+
+def _keys_in(config_path) -> set[str]:
+    """The settings a TOML file names (its keys, with - read as _)."""
+    try:
+        with open(config_path, "rb") as file:
+            return {str(key).replace("-", "_") for key in tomllib.load(file)}
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()  # RunConfig.from_toml reports the problem itself
 
 
 PER_ARM = ("optimizer", "lr", "batch_size", "epochs", "schedule", "gamma", "step_size",
@@ -256,15 +272,19 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
     stochastic (lr 0.01) and mini-batch 32 (lr 0.1), plain SGD, 10 epochs, 3 seeds.
     --momentum and --weight-decay apply to every sgd arm.
     """
-    per_arm = [name for name in PER_ARM if flags.get(name) is not None]
+    given = {name for name, value in flags.items() if value is not None}
+    if config_path:
+        given |= _keys_in(config_path)
+    per_arm = [name for name in PER_ARM if name in given]
     if per_arm:
         raise click.UsageError(
-            f"compare sets {', '.join('--' + n.replace('_', '-') for n in per_arm)} per arm: "
+            f"compare sets {', '.join(n.replace('_', '-') for n in per_arm)} per arm: "
             "use --arm BATCH:OPTIMIZER:LR (repeatable) or --batch-sizes, --optimizers and "
             "--lrs, and --budget for the length"
         )
     config = _config(config_path, flags)
-    options = {k: flags[k] for k in ("momentum", "weight_decay") if flags.get(k)}
+    options = {k: getattr(config, k) for k in ("momentum", "weight_decay")
+               if k in given and getattr(config, k)}  # fmt: skip
     try:
         arms = _arms(arm_specs, batch_sizes, optimizers, lrs, options)
         budget = _budget(budget_text)

@@ -31,6 +31,9 @@ from descent.optim import BY_NAME
 OPTIMIZERS = tuple(BY_NAME)
 LOSSES = ("cross_entropy", "mse", "l1", "huber")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+"""Each optimizer's learning rate when none is given: one rate cannot suit them all (an
+adaptive method's step is about lr per weight, whatever the gradient's size)."""
 
 
 @dataclasses.dataclass
@@ -42,8 +45,8 @@ class RunConfig:
     model: str | dict = "mlp:128"
     loss: str | None = None  # default: cross_entropy to classify, mse to regress
     optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9  # sgd and rmsprop
+    lr: float | None = None  # default: the optimizer's, see DEFAULT_LR
+    momentum: float | None = None  # sgd (default 0.9) and rmsprop (default 0)
     nesterov: bool = False
     weight_decay: float = 0.0
     schedule: str = "constant"
@@ -68,6 +71,10 @@ class RunConfig:
             _check_type(field.name, getattr(self, field.name), field.type)
         self.model = _canonical_model(self.model)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.optimizer]
+        if self.momentum is None:
+            self.momentum = 0.9 if self.optimizer == "sgd" else 0.0
         _choice("schedule", self.schedule, SCHEDULES)
         if self.loss is not None:
             _choice("loss", self.loss, LOSSES)

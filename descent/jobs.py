@@ -71,6 +71,10 @@ def _callbacks(experiment: Experiment, folder: RunFolder, echo: Echo, progress: 
 
 def _finish(experiment: Experiment, folder: RunFolder, history: History, echo: Echo) -> dict:
     """Test the final model, save the metrics, plots and report; print the test metrics."""
+    for event in history.events:
+        if event["event"] == "early_stopping":
+            echo(f"early stopping: stopped after epoch {event['epoch']}; the weights of the "
+                 f"best epoch, {event['best_epoch']}, are restored")  # fmt: skip
     test = evaluate(experiment.model, experiment.loss_fn, experiment.test_loader,
                     experiment.metrics)  # fmt: skip
     folder.write_json("metrics.json", {"test": test, "epochs": history.epochs,
@@ -178,8 +182,10 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
     folder = RunFolder.open(path)
     config = _rebuilt(folder)
     if not folder.last_checkpoint.is_file():
-        raise FileNotFoundError(f"{folder.path}: no checkpoint to resume from (the run ended "
-                                "before its first epoch); start it again with descent train")
+        raise FileNotFoundError(
+            f"{folder.path}: no checkpoints/last.safetensors to resume from: a compare or "
+            "lr-find folder has none, nor does a run that stopped in its first epoch; train "
+            "again with descent train")
     saved = History.from_dict(folder.read_json("history.json"))
     stops = [e for e in saved.events if e.get("event") == "early_stopping"]
     if stops:

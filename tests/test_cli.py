@@ -234,7 +234,10 @@ def test_compare_refuses_a_budget_it_cannot_meet(tmp_path):
     assert "BATCH:OPTIMIZER:LR" in fails("compare", "--arm", "32:sgd", cwd=tmp_path, code=2)
     assert "empty list" in fails("compare", "--lrs", ",", cwd=tmp_path, code=2)
     message = fails("compare", "--optimizer", "adam", "--lr", 0.1, cwd=tmp_path, code=2)
-    assert "compare sets --optimizer, --lr per arm" in message and "--arm" in message
+    assert "compare sets optimizer, lr per arm" in message and "--arm" in message
+    (tmp_path / "run.toml").write_text('data = "iris"\nbatch_size = 8\n')
+    assert "compare sets batch-size per arm" in fails("compare", "--config", "run.toml",
+                                                      cwd=tmp_path, code=2)  # fmt: skip
 
 
 def test_compare_applies_momentum_to_its_sgd_arms_and_saves_what_it_used(tmp_path):
@@ -243,6 +246,12 @@ def test_compare_applies_momentum_to_its_sgd_arms_and_saves_what_it_used(tmp_pat
     run = only_run(tmp_path)
     labels = [arm["label"] for arm in json.loads((run / "comparison.json").read_text())["arms"]]
     assert labels == ["mini-batch 32, sgd(momentum=0.9), lr 0.05", "mini-batch 32, adam, lr 0.001"]
+    (tmp_path / "run.toml").write_text("momentum = 0.5\n")  # from a file, on the default arms
+    descent("compare", "--config", "run.toml", "--budget", "updates=5", "--seeds", 1,
+            "--model", "mlp:8", "--out", "defaults", cwd=tmp_path)  # fmt: skip
+    (run,) = (tmp_path / "defaults").iterdir()
+    labels = [arm["label"] for arm in json.loads((run / "comparison.json").read_text())["arms"]]
+    assert all("sgd(momentum=0.5)" in label for label in labels) and len(labels) == 3
     assert set(tomllib.loads((run / "config.toml").read_text())) <= {
         "data", "target", "model", "loss", "seed", "val_split", "test_split", "standardize"}
 
@@ -391,10 +400,13 @@ def test_regression_with_defaults_trains_and_predicts_in_the_targets_units(tmp_p
 
 
 def test_a_run_ended_by_early_stopping_is_not_resumed(tmp_path):
-    descent("train", "--data", "iris", "--model", "mlp:8", "--lr", 0.5, "--epochs", 200,
-            "--early-stopping", 2, "--no-progress", cwd=tmp_path)  # fmt: skip
+    out = descent("train", "--data", "iris", "--model", "mlp:8", "--lr", 0.5, "--epochs", 200,
+                  "--early-stopping", 2, "--no-progress", cwd=tmp_path).stdout  # fmt: skip
+    assert "early stopping: stopped after epoch" in out
     run = only_run(tmp_path)
     history = json.loads((run / "history.json").read_text())
     (stop,) = [e for e in history["events"] if e["event"] == "early_stopping"]
+    (restored,) = [e for e in history["events"] if e["event"] == "restored_best_weights"]
     assert stop["epoch"] == len(history["epoch_time"]) < 200
+    assert restored["epoch"] == stop["best_epoch"] == stop["epoch"] - 2
     assert "early stopping ended this run" in fails("resume", run, cwd=tmp_path)

@@ -64,3 +64,11 @@ def test_malformed_and_missing_files(tmp_path):
         RunConfig.from_toml(path)
     with pytest.raises(FileNotFoundError, match="config file .*nope.toml does not exist"):
         RunConfig.from_toml(tmp_path / "nope.toml")
+
+
+def test_each_optimizer_gets_its_own_default_rate_and_momentum():
+    assert (RunConfig().lr, RunConfig().momentum) == (0.05, 0.9)
+    assert (RunConfig(optimizer="adam").lr, RunConfig(optimizer="adam").momentum) == (1e-3, 0.0)
+    assert RunConfig(optimizer="rmsprop").momentum == 0.0  # PyTorch's default, not sgd's
+    assert RunConfig(optimizer="adagrad").lr == 1e-2
+    assert RunConfig(optimizer="adam", lr=0.01).lr == 0.01

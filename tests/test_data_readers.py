@@ -71,7 +71,7 @@ def test_npz_reads_named_arrays(tmp_path):
     np.savez(path, x=np.ones((4, 3)), y=np.array([0, 1, 1, 0]))
     ds = read_npz(path)
     assert ds.features.shape == (4, 3) and ds.task == "classification"
-    with pytest.raises(KeyError, match=r"\['x', 'y'\]"):
+    with pytest.raises(ValueError, match=r"\['x', 'y'\]"):
         read_npz(path, features_key="images")
 
 

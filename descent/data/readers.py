@@ -166,7 +166,8 @@ def read_npz(
         keys = list(archive.files)
         for key in (features_key, target_key):
             if key not in keys:
-                raise KeyError(f"{path}: no array named {key!r}; the file holds {keys}")
+                raise ValueError(f"{path}: no array named {key!r}; the file holds {keys} (name "
+                                 "the features x and the targets y)")  # fmt: skip
         try:
             x, y = archive[features_key], archive[target_key]
         except ValueError as error:

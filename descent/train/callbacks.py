@@ -189,7 +189,7 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None:
             self.run.model.load_state_dict(self.best_weights)
             self.run.history.events.append(
-                {"event": "restored_best_weights", "epoch": self.best_epoch,
+                {"event": "restored_best_weights", "epoch": self.best_epoch + 1,
                  self.monitor: self.best}
             )  # fmt: skip
 
