@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import tomllib
 import warnings
@@ -226,6 +227,12 @@ def _budget(text: str):
     return Budget(kind.strip(), int(value) if value.is_integer() else value)
 
 
+def _positive(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} must be a finite number > 0")
+    return value
+
+
 def _keys_in(config_path) -> set[str]:
     """The settings a TOML file names (its keys, with - read as _)."""
     try:
@@ -259,7 +266,7 @@ Examples:
               metavar="KIND=AMOUNT", help="epochs, samples, updates or seconds, per arm.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Seeds per arm (0, 1, ...).")
-@click.option("--target-loss", type=float,
+@click.option("--target-loss", type=float, callback=lambda ctx, param, value: _positive(value),
               help="The training loss the to-target columns measure (default: chosen).")
 @click.option("--sharpness-every", type=click.IntRange(min=1), metavar="EPOCHS",
               help="Also track the sharpness every this many epochs.")

@@ -233,6 +233,7 @@ def test_compare_refuses_a_budget_it_cannot_meet(tmp_path):
     assert "seconds" in fails("compare", "--budget", "lifetimes=3", cwd=tmp_path)
     assert "BATCH:OPTIMIZER:LR" in fails("compare", "--arm", "32:sgd", cwd=tmp_path, code=2)
     assert "empty list" in fails("compare", "--lrs", ",", cwd=tmp_path, code=2)
+    assert "finite number > 0" in fails("compare", "--target-loss", "nan", cwd=tmp_path, code=2)
     message = fails("compare", "--optimizer", "adam", "--lr", 0.1, cwd=tmp_path, code=2)
     assert "compare sets optimizer, lr per arm" in message and "--arm" in message
     (tmp_path / "run.toml").write_text('data = "iris"\nbatch_size = 8\n')
