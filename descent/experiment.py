@@ -171,16 +171,15 @@ def load_splits(config: RunConfig) -> DataSplits:
         stratify = train.targets if train.task == "classification" else None
         train, val = split(train, test_size=config.val_split, stratify=stratify,
                            seed=config.seed)  # fmt: skip
-    scalers = []
+    features = targets = None
     if config.standardize:
-        scalers.append(Standardizer().fit(train))
+        features = Standardizer().fit(train)
         if train.task == "regression":  # targets too: a loss of 2e4 makes any lr explode
-            scalers.append(Standardizer(array=1).fit(train))
-    for scaler in scalers:
+            targets = Standardizer(array=1).fit(train)
+    for scaler in (s for s in (features, targets) if s is not None):
         train, test = scaler.transform(train), scaler.transform(test)
         val = scaler.transform(val) if val is not None else None
-    return DataSplits(train, val, test, *(scalers[:1] or [None]), source_sha256,
-                      *scalers[1:])  # fmt: skip
+    return DataSplits(train, val, test, features, source_sha256, targets)
 
 
 def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
