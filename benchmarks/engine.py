@@ -86,10 +86,10 @@ def tiny_steps(shape: tuple, seed: int) -> dict[str, Step]:
 # -- workload 2: an MLP training step -----------------------------------------------------
 
 
-def mlp(nn):
-    """The MLP, built from `nn` (descent.nn or torch.nn): Linear and ReLU in a Sequential."""
+def mlp(nn, sizes=MLP_SIZES):
+    """An MLP of these layer sizes, built from `nn` (descent.nn or torch.nn): Linear and ReLU."""
     layers = []
-    for fan_in, fan_out in itertools.pairwise(MLP_SIZES):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
     return nn.Sequential(*layers[:-1])
 

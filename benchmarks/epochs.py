@@ -21,7 +21,6 @@ How the contenders are checked, timed and reported: benchmarks/harness.py.
 
 from __future__ import annotations
 
-import itertools
 import sys
 import warnings
 from pathlib import Path
@@ -86,19 +85,12 @@ def mlp_epoch_steps(batch: int, rows: int, seed: int) -> dict[str, Step]:
 # -- fit() against a torch loop -------------------------------------------------------------
 
 
-def digits_model(nn):
-    layers = []
-    for fan_in, fan_out in itertools.pairwise(DIGITS_SIZES):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
 def fit_steps(seed: int) -> dict[str, Step]:
     train, _ = dc.data.load_dataset("digits", seed=seed, standardize=True)
     x, y = train.features, train.targets
     torch.manual_seed(seed)
-    torch_model = digits_model(torch.nn)
-    model = harness.copy_weights(digits_model(dc.nn), torch_model)
+    torch_model = mlp(torch.nn, DIGITS_SIZES)
+    model = harness.copy_weights(mlp(dc.nn, DIGITS_SIZES), torch_model)
     optimizer = dc.optim.SGD(model.parameters(), lr=DIGITS_LR)
     loader = dc.data.DataLoader(train, batch_size=DIGITS_BATCH, shuffle=False)
 
@@ -116,7 +108,7 @@ def fit_steps(seed: int) -> dict[str, Step]:
 
 def torch_fit(source: torch.nn.Module, x: np.ndarray, y: np.ndarray, data_loader: bool) -> Step:
     """One epoch as fit() runs it, in torch: the step, and the mean loss and accuracy kept."""
-    model = digits_model(torch.nn)
+    model = mlp(torch.nn, DIGITS_SIZES)
     model.load_state_dict(source.state_dict())
     optimizer = torch.optim.SGD(model.parameters(), lr=DIGITS_LR)
     inputs, labels = torch.from_numpy(x), torch.from_numpy(y)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Callable
 
@@ -229,11 +228,7 @@ def _resumed_diagnostics(folder: RunFolder) -> LayerDiagnostics:
     """A LayerDiagnostics that extends the run's saved series instead of starting over."""
     diagnostics = LayerDiagnostics()
     if folder.file("diagnostics.json").is_file():
-        saved = folder.read_json("diagnostics.json")
-        diagnostics.epochs = saved["epochs"]
-        for key in ("dead_relu", "grad_norm", "update_ratio"):
-            setattr(diagnostics, key, {layer: [math.nan if v is None else v for v in series]
-                                       for layer, series in saved[key].items()})  # fmt: skip
+        diagnostics.load_dict(folder.read_json("diagnostics.json"))
     return diagnostics
 
 

@@ -142,6 +142,13 @@ class LayerDiagnostics(Callback):
             self.update_ratio.setdefault(layer, []).append(ratio)
         self.epochs += 1
 
+    def load_dict(self, saved: dict) -> None:
+        """Continue the series of a `to_dict()` (a resumed run extends, not restarts, them)."""
+        self.epochs = saved["epochs"]
+        self.dead_relu = _nan_for_none(saved["dead_relu"])
+        self.grad_norm = _nan_for_none(saved["grad_norm"])
+        self.update_ratio = _nan_for_none(saved["update_ratio"])
+
     def to_dict(self) -> dict:
         """{'epochs', 'dead_relu', 'grad_norm', 'update_ratio'}; each series a list per epoch
         keyed by module name; NaN and Inf become None."""
@@ -153,6 +160,10 @@ class LayerDiagnostics(Callback):
                 "update_ratio": self.update_ratio,
             }
         )
+
+
+def _nan_for_none(series: dict[str, list]) -> dict[str, list[float]]:
+    return {name: [math.nan if v is None else v for v in values] for name, values in series.items()}
 
 
 def _first_samples(loader, count: int):
