@@ -1,27 +1,38 @@
-"""descent: neural networks that learn by backpropagation and gradient descent, on NumPy."""
+"""descent: neural networks that learn by backpropagation and gradient descent, on NumPy.
 
-import numpy as np
+`import descent as torch` runs tensor-level PyTorch code as written: the
+names below are torch's, with its arguments and its numbers.
+"""
 
-from descent import autograd, data, nn, ops, optim, train
+from descent import autograd, cuda, data, nn, ops, optim, train
 from descent.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from descent.checkpoint import load, save
-from descent.creation import (
-    arange,
-    full,
-    ones,
-    ones_like,
-    rand,
-    randn,
-    tensor,
-    zeros,
-    zeros_like,
+from descent.creation import *  # noqa: F403  (tensor, zeros, arange, randn, ...)
+from descent.device import device
+from descent.dtypes import (
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
 )
 from descent.errors import CheckpointError, ShapeError
-from descent.ops import *  # noqa: F403  (abs, add, ... matmul: the ops as functions)
+from descent.functions import *  # noqa: F403  (sum, max, cat, ...: the ops with torch's names)
 from descent.random import manual_seed
 from descent.tensor import Tensor
 
-float16, float32, float64 = np.float16, np.float32, np.float64
-int32, int64, bool_ = np.int32, np.int64, np.bool_
+bool_ = bool  # NumPy's spelling, kept for old code
 
 __version__ = "0.1.0"

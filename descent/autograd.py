@@ -1,11 +1,14 @@
-"""Reverse-mode automatic differentiation: grad mode, the backward sweep and gradcheck.
+"""Reverse-mode automatic differentiation: grad mode, the backward sweep, torch-style
+Functions, `grad` and gradcheck.
 
-The forward pass records a graph: every tensor made by an op keeps the op's
-node (`Tensor._ctx`), and the node keeps its input tensors (`parents`).
-`backward` orders that graph once, then sweeps it from the output back to
-the leaves, summing each gradient back to its input's shape (the one place
-broadcasting is undone) and accumulating it with `+` so a reused tensor is
-right.
+The forward pass records a graph, as torch's: every tensor made by an op
+keeps the op's node (`Tensor.grad_fn`), and the node keeps edges to the
+nodes that made its inputs, or to the leaves themselves. Edges point to
+nodes, not tensors, so an in-place op that gives a tensor a new node leaves
+the graph recorded before it intact. `backward` orders the nodes once, then
+sweeps them from the output back to the leaves, summing each gradient back
+to its input's shape (the one place broadcasting is undone) and adding up
+the gradients of a reused node before it runs.
 """
 
 from __future__ import annotations
@@ -79,6 +82,77 @@ class set_grad_enabled(_GradModeSwitch):
         pass  # switched in __init__
 
 
+class Node:
+    """A recorded op as the backward sweep sees it: a gradient rule and the edges to its inputs.
+
+    `next[i]` is where input i's gradient goes: the node that made it, the
+    leaf tensor itself (whose `.grad` accumulates it), or None when input i
+    needs none. `shapes[i]` is input i's shape, to undo broadcasting.
+    `saved_versions` holds (version counter, version) for every tensor whose data
+    the node kept, so a backward after an in-place change of one raises.
+    """
+
+    next: tuple | None = None  # None once the sweep freed the node
+    shapes: tuple = ()
+    saved_versions: tuple = ()
+    hooks: list | None = None  # tensor hooks of the node's output
+    retained = None  # the output tensor, when retain_grad() was called on it
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """torch's window onto the graph: ((node or AccumulateGrad or None, 0), ...)."""
+        if self.next is None:
+            return ()
+        return tuple(
+            (AccumulateGrad(edge) if _is_leaf_edge(edge) else edge, 0) for edge in self.next
+        )
+
+    def register_hook(self, hook: Callable) -> RemovableHandle:
+        """`hook(grad_inputs, grad_outputs)` is not supported; hook the tensor instead."""
+        raise NotImplementedError(
+            "grad_fn.register_hook is not supported; use tensor.register_hook(fn), which gets "
+            "and may replace the tensor's gradient"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """Where a leaf's gradient ends: its `.grad` (shown in `next_functions`)."""
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _is_leaf_edge(edge) -> bool:
+    return edge is not None and not isinstance(edge, Node)
+
+
+class RemovableHandle:
+    """Returned by `register_hook`: `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
 def sum_to_shape(grad, shape: tuple):
     """Undo broadcasting: sum `grad` over the axes along which `shape` was stretched."""
     if grad.shape == shape:
@@ -90,93 +164,358 @@ def sum_to_shape(grad, shape: tuple):
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """The recorded tensors behind `root`, each after all of its inputs (iterative DFS)."""
-    order: list[Tensor] = []
+def _topological_order(roots: list[Node]) -> list[Node]:
+    """The nodes behind `roots`, each before every node it feeds (iterative DFS)."""
+    order: list[Node] = []
     seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
     while stack:
-        tensor, inputs_done = stack.pop()
+        node, inputs_done = stack.pop()
         if inputs_done:
-            order.append(tensor)
+            order.append(node)
             continue
-        if id(tensor) in seen:
+        if id(node) in seen:
             continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        parents = tensor._ctx.parents
-        if parents is None:
+        seen.add(id(node))
+        stack.append((node, True))
+        if node.next is None:
             raise RuntimeError(
-                f"backward: the graph through {type(tensor._ctx).__name__} was already freed by "
-                "an earlier backward(); pass retain_graph=True to the first backward() to "
-                "call it twice"
+                f"backward: the graph through {node.name()} was already freed by an earlier "
+                "backward(); pass retain_graph=True to the first backward() to call it twice"
             )
-        for parent in parents:
-            if parent._ctx is not None and id(parent) not in seen:
-                stack.append((parent, False))
+        for edge in node.next:
+            if isinstance(edge, Node) and id(edge) not in seen:
+                stack.append((edge, False))
+    order.reverse()
     return order
 
 
-def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
-    """Backpropagate from `root`, accumulating into the `.grad` of every leaf that needs it."""
-    if not root._requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad and has no graph; "
-            "create its inputs with requires_grad=True, outside no_grad()"
-        )
-    xp = array_module(root.data)
-    if grad is None:
-        if root.data.size != 1:
+def _check_saved_versions(node: Node) -> None:
+    for counter, version, shape, dtype in node.saved_versions:
+        if counter.value != version:
             raise RuntimeError(
-                f"backward: a gradient can be created implicitly only for a scalar output, "
-                f"got shape {root.shape}; pass grad= (an array of that shape), or reduce "
-                "the output first, e.g. loss.sum()"
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: a {dtype} tensor of shape {list(shape)} that "
+                f"{node.name()} saved is at version {counter.value}; expected version "
+                f"{version} instead. Use an out-of-place op (x = x + 1, not x += 1) or "
+                "clone() the tensor before changing it"
             )
-        grad = xp.ones(root.shape, dtype=root.dtype)
-    else:
-        grad = xp.asarray(grad, dtype=root.dtype)
-        if grad.shape != root.shape:
-            raise ValueError(f"backward: grad has shape {grad.shape}, the output {root.shape}")
-    if root._ctx is None:
-        _accumulate_leaf(root, grad, handed_out={id(grad)})
-        return
 
-    grads = {id(root): grad}
-    handed_out: set[int] = {id(grad)}  # the caller's own array must not become a leaf's .grad
-    for tensor in reversed(_topological_order(root)):
-        node = tensor._ctx
-        out_grad = grads.pop(id(tensor), None)
-        if out_grad is not None:
-            input_grads = node.backward(out_grad)
+
+def _seed(tensor: Tensor, grad):
+    """The gradient that starts the sweep at `tensor`: `grad`, or 1 for a scalar."""
+    if grad is None:
+        if tensor._data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs; this output has "
+                f"shape {tensor.shape}: pass gradient= (a tensor of that shape) or reduce it "
+                "first, e.g. loss.sum()"
+            )
+        return array_module(tensor._data).ones(tensor.shape, dtype=tensor.dtype)
+    grad = grad._data if hasattr(grad, "_data") else grad
+    grad = array_module(tensor._data).asarray(grad, dtype=tensor.dtype)
+    if grad.shape != tensor.shape:
+        raise RuntimeError(
+            f"backward: gradient has shape {grad.shape} but the output has shape {tensor.shape}"
+        )
+    return grad
+
+
+def run_backward(
+    tensors: Sequence[Tensor],
+    grads: Sequence,
+    retain_graph: bool = False,
+    capture: Sequence[Tensor] | None = None,
+) -> list | None:
+    """Sweep the graph back from `tensors` (seeded with `grads`).
+
+    Without `capture`, every leaf that requires grad accumulates into its
+    `.grad`. With it, no `.grad` changes and the gradients of the tensors
+    in `capture` are returned instead (None for one that got none).
+    """
+    roots: dict[int, object] = {}  # node or leaf id -> seed gradient
+    targets: list = []
+    for tensor, grad in zip(tensors, grads):
+        if not tensor._requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn: "
+                "create its inputs with requires_grad=True, outside no_grad()"
+            )
+        seed = _seed(tensor, grad)
+        target = tensor.grad_fn or tensor
+        key = id(target)
+        roots[key] = seed if key not in roots else roots[key] + seed
+        targets.append(target)
+
+    captured: dict[int, object] | None = None
+    if capture is not None:
+        captured = {id(t.grad_fn or t): None for t in capture}
+    handed_out = {id(seed) for seed in roots.values()}  # the caller's arrays are never a .grad
+    # A leaf's gradient is summed over all its uses first, so its hooks run once, as torch's.
+    leaf_grads: dict[int, list] = {}
+
+    def reach_leaf(leaf, grad) -> None:
+        entry = leaf_grads.get(id(leaf))
+        if entry is None:
+            leaf_grads[id(leaf)] = [leaf, grad]
+        else:
+            entry[1] = entry[1] + grad
+
+    nodes = [t for t in targets if isinstance(t, Node)]
+    grads_of: dict[int, object] = dict(roots)
+    for target in targets:
+        if not isinstance(target, Node) and id(target) in grads_of:
+            reach_leaf(target, grads_of.pop(id(target)))
+
+    for node in _topological_order(nodes):
+        grad = grads_of.pop(id(node), None)
+        if grad is not None:
+            _check_saved_versions(node)
+            if node.hooks:
+                grad = _run_hooks(node.hooks, grad)
+            if node.retained is not None and captured is None:
+                _accumulate_leaf(node.retained, grad, handed_out)
+            if captured is not None and id(node) in captured:
+                captured[id(node)] = grad
+            input_grads = node.backward(grad)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
-            for parent, input_grad in zip(node.parents, input_grads):
-                if input_grad is None or not parent._requires_grad:
+            for edge, shape, input_grad in zip(node.next, node.shapes, input_grads):
+                if input_grad is None or edge is None:
                     continue
-                if input_grad.shape != parent.data.shape:
-                    input_grad = sum_to_shape(input_grad, parent.data.shape)
-                if parent._ctx is None:
-                    _accumulate_leaf(parent, input_grad, handed_out)
+                if input_grad.shape != shape:
+                    input_grad = sum_to_shape(input_grad, shape)
+                if isinstance(edge, Node):
+                    key = id(edge)
+                    previous = grads_of.get(key)
+                    grads_of[key] = input_grad if previous is None else previous + input_grad
                 else:
-                    key = id(parent)
-                    previous = grads.get(key)
-                    grads[key] = input_grad if previous is None else previous + input_grad
+                    reach_leaf(edge, input_grad)
         if not retain_graph:
-            node.__dict__.clear()  # drops saved arrays and parents; `parents` reads None after
+            node.__dict__.clear()  # drops saved arrays and edges; `next` reads None after
+
+    for key, (leaf, grad) in leaf_grads.items():
+        if captured is None:
+            _accumulate_leaf(leaf, grad, handed_out)
+        elif key in captured:
+            captured[key] = grad
+    if captured is None:
+        return None
+    return [captured[id(t.grad_fn or t)] for t in capture]
+
+
+def _run_hooks(hooks: list, grad):
+    from descent.tensor import wrap
+
+    for hook in list(hooks):
+        replaced = hook(wrap(grad))
+        if replaced is not None:
+            grad = replaced._data
+    return grad
 
 
 def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
-    """Add `grad` into `leaf.grad`, which must own its memory (optimizers update it in place)."""
-    if grad.dtype != leaf.data.dtype:
-        grad = grad.astype(leaf.data.dtype)
-    if leaf.grad is None:
-        # A view, or an array already given to another leaf, would alias: copy it.
-        if grad.base is not None or id(grad) in handed_out or not grad.flags.writeable:
-            grad = grad.copy()
+    """Add `grad` into `leaf.grad`, a tensor that owns its memory (optimizers update it)."""
+    from descent.tensor import wrap
+
+    if leaf._hooks:
+        grad = _run_hooks(leaf._hooks, grad)
+    if grad.dtype != leaf._data.dtype:
+        grad = grad.astype(leaf._data.dtype)
+    existing = leaf._grad
+    if existing is None:
+        # A view, a NumPy scalar, or an array already given to another leaf would alias.
+        if (
+            type(grad) is not np.ndarray
+            or grad.base is not None
+            or id(grad) in handed_out
+            or not grad.flags.writeable
+        ):
+            grad = np.array(grad, copy=True) if type(grad) is not np.ndarray else grad.copy()
         handed_out.add(id(grad))
-        leaf.grad = grad
+        leaf._grad = wrap(grad)
+    elif existing._data.flags.writeable and existing._data.shape == grad.shape:
+        existing._data += grad  # in place, as torch: `g = w.grad` sees later backwards
     else:
-        leaf.grad = leaf.grad + grad
+        leaf._grad = wrap(existing._data + grad)
+
+
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs=None,
+) -> None:
+    """Accumulate the gradients of `tensors` into the `.grad` of the leaves behind them."""
+    tensors, grad_tensors = _as_sequences(tensors, grad_tensors)
+    _refuse_create_graph(create_graph)
+    if inputs is not None:
+        inputs = [inputs] if hasattr(inputs, "_data") else list(inputs)
+        found = run_backward(tensors, grad_tensors, bool(retain_graph), capture=inputs)
+        for tensor, grad in zip(inputs, found):
+            if grad is not None:
+                _accumulate_leaf(tensor, grad, set())
+        return
+    run_backward(tensors, grad_tensors, bool(retain_graph))
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, without touching any `.grad`."""
+    from descent.tensor import wrap
+
+    outputs, grad_outputs = _as_sequences(outputs, grad_outputs)
+    _refuse_create_graph(create_graph)
+    single = hasattr(inputs, "_data")
+    inputs = [inputs] if single else list(inputs)
+    for i, tensor in enumerate(inputs):
+        if not tensor._requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    found = run_backward(outputs, grad_outputs, bool(retain_graph), capture=inputs)
+    result = []
+    for i, (tensor, value) in enumerate(zip(inputs, found)):
+        if value is None:
+            if materialize_grads:
+                value = np.zeros_like(tensor._data)
+            elif not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} was not used in the graph; pass allow_unused=True to get "
+                    "None for it"
+                )
+        result.append(None if value is None else wrap(np.array(value, copy=True)))
+    return tuple(result)
+
+
+def _as_sequences(tensors, grads) -> tuple[list, list]:
+    tensors = [tensors] if hasattr(tensors, "_data") else list(tensors)
+    if grads is None:
+        grads = [None] * len(tensors)
+    elif hasattr(grads, "_data") or isinstance(grads, np.ndarray):
+        grads = [grads]
+    else:
+        grads = list(grads)
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"got {len(tensors)} outputs and {len(grads)} gradients for them")
+    return tensors, grads
+
+
+def _refuse_create_graph(create_graph: bool) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (gradients of gradients) is not supported by descent yet; "
+            "compute second-order quantities with finite differences of gradients instead, "
+            "as descent.lab.sharpness does"
+        )
+
+
+class FunctionCtx(Node):
+    """The `ctx` of a torch-style `Function`, which is also its node in the graph."""
+
+    needs_input_grad: tuple = ()
+    _saved_tensors: tuple = ()
+    materialize_grads = True
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep `tensors` for backward; changing one in place before then is an error."""
+        self._saved_tensors = tensors
+        self.saved_versions = tuple(
+            (t._counter(), t._counter().value, t.shape, t.dtype) for t in tensors if t is not None
+        )
+
+    @property
+    def saved_tensors(self) -> tuple:
+        _check_saved_versions(self)
+        return self._saved_tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Accepted for compatibility: every output of a custom function is differentiable."""
+
+    def mark_dirty(self, *tensors) -> None:
+        """Accepted for compatibility: the output is always returned as a new tensor."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = bool(value)
+
+    def name(self) -> str:
+        return f"{self._function.__name__}Backward"
+
+    def backward(self, grad):
+        from descent.tensor import wrap
+
+        with no_grad():
+            grads = self._function.backward(self, wrap(grad))
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.next):
+            raise RuntimeError(
+                f"{self._function.__name__}.backward returned {len(grads)} gradients, but "
+                f"forward took {len(self.next)} inputs: return one per input (None for an "
+                "input that needs none)"
+            )
+        return tuple(None if g is None else g._data for g in grads)
+
+
+class Function:
+    """A user-defined op, as `torch.autograd.Function`.
+
+    Subclasses write static `forward(ctx, *args)` and `backward(ctx, *grads)`
+    (returning one gradient per forward argument) and are called through
+    `apply`. `ctx.save_for_backward(...)`, `ctx.saved_tensors` and
+    `ctx.needs_input_grad` work as in torch. The built-in ops use descent's
+    own node protocol (`descent.function.Function`); this class adapts a
+    torch-style definition onto it.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from descent.tensor import Tensor, wrap
+
+        ctx = FunctionCtx()
+        ctx._function = cls
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        separate_setup = cls.setup_context is not Function.setup_context
+        with no_grad():
+            output = (
+                cls.forward(*args, **kwargs)
+                if separate_setup
+                else cls.forward(ctx, *args, **kwargs)
+            )
+            if separate_setup:
+                cls.setup_context(ctx, args, output)
+        if not isinstance(output, Tensor):
+            raise NotImplementedError(
+                f"{cls.__name__}.forward returned {type(output).__name__}; descent's custom "
+                "functions return exactly one tensor"
+            )
+        output = wrap(output._data)
+        if grad_mode.enabled and any(ctx.needs_input_grad):
+            ctx.next = tuple(
+                a._edge() if needs else None for a, needs in zip(args, ctx.needs_input_grad)
+            )
+            ctx.shapes = tuple(a.shape if isinstance(a, Tensor) else () for a in args)
+            output._requires_grad = True
+            output._ctx = ctx
+        return output
 
 
 class GradcheckError(AssertionError):
@@ -214,14 +553,15 @@ def gradcheck(
 
     with no_grad():
         reference = fn(*inputs)
+    inputs = list(inputs)
     # A scalar output is checked as it is; a larger one through a random projection.
     upstream = np.random.default_rng(seed).standard_normal(reference.shape)
-    if reference.size == 1:
+    if reference.numel() == 1:
         upstream = np.ones(reference.shape)
 
     def objective() -> float:
         with no_grad():
-            return float(np.sum(fn(*inputs).data * upstream))
+            return float(np.sum(fn(*inputs)._data * upstream))
 
     for i in checked:
         inputs[i].grad = None
@@ -229,9 +569,9 @@ def gradcheck(
 
     for i in checked:
         tensor = inputs[i]
-        analytic = tensor.grad if tensor.grad is not None else np.zeros(tensor.shape)
-        tensor.data = np.ascontiguousarray(tensor.data)
-        flat = tensor.data.reshape(-1)  # a view: perturbing it perturbs the input
+        analytic = tensor._grad._data if tensor._grad is not None else np.zeros(tensor.shape)
+        tensor._data = np.ascontiguousarray(tensor._data)
+        flat = tensor._data.reshape(-1)  # a view: perturbing it perturbs the input
         for flat_index in range(flat.size):
             original = flat[flat_index]
             flat[flat_index] = original + eps

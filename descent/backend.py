@@ -18,3 +18,8 @@ def array_module(array) -> ModuleType:
 
         return cupy
     return np
+
+
+def shares_memory(a, b) -> bool:
+    """Whether two arrays may overlap in memory (a view and its base do)."""
+    return array_module(a).may_share_memory(a, b)

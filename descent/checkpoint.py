@@ -28,6 +28,7 @@ import safetensors.numpy
 
 from descent.errors import CheckpointError
 from descent.random import get_rng_state, set_rng_state
+from descent.tensor import Tensor
 
 FORMAT = "descent.checkpoint"
 VERSION = 1
@@ -363,5 +364,9 @@ def _model_state(model, doc: dict, tensors: dict[str, np.ndarray]) -> dict[str, 
 
 
 def _snapshot(state: dict) -> dict:
-    """A state_dict with its top-level arrays copied (a module's state shares its arrays)."""
-    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
+    """A state_dict with its top-level arrays and tensors copied (a module's state shares
+    its memory)."""
+    return {
+        k: v.clone() if isinstance(v, Tensor) else v.copy() if isinstance(v, np.ndarray) else v
+        for k, v in state.items()
+    }

@@ -4,8 +4,18 @@ import difflib
 from collections.abc import Iterable
 
 
-class ShapeError(ValueError):
-    """Tensor shapes that an op cannot combine; the message names the op and the shapes."""
+class ShapeError(ValueError, RuntimeError):
+    """Tensor shapes that an op cannot combine; the message names the op and the shapes.
+
+    A RuntimeError, as torch raises for shapes, and a ValueError, as NumPy does."""
+
+
+class LabelError(ValueError, IndexError):
+    """A class label outside [0, classes): an IndexError as in torch, a ValueError as before."""
+
+
+class DtypeError(TypeError, RuntimeError):
+    """A tensor of a dtype an op cannot take: a RuntimeError as in torch, a TypeError too."""
 
 
 class CheckpointError(ValueError):

@@ -280,7 +280,7 @@ def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print
     checkpoint.load(_checkpoint(folder, which), model=model)
     model.eval()
     with no_grad():
-        out = model(Tensor(x)).data
+        out = model(Tensor(x))._data
     if info["task"] == "regression":
         out = targets_from_prediction(info, out)
     _write_predictions(output_csv, out, info)

@@ -89,7 +89,8 @@ def test_python_scalars_do_not_upcast_float32():
 
 def test_float64_on_request_and_float32_by_default():
     assert dc.tensor([1.0]).dtype == np.float32
-    assert dc.tensor(np.array([1.0])).dtype == np.float32
+    assert dc.tensor(np.array([1.0])).dtype == np.float64  # a NumPy array keeps its dtype, as torch
+    assert dc.Tensor(np.array([1.0])).dtype == np.float32  # torch.Tensor: the default dtype
     assert dc.tensor([1.0], dtype="float64").dtype == np.float64
     assert dc.zeros(2, 3).dtype == np.float32 and dc.randn(2).dtype == np.float32
     assert dc.tensor([1, 2]).dtype == np.int64
@@ -131,13 +132,12 @@ def test_no_grad_builds_no_graph_as_context_and_decorator():
 def test_graph_is_freed_after_backward():
     x = dc.tensor(np.ones(1000), requires_grad=True)
     hidden = x.exp()
-    watch_tensor, watch_array = weakref.ref(hidden), weakref.ref(hidden.data)
+    watch_array = weakref.ref(hidden._data)
     loss = (hidden * 2).sum()
     del hidden
-    assert watch_tensor() is not None  # the graph holds it until backward
+    assert watch_array() is not None  # the graph holds exp's output until backward
     loss.backward()
     gc.collect()
-    assert watch_tensor() is None, "backward kept the intermediate tensor alive"
     assert watch_array() is None, "backward kept an array saved for the gradient alive"
     assert loss._ctx.__dict__ == {}  # the output keeps its node, emptied, as PyTorch's grad_fn
 
@@ -160,13 +160,15 @@ def test_second_backward_without_retain_graph_is_a_clear_error():
 
 def test_backward_on_a_non_scalar_without_grad_is_a_clear_error():
     x = dc.ones(3, 4, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"scalar output, got shape \(3, 4\).*grad="):
+    with pytest.raises(RuntimeError, match=r"scalar outputs.*shape \(3, 4\).*gradient="):
         (x * 2).backward()
 
 
 def test_backward_with_a_grad_of_the_wrong_shape_is_a_clear_error():
     x = dc.ones(3, requires_grad=True)
-    with pytest.raises(ValueError, match=r"grad has shape \(2,\), the output \(3,\)"):
+    with pytest.raises(
+        RuntimeError, match=r"gradient has shape \(2,\) but the output has shape \(3,\)"
+    ):
         (x * 2).backward(np.ones(2))
 
 
@@ -176,10 +178,12 @@ def test_backward_on_a_tensor_without_graph_is_a_clear_error():
 
 
 def test_requires_grad_on_an_integer_tensor_is_a_clear_error():
-    with pytest.raises(TypeError, match="only floating point tensors can require gradients"):
+    with pytest.raises(
+        RuntimeError, match="only Tensors of floating point .* can require gradients"
+    ):
         dc.tensor([1, 2], requires_grad=True)
     t = dc.arange(3)
-    with pytest.raises(TypeError, match="int64"):
+    with pytest.raises(RuntimeError, match="int64"):
         t.requires_grad = True
 
 
@@ -191,12 +195,11 @@ def test_requires_grad_on_an_integer_tensor_is_a_clear_error():
         (lambda: dc.ones(3, 4) + dc.ones(5), r"add: inputs of shapes \(3, 4\) and \(5,\)"),
         (lambda: dc.ones(3, 4) * dc.ones(2, 1), r"mul: inputs of shapes \(3, 4\) and \(2, 1\)"),
         (lambda: dc.ones(3, 4).reshape(5, 2), r"reshape: .*\(3, 4\) \(12 elements\) into \(5, 2\)"),
-        (lambda: dc.concatenate([dc.ones(2, 3), dc.ones(3, 3)], axis=1),
+        (lambda: dc.cat([dc.ones(2, 3), dc.ones(3, 3)], dim=1),
          r"concatenate: shapes \(2, 3\), \(3, 3\) must agree on every axis but axis 1"),
-        (lambda: dc.ones(2, 3).sum(axis=2), r"axis 2 is out of range for a tensor of 2 dimensions"),
-        (lambda: dc.ones(2, 3).squeeze(0), r"squeeze: axis 0 of shape \(2, 3\) has size 2"),
+        (lambda: dc.ones(2, 3).t().view(6), r"view size is not compatible"),
         (lambda: dc.ones(2, 3).broadcast_to((4, 3)), r"broadcast_to: .*\(2, 3\) to \(4, 3\)"),
-        (lambda: dc.ones(2, 3).transpose(0, 0), r"transpose: axes \(0, 0\) are not a permutation"),
+        (lambda: dc.ones(2, 3).permute(0, 0), r"transpose: axes \(0, 0\) are not a permutation"),
     ],
 )  # fmt: skip
 def test_shape_errors_name_the_op_and_the_shapes(make, message):
@@ -218,7 +221,7 @@ def test_detach_shares_data_and_leaves_the_graph():
 
 def test_tensor_attributes_and_repr():
     x = dc.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
-    assert x.shape == (1, 3) and x.ndim == 2 and x.size == 3 and x.dtype == np.float32
+    assert x.shape == (1, 3) and x.ndim == 2 and x.numel() == 3 and x.dtype == np.float32
     assert x.T.shape == (3, 1) and len(x) == 1
     assert x.sum().item() == 6.0
     assert repr(x) == "tensor([[1., 2., 3.]], requires_grad=True)"
@@ -277,7 +280,7 @@ def test_a_leaf_never_keeps_the_callers_upstream_array():
 
 def test_python_conversions():
     assert bool(dc.tensor(1.0) > 0.5) and not bool(dc.tensor([0.0]) > 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError, match="ambiguous"):
         bool(dc.tensor([5.0, 6.0]) > 100)
     assert float(dc.tensor(2.5)) == 2.5 and int(dc.tensor(3)) == 3
     np.testing.assert_array_equal(np.asarray(dc.tensor([1.0, 2.0])), [1.0, 2.0])
@@ -285,6 +288,6 @@ def test_python_conversions():
 
 def test_float32_gradients_stay_float32_through_max_and_clip():
     w = dc.randn(3, 4, requires_grad=True)
-    hidden = (dc.randn(2, 3) @ w).max(axis=1)
+    hidden = (dc.randn(2, 3) @ w).amax(dim=1)
     assert hidden._ctx.backward(np.ones(2, dtype=np.float32)).dtype == np.float32
     assert dc.clip(w, np.float64(-0.5), np.float64(0.5)).dtype == np.float32

@@ -121,7 +121,7 @@ def refused(tmp_path, data, match=None):
     path = tmp_path / "bad.ckpt"
     path.write_bytes(data)
     model = small_model()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(CheckpointError, match=match) as error:
         checkpoint.load(path, model=model)
     assert str(path) in str(error.value)
@@ -198,7 +198,7 @@ def test_wrong_shapes_missing_keys_and_dtypes_leave_the_model_untouched(saved):
         (nn.Sequential(small_model(), nn.Linear(3, 2)), "missing keys"),
         (nn.Sequential(nn.Linear(6, 16)), "unexpected keys"),
     ]:
-        before = {k: v.copy() for k, v in model.state_dict().items()}
+        before = {k: v.clone() for k, v in model.state_dict().items()}
         with pytest.raises(CheckpointError, match=match):
             checkpoint.load(path, model=model)
         for name, value in model.state_dict().items():
@@ -213,7 +213,7 @@ def test_an_optimizer_that_does_not_fit_rolls_the_model_back(saved):
     path, _ = saved
     model = small_model()
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     rng_before = dc.random.get_rng_state()
     with pytest.raises(CheckpointError, match="optimizer state does not fit"):
         checkpoint.load(path, model=model, optimizer=optimizer)

@@ -124,15 +124,17 @@ def test_conv2d_first_layer_skips_the_input_gradient(monkeypatch):
 
 def test_conv2d_float32_in_float32_out():
     rng = np.random.default_rng(1)
-    x = dc.tensor(rng.standard_normal((2, 3, 8, 8)), requires_grad=True)
-    weight = dc.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
-    bias = dc.tensor(rng.standard_normal(4), requires_grad=True)
+    x = dc.tensor(rng.standard_normal((2, 3, 8, 8)), dc.float32, requires_grad=True)
+    weight = dc.tensor(rng.standard_normal((4, 3, 3, 3)), dc.float32, requires_grad=True)
+    bias = dc.tensor(rng.standard_normal(4), dc.float32, requires_grad=True)
     out = conv2d(x, weight, bias, padding=1)
     assert out.dtype == np.float32 and out.shape == (2, 4, 8, 8)
     out.sum().backward()
     for t in (x, weight, bias):
         assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
-    expected = F.conv2d(*(torch.from_numpy(t.data) for t in (x, weight, bias)), padding=1)
+    expected = F.conv2d(
+        *(torch.from_numpy(t.detach().numpy()) for t in (x, weight, bias)), padding=1
+    )
     np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-4, atol=1e-4)
 
 

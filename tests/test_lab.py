@@ -47,8 +47,8 @@ def full_batch_gd(model, x, y, lr, steps):
 
 def snapshot(model, optimizer):
     return (
-        {k: v.copy() for k, v in model.state_dict().items()},
-        [None if p.grad is None else p.grad.copy() for p in model.parameters()],
+        {k: v.clone() for k, v in model.state_dict().items()},
+        [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()],
         optimizer.state_dict(),
     )
 
@@ -76,7 +76,7 @@ def assert_same(before, after):
 def test_sharpness_matches_the_closed_form_top_eigenvalue(regression):
     x, y, lam_max, _ = regression
     model = linear_model()
-    before = model.weight.data.copy()
+    before = model.weight.detach().numpy().copy()
     estimate = sharpness(model, nn.MSELoss(), x, y)
     assert abs(estimate - lam_max) / lam_max < 0.01, (estimate, lam_max)
     np.testing.assert_array_equal(model.weight.data, before)  # weights restored exactly
@@ -221,7 +221,7 @@ def test_sharpness_is_the_top_eigenvalue_even_when_a_negative_one_is_larger():
             return self.w
 
     def loss_fn(w, y):
-        return 0.5 * (w * (dc.tensor(hessian) @ w)).sum()
+        return 0.5 * (w * (dc.Tensor(hessian) @ w)).sum()
 
     value = sharpness(Quadratic(), loss_fn, np.zeros(1), np.zeros(1), iterations=500, tol=1e-12)
     assert value == pytest.approx(2.0, rel=1e-3)

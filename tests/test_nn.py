@@ -27,7 +27,7 @@ def assert_same_layer(ours, theirs, x, train=True, atol=1e-10):
     ours_x = dc.tensor(x, dtype="float64", requires_grad=True)
     theirs_x = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     ours_out, theirs_out = ours(ours_x), theirs(theirs_x)
-    np.testing.assert_allclose(ours_out.numpy(), theirs_out.detach().numpy(), atol=atol)
+    np.testing.assert_allclose(ours_out.detach().numpy(), theirs_out.detach().numpy(), atol=atol)
     upstream = RNG.standard_normal(theirs_out.shape)
     ours_out.backward(upstream)
     theirs_out.backward(torch.from_numpy(upstream))
@@ -114,7 +114,7 @@ def test_embedding_matches_torch_and_skips_the_padding_row():
     copy_weights(ours, theirs)
     indices = np.array([[0, 2, 2], [5, 0, 1]])
     ours_out, theirs_out = ours(indices), theirs(torch.from_numpy(indices))
-    np.testing.assert_allclose(ours_out.numpy(), theirs_out.detach().numpy())
+    np.testing.assert_allclose(ours_out.detach().numpy(), theirs_out.detach().numpy())
     upstream = RNG.standard_normal(theirs_out.shape)
     ours_out.backward(upstream)
     theirs_out.backward(torch.from_numpy(upstream))
@@ -137,9 +137,11 @@ def test_default_initialisation_follows_pytorch_bounds():
     layer = nn.Linear(400, 300)
     bound = 1 / np.sqrt(400)
     for parameter in (layer.weight, layer.bias):
-        assert parameter.numpy().max() <= bound and parameter.numpy().min() >= -bound
-        assert parameter.numpy().std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
-    assert nn.Embedding(100, 100).weight.numpy().std() == pytest.approx(1.0, rel=0.05)
+        assert (
+            parameter.detach().numpy().max() <= bound and parameter.detach().numpy().min() >= -bound
+        )
+        assert parameter.detach().numpy().std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    assert nn.Embedding(100, 100).weight.detach().numpy().std() == pytest.approx(1.0, rel=0.05)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +156,7 @@ def test_default_initialisation_follows_pytorch_bounds():
 def test_init_schemes_have_the_right_spread(scheme, check):
     weight = nn.Parameter(np.zeros((300, 200), np.float32))
     scheme(weight)
-    assert weight.numpy().std() == pytest.approx(check(weight), rel=0.05)
+    assert weight.detach().numpy().std() == pytest.approx(check(weight), rel=0.05)
 
 
 # -- losses ---------------------------------------------------------------------------------
@@ -183,7 +185,7 @@ def test_cross_entropy_matches_torch(options, reduction):
     theirs = torch.nn.CrossEntropyLoss(reduction=reduction, **torch_options)(
         theirs_logits, torch.from_numpy(LABELS)
     )
-    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), atol=1e-12)
     upstream = RNG.standard_normal(theirs.shape)
     ours.backward(upstream)
     theirs.backward(torch.from_numpy(upstream))
@@ -309,9 +311,9 @@ def test_state_dict_round_trip_restores_outputs_exactly():
     x = dc.randn(5, 4)
     source(x)  # move the running statistics
     source.eval()
-    target.load_state_dict({k: v.copy() for k, v in source.state_dict().items()})
+    target.load_state_dict({k: v.clone() for k, v in source.state_dict().items()})
     target.eval()
-    np.testing.assert_array_equal(source(x).numpy(), target(x).numpy())
+    np.testing.assert_array_equal(source(x).detach().numpy(), target(x).detach().numpy())
 
 
 def test_load_state_dict_of_another_architecture_is_a_clear_error():

@@ -372,7 +372,7 @@ def train_descent(make_optimizer, steps, sign=1.0, weights=None):
         optimizer.zero_grad()
         mlp_loss_descent(params, sign).backward()
         optimizer.step()
-    return [p.data for p in params], optimizer
+    return [p.detach().numpy() for p in params], optimizer
 
 
 def train_torch(make_optimizer, steps, sign=1.0):
@@ -631,7 +631,10 @@ def test_bad_input_is_refused_clearly(make, error, message):
 
 def test_a_gradient_of_the_wrong_shape_is_named():
     w = param([1.0, 2.0])
-    w.grad = np.ones(3)
+    with pytest.raises(RuntimeError, match=r"assigned grad has data of a different size"):
+        w.grad = np.ones(3)  # refused where it is assigned, as in torch
+    w.grad = np.ones(2)
+    w._grad._data = np.ones(3)  # a gradient that changed shape behind the setter's back
     with pytest.raises(ValueError, match=r"shape \(2,\) has a gradient of shape \(3,\)"):
         optim.SGD([w]).step()
 

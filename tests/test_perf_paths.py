@@ -28,7 +28,7 @@ def trajectory(name, options, shapes, steps=4):
         for p in params:
             p.grad = rng.standard_normal(p.shape).astype(np.float32)
         opt.step()
-    return [p.data.copy() for p in params], opt
+    return [p.detach().numpy().copy() for p in params], opt
 
 
 @pytest.mark.parametrize("name, options", CASES, ids=[f"{n}-{o}" for n, o in CASES])

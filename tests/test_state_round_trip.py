@@ -44,7 +44,7 @@ def test_resume_from_state_dicts_is_exact(make_optimizer):
 
     first = build(make_optimizer)
     train(*first, steps=5, start=0)
-    model_state = {k: v.copy() for k, v in first[0].state_dict().items()}
+    model_state = {k: v.clone() for k, v in first[0].state_dict().items()}
     optimizer_state, scheduler_state = first[1].state_dict(), first[2].state_dict()
     del first
 

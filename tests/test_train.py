@@ -103,7 +103,7 @@ def test_early_stopping_stops_and_restores_best_weights():
     class FakeVal(Callback):  # overwrite val_loss before EarlyStopping sees it
         def on_epoch_end(self, epoch, logs=None):
             logs["val_loss"] = next(losses)
-            snapshots.append({k: v.copy() for k, v in self.run.model.state_dict().items()})
+            snapshots.append({k: v.clone() for k, v in self.run.model.state_dict().items()})
 
     stopper = EarlyStopping("val_loss", patience=3)
     history = fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, seed=0), 20,

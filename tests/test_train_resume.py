@@ -34,7 +34,7 @@ def test_five_epochs_plus_resume_plus_five_equals_ten_straight(tmp_path):
     model, optimizer, scheduler, loader = build()
     straight = fit(model, F.cross_entropy, optimizer, loader, 10, scheduler=scheduler,
                    progress=False)  # fmt: skip
-    expected = {name: p.data.copy() for name, p in model.named_parameters()}
+    expected = {name: p.detach().numpy().copy() for name, p in model.named_parameters()}
 
     path = tmp_path / "run.dc"
     model, optimizer, scheduler, loader = build()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from descent.tensor import DEFAULT_FLOAT, Tensor, wrap
+from descent.dtypes import get_default_dtype
+from descent.tensor import Tensor, wrap
 
 
 class Dataset:
@@ -25,7 +26,7 @@ class Dataset:
 def _as_data_array(value, float_dtype) -> np.ndarray:
     """An array for a data set: floats in `float_dtype`, integers as int64, a Tensor kept as is."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     array = np.asarray(value)
     if array.dtype.kind == "f":
         return array.astype(float_dtype, copy=False)
@@ -63,7 +64,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays, dtype=None):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array, e.g. TensorDataset(X, y)")
-        float_dtype = DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+        float_dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         converted = tuple(_as_data_array(a, float_dtype) for a in arrays)
         sizes = [a.shape[0] if a.ndim else None for a in converted]
         if None in sizes:
@@ -127,7 +128,7 @@ class SupervisedDataset(TensorDataset):
     ):
         if task not in TASKS:
             raise ValueError(f"{task=} must be one of {TASKS}")
-        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+        targets = np.asarray(targets._data if isinstance(targets, Tensor) else targets)
         if task == "classification":
             if targets.dtype.kind == "f" and not np.all(np.mod(targets, 1) == 0):
                 raise ValueError("classification targets must be whole numbers (class indices)")
@@ -135,7 +136,9 @@ class SupervisedDataset(TensorDataset):
             if num_classes is None:
                 num_classes = int(targets.max()) + 1 if targets.size else 0
         else:
-            targets = targets.astype(targets.dtype if targets.dtype.kind == "f" else DEFAULT_FLOAT)
+            targets = targets.astype(
+                targets.dtype if targets.dtype.kind == "f" else get_default_dtype()
+            )
             targets = targets.reshape(len(targets), -1)
             num_classes = None
         super().__init__(features, targets, dtype=dtype)

@@ -51,7 +51,7 @@ def _collate(samples: list):
     first = samples[0]
     if isinstance(first, (tuple, list)):
         return tuple(_collate([s[i] for s in samples]) for i in range(len(first)))
-    arrays = [s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples]
+    arrays = [s._data if isinstance(s, Tensor) else np.asarray(s) for s in samples]
     return wrap(as_array(np.stack(arrays)))  # float64 samples become float32, as everywhere
 
 

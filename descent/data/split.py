@@ -43,7 +43,7 @@ def _labels(stratify, data) -> np.ndarray | None:
         return None
     if stratify is True:  # the last array: a data set's targets
         stratify = data.arrays[-1] if isinstance(data, TensorDataset) else data[-1]
-    return np.asarray(stratify.data if isinstance(stratify, Tensor) else stratify)
+    return np.asarray(stratify._data if isinstance(stratify, Tensor) else stratify)
 
 
 def split(
@@ -101,5 +101,5 @@ def split(
 
     if is_dataset:
         return tuple(data.subset(p) for p in parts)
-    arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in data]
+    arrays = [a._data if isinstance(a, Tensor) else np.asarray(a) for a in data]
     return tuple(tuple(a[p] for a in arrays) for p in parts)

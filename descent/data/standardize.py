@@ -12,7 +12,7 @@ def _values(data, array: int) -> np.ndarray:
     if isinstance(data, TensorDataset):
         return data.arrays[array]
     if isinstance(data, Tensor):
-        return data.data
+        return data._data
     return np.asarray(data)
 
 

@@ -80,7 +80,7 @@ def _gradient(model, loss_fn, x, y) -> np.ndarray:
     loss_fn(model(x), y).backward()
     return np.concatenate(
         [
-            np.zeros(p.data.size) if p.grad is None else p.grad.ravel().astype(np.float64)
+            np.zeros(p._data.size) if p._grad is None else p._grad._data.ravel().astype(np.float64)
             for p in model.parameters()
         ]
     )
@@ -98,7 +98,7 @@ def gradient_cosine(model, loss_fn, x, y, batch_size: int,
     Returns NaN when the full-batch gradient is zero or not finite.
     """
     state = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
-    grads = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     rng_state = get_rng_state()
     n = int(np.shape(getattr(x, "data", x))[0])
     try:
@@ -239,7 +239,7 @@ def _sharpness_probe(setup: _Setup, seed: int) -> Callable[[], float] | None:
     if not setup.sharpness_every:
         return None
     x, y = setup.data
-    n = int(np.shape(x.data)[0])
+    n = int(np.shape(x)[0])
     rows = np.sort(np.random.default_rng(seed).permutation(n)[:SHARPNESS_SAMPLES])
     xs, ys = x[rows], y[rows]
 
@@ -280,13 +280,13 @@ def _prepare(train, val, model, loss_fn):
     """The full-batch arrays, the task, the loss, and a model builder."""
     x, y = next(iter(DataLoader(train, "full", shuffle=False)))
     task = getattr(train, "task", None) or (
-        "classification" if np.issubdtype(np.asarray(y.data).dtype, np.integer) else "regression"
+        "classification" if np.issubdtype(np.asarray(y).dtype, np.integer) else "regression"
     )
     if loss_fn is None:
         loss_fn = CrossEntropyLoss() if task == "classification" else MSELoss()
     if callable(model) and not isinstance(model, (str, Mapping)):
         return x, y, task, loss_fn, model, getattr(model, "__name__", "custom")
-    classes = getattr(train, "num_classes", None) or int(np.max(y.data)) + 1
+    classes = getattr(train, "num_classes", None) or int(np.max(np.asarray(y))) + 1
     out = classes if task == "classification" else int(np.prod(y.shape[1:]))
     shape = tuple(x.shape[1:])
     name = model if isinstance(model, str) else str(dict(model))

@@ -46,7 +46,7 @@ def _capture_relus(model) -> Iterator[dict[str, np.ndarray]]:
     def hook(name: str, module):
         def forward(x):
             out = type(module).forward(module, x)
-            units = _units_alive(np.asarray(out.data))
+            units = _units_alive(np.asarray(out._data))
             alive[name] = units | alive[name] if name in alive else units
             return out
 
@@ -117,7 +117,7 @@ class LayerDiagnostics(Callback):
     def on_train_begin(self, logs=None):
         if self.probe is None:
             self.probe = _first_samples(self.run.train_loader, self.probe_size)
-        sizes = {name: p.data.size for name, p in self.run.model.named_parameters()}
+        sizes = {name: p._data.size for name, p in self.run.model.named_parameters()}
         self._largest: dict[str, str] = {}
         for name, size in sizes.items():
             layer = layer_of(name)

@@ -144,7 +144,7 @@ def lr_find(
     """
     _check(start_lr, end_lr, num_steps, smoothing, diverge_factor)
     model_state = {name: np.array(value, copy=True) for name, value in model.state_dict().items()}
-    grads = [(p, None if p.grad is None else p.grad.copy()) for p in model.parameters()]
+    grads = [(p, None if p.grad is None else p.grad.clone()) for p in model.parameters()]
     modes = [(m, m.training) for m in model.modules()]
     optimizer_state = optimizer.state_dict()
     rng_state = copy.deepcopy(get_rng_state())

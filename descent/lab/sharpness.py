@@ -60,28 +60,30 @@ def sharpness(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("sharpness: the model has no trainable parameters")
-    dtype = np.result_type(*(p.data.dtype for p in params))
+    dtype = np.result_type(*(p.dtype for p in params))
     work = np.float64 if dtype == np.float64 else np.float32
     x, y = _as_input(x, dtype), _as_input(y, dtype)
 
     model_state = {name: np.array(value, copy=True) for name, value in model.state_dict().items()}
-    grads = [None if p.grad is None else p.grad.copy() for p in params]
+    grads = [None if p.grad is None else p.grad.clone() for p in params]
     rng_state = copy.deepcopy(get_rng_state())
-    w0 = np.concatenate([p.data.ravel().astype(np.float64) for p in params])
-    sizes = np.cumsum([0] + [p.data.size for p in params])
+    w0 = np.concatenate([p._data.ravel().astype(np.float64) for p in params])
+    sizes = np.cumsum([0] + [p._data.size for p in params])
     # cbrt(machine epsilon) balances the O(eps^2) truncation and O(u / eps) rounding errors
     eps = float(np.finfo(work).eps) ** (1 / 3) * max(float(np.linalg.norm(w0)), 1.0)
 
     def gradient(w: np.ndarray) -> np.ndarray:
         for p, a, b in zip(params, sizes[:-1], sizes[1:]):
-            p.data[...] = w[a:b].reshape(p.data.shape)
+            p._data[...] = w[a:b].reshape(p.shape)
             p.grad = None
         set_rng_state(copy.deepcopy(rng_state))
         loss = loss_fn(model(x), y)
         loss.backward()
         return np.concatenate(
             [
-                np.zeros(p.data.size) if p.grad is None else p.grad.ravel().astype(np.float64)
+                np.zeros(p._data.size)
+                if p._grad is None
+                else p._grad._data.ravel().astype(np.float64)
                 for p in params
             ]
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from descent import ops
-from descent.errors import ShapeError
+from descent.errors import DtypeError, LabelError, ShapeError
 from descent.ops.fused import embedding as _embedding
 from descent.ops.fused import linear, softmax_cross_entropy
 from descent.random import default_generator
@@ -68,7 +68,7 @@ def batch_norm(
     axes = (0,) + tuple(range(2, x.ndim))
     broadcast = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
-        count = x.size // x.shape[1]
+        count = x.numel() // x.shape[1]
         if count < 2:
             raise ValueError(
                 f"batch_norm: training needs more than one value per channel, got input {x.shape}"
@@ -77,10 +77,10 @@ def batch_norm(
         var = ops.var(x, axis=axes, keepdims=True)
         if running_mean is not None:
             m = momentum
-            running_mean.data *= 1 - m
-            running_mean.data += m * mean.data.reshape(-1)
-            running_var.data *= 1 - m
-            running_var.data += m * var.data.reshape(-1) * (count / (count - 1))
+            running_mean._data *= 1 - m
+            running_mean._data += m * mean._data.reshape(-1)
+            running_var._data *= 1 - m
+            running_var._data += m * var._data.reshape(-1) * (count / (count - 1))
     else:
         mean = running_mean.reshape(broadcast)
         var = running_var.reshape(broadcast)
@@ -115,7 +115,7 @@ def layer_norm(
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of `weight` picked by integer `indices` of any shape."""
-    indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    indices = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
     outside = (indices < 0) | (indices >= weight.shape[0])
@@ -144,14 +144,14 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
 
 
 def _target_array(target):
-    return target.data if isinstance(target, Tensor) else np.asarray(target)
+    return target._data if isinstance(target, Tensor) else np.asarray(target)
 
 
 def _class_labels(name: str, logits: Tensor, target, ignore_index: int):
     """Integer labels of shape (N,), checked against the number of classes."""
     target = _target_array(target)
     if target.dtype.kind not in "iu":
-        raise TypeError(
+        raise DtypeError(
             f"{name}: class labels must be integers, got {target.dtype}; convert them with "
             "labels.astype('int64')"
         )
@@ -163,7 +163,7 @@ def _class_labels(name: str, logits: Tensor, target, ignore_index: int):
     classes = logits.shape[1]
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))
     if bad.any():
-        raise ValueError(
+        raise LabelError(
             f"{name}: label {target[bad][0]} is out of range for {classes} classes "
             f"(input of shape {logits.shape}); labels must lie in [0, {classes - 1}]"
         )
@@ -262,7 +262,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     size = ops.abs(difference)
     quadratic = 0.5 * difference * difference
     linear_part = delta * (size - 0.5 * delta)
-    return _reduce(ops.where(size.data < delta, quadratic, linear_part), reduction)
+    return _reduce(ops.where(size._data < delta, quadratic, linear_part), reduction)
 
 
 def binary_cross_entropy_with_logits(

@@ -44,7 +44,8 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values
+    tensor._data[...] = values
+    tensor._bump_version()
     return tensor
 
 
@@ -61,7 +62,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
-    tensor.data[...] = value
+    tensor._data[...] = value
+    tensor._bump_version()
     return tensor
 
 

@@ -87,7 +87,7 @@ class Module:
             if set_to_none:
                 parameter.grad = None
             elif parameter.grad is not None:
-                parameter.grad[...] = 0
+                parameter.grad.zero_()
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for parameter in self.parameters():
@@ -103,10 +103,10 @@ class Module:
 
     # -- state -----------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Every parameter and buffer by dotted name, as arrays (shared, not copied)."""
-        state = {name: p.data for name, p in self.named_parameters()}
-        state.update((name, b.data) for name, b in self.named_buffers())
+    def state_dict(self) -> dict[str, Tensor]:
+        """Every parameter and buffer by dotted name, as detached tensors sharing memory."""
+        state = {name: p.detach() for name, p in self.named_parameters()}
+        state.update((name, b.detach()) for name, b in self.named_buffers())
         return state
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> tuple[list, list]:
@@ -138,7 +138,8 @@ class Module:
         for name, tensor in own.items():
             if name in state_dict:
                 value = state_dict[name]
-                tensor.data[...] = value.data if isinstance(value, Tensor) else value
+                tensor._data[...] = value._data if isinstance(value, Tensor) else value
+                tensor._bump_version()
         return missing, unexpected
 
     # -- printing --------------------------------------------------------------------------

@@ -44,7 +44,7 @@ class _BatchNorm(Module):
             )
         use_batch_stats = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
         return F.batch_norm(
             x,
             self.running_mean if self.track_running_stats else None,

@@ -12,7 +12,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True):
-        array = data.data if isinstance(data, Tensor) else as_array(data)
+        array = data._data if isinstance(data, Tensor) else as_array(data)
         super().__init__(array, dtype=array.dtype, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

@@ -1,4 +1,8 @@
-"""Every differentiable op, as functions; `Tensor` methods and operators call these."""
+"""Every differentiable op, as functions; `Tensor` methods and operators call these.
+
+These are descent's own layer, with NumPy's argument names (`axis`,
+`keepdims`); `descent.*` and the `Tensor` methods give them torch's.
+"""
 
 from descent.ops.conv import conv2d
 from descent.ops.elementwise import (
@@ -11,6 +15,7 @@ from descent.ops.elementwise import (
     gelu,
     leaky_relu,
     log,
+    masked_fill,
     maximum,
     minimum,
     mul,
@@ -24,26 +29,73 @@ from descent.ops.elementwise import (
     tanh,
     where,
 )
-from descent.ops.linalg import matmul
+from descent.ops.linalg import bmm, dot, matmul, mm, mv
+from descent.ops.math import (
+    acos,
+    asin,
+    atan,
+    atan2,
+    ceil,
+    cos,
+    cosh,
+    cumprod,
+    erf,
+    exp2,
+    expm1,
+    floor,
+    fmod,
+    log1p,
+    log2,
+    log10,
+    reciprocal,
+    remainder,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    sinh,
+    square,
+    tan,
+    trunc,
+)
 from descent.ops.pool import avg_pool2d, max_pool2d
-from descent.ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from descent.ops.reduce import (
+    argmax,
+    argmin,
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    max_along,
+    mean,
+    min,
+    min_along,
+    norm,
+    prod,
+    softmax,
+    sort,
+    sum,
+    topk,
+    var,
+)
 from descent.ops.shape import (
     broadcast_to,
+    clone,
     concatenate,
+    copy_from,
+    expand,
     expand_dims,
     flatten,
+    gather,
     getitem,
+    index_put,
+    index_select,
     pad,
+    repeat,
     reshape,
     squeeze,
     stack,
+    swapaxes,
     transpose,
+    view,
 )
-
-__all__ = [
-    "abs", "add", "astype", "avg_pool2d", "broadcast_to", "clip", "concatenate", "conv2d",
-    "div", "exp", "expand_dims", "flatten", "gelu", "getitem", "leaky_relu", "log",
-    "log_softmax", "logsumexp", "matmul", "max", "max_pool2d", "maximum", "mean", "min",
-    "minimum", "mul", "neg", "pad", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus",
-    "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "transpose", "var", "where",
-]  # fmt: skip

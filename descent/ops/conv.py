@@ -16,7 +16,8 @@ import operator
 
 from descent.backend import array_module
 from descent.errors import ShapeError
-from descent.tensor import Function, Tensor, lift
+from descent.function import Function
+from descent.tensor import Tensor, lift
 
 
 def pair(value, name: str, op: str) -> tuple[int, int]:

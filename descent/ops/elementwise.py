@@ -8,8 +8,10 @@ minimum split the gradient in half where the inputs are equal.
 
 import math
 
+from descent import dtypes
 from descent.backend import array_module
-from descent.tensor import Function, Tensor, lift
+from descent.function import Function
+from descent.tensor import Tensor, lift
 
 # -- arithmetic ---------------------------------------------------------------------
 
@@ -32,7 +34,9 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, x, y):
-        self.x, self.y = x, y
+        # Each input is saved only for the other's gradient, as torch saves them.
+        self.x = x if self.needs_grad[1] else None
+        self.y = y if self.needs_grad[0] else None
         return x * y
 
     def backward(self, grad):
@@ -45,8 +49,9 @@ class Mul(Function):
 class Div(Function):
     def forward(self, x, y):
         self.y = y
-        self.out = x / y
-        return self.out
+        out = x / y
+        self.out = out if self.needs_grad[1] else None
+        return out
 
     def backward(self, grad):
         grad_x = grad / self.y
@@ -279,7 +284,23 @@ def _binary(op, x, y) -> Tensor:
         x = lift(x, y)
     elif not isinstance(y, Tensor):
         y = lift(y, x)
+    if x._data.dtype != y._data.dtype:
+        x, y = promote(x, y)
     return op.apply(x, y)
+
+
+def floating(x: Tensor) -> Tensor:
+    """`x` itself if floating, else cast to the default float dtype: torch's exp, sqrt, sin
+    ... of an integer tensor are float32."""
+    if x._data.dtype.kind in "fc":
+        return x
+    return Cast.apply(x, dtype=dtypes.get_default_dtype())
+
+
+def promote(*tensors: Tensor) -> list[Tensor]:
+    """The tensors cast to the dtype PyTorch would compute in (float32 * int64 is float32)."""
+    dtype = dtypes.result_type(*(t._data for t in tensors))
+    return [t if t._data.dtype == dtype else Cast.apply(t, dtype=dtype) for t in tensors]
 
 
 def add(x, y) -> Tensor:
@@ -295,6 +316,13 @@ def mul(x, y) -> Tensor:
 
 
 def div(x, y) -> Tensor:
+    """True division: integers divide into the default float dtype, as torch."""
+    if not isinstance(x, Tensor):
+        x = lift(x, y)
+    if not isinstance(y, Tensor):
+        y = lift(y, x)
+    if x._data.dtype.kind not in "fc" and y._data.dtype.kind not in "fc":
+        x, y = floating(x), floating(y)
     return _binary(Div, x, y)
 
 
@@ -319,23 +347,23 @@ def abs(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp.apply(x)
+    return Exp.apply(floating(x))
 
 
 def log(x: Tensor) -> Tensor:
-    return Log.apply(x)
+    return Log.apply(floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(x)
+    return Sqrt.apply(floating(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+    return Tanh.apply(floating(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(floating(x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -359,20 +387,31 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Limit `x` to [min, max]; the gradient passes where x lies inside (bounds included)."""
     if min is None and max is None:
-        raise ValueError("clip: give min, max or both")
-    if x.dtype.kind == "f":  # float64 bounds must not promote a float32 tensor
-        min, max = (None if b is None else x.dtype.type(b) for b in (min, max))
-    return Clip.apply(x, low=min, high=max)
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    xp = array_module(x._data)
+    # float64 bounds must not promote a float32 tensor; a tensor bound clamps elementwise.
+    low, high = (
+        None if b is None else xp.asarray(b._data if isinstance(b, Tensor) else b, x.dtype)
+        for b in (min, max)
+    )
+    return Clip.apply(x, low=low, high=high)
 
 
 def where(condition, x, y) -> Tensor:
     """`x` where `condition` holds, else `y`; the condition gets no gradient."""
-    condition = condition.data if isinstance(condition, Tensor) else condition
+    condition = condition._data if isinstance(condition, Tensor) else condition
     if not isinstance(x, Tensor):
         x = lift(x, y if isinstance(y, Tensor) else None)
     if not isinstance(y, Tensor):
         y = lift(y, x)
-    return Where.apply(x, y, condition=array_module(x.data).asarray(condition, dtype=bool))
+    if x._data.dtype != y._data.dtype:
+        x, y = promote(x, y)
+    return Where.apply(x, y, condition=array_module(x._data).asarray(condition, dtype=bool))
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """`value` where `mask` holds, else `x`, in x's dtype."""
+    return where(mask, lift(value, x), x)
 
 
 def astype(x: Tensor, dtype) -> Tensor:

@@ -9,8 +9,9 @@ embedding: a row lookup whose gradient skips the padding row.
 
 from descent.backend import array_module
 from descent.errors import ShapeError
+from descent.function import Function
 from descent.ops.linalg import _matmul
-from descent.tensor import Function, Tensor
+from descent.tensor import Tensor
 
 
 class Linear(Function):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from descent.backend import array_module
 from descent.errors import ShapeError
+from descent.function import Function
 from descent.ops.conv import check_4d, output_size, pad_hw, pair, unpad_hw
-from descent.tensor import Function, Tensor, lift
+from descent.tensor import Tensor, lift
 
 
 def _tap_slices(kernel: tuple, stride: tuple, out_size: tuple):

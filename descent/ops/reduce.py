@@ -5,9 +5,13 @@ reduced axes with size 1, as in NumPy. The gradient of max and min is
 shared equally among tied maxima, as in PyTorch's amax and amin.
 """
 
+from typing import NamedTuple
+
 from descent.backend import array_module
 from descent.errors import ShapeError
-from descent.tensor import Function, Tensor
+from descent.function import Function
+from descent.ops.elementwise import abs, sqrt
+from descent.tensor import Tensor, wrap
 
 
 def _normalize_axes(axis, ndim: int) -> tuple:
@@ -17,7 +21,10 @@ def _normalize_axes(axis, ndim: int) -> tuple:
     for a in axes:
         # A 0-d tensor takes axis 0 or -1, as in PyTorch.
         if not -(ndim or 1) <= a < (ndim or 1):
-            raise ShapeError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-(ndim or 1)}, "
+                f"{(ndim or 1) - 1}], but got {a})"
+            )
     return tuple(sorted(a % ndim for a in axes)) if ndim else ()
 
 
@@ -156,7 +163,7 @@ def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance with NumPy's convention: divide by N - ddof (ddof=1 is PyTorch's default)."""
+    """Variance: divide by N - ddof (ddof=1 is PyTorch's default, and `Tensor.var`'s)."""
     axes = _normalize_axes(axis, x.ndim)
     count = 1
     for a in axes:
@@ -167,12 +174,132 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     return sum(centered * centered, axes, keepdims) / (count - ddof)
 
 
+class Prod(Function):
+    """The product along one axis; each input's gradient is the product of the others,
+    from exclusive cumulative products (right where inputs are 0, unlike out / x)."""
+
+    def forward(self, x, axis, keepdims):
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        return array_module(x).asarray(x.prod(axis=axis, keepdims=keepdims))
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        x = xp.moveaxis(self.x, self.axis, -1)
+        ones = xp.ones(x.shape[:-1] + (1,), x.dtype)
+        before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([x[..., 1:], ones], -1), -1), -1), -1)
+        others = xp.moveaxis(before * after, -1, self.axis)
+        return others * _keep_reduced(grad, (self.axis,), self.keepdims)
+
+
+class CumSum(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        return array_module(x).cumsum(x, axis=axis)
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        return xp.flip(xp.cumsum(xp.flip(grad, self.axis), axis=self.axis), self.axis)
+
+
+def prod(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    if axis is None:
+        return Prod.apply(x.reshape(-1), axis=0, keepdims=False)
+    return Prod.apply(x, axis=_normalize_axes(axis, x.ndim)[0], keepdims=keepdims)
+
+
+def cumsum(x: Tensor, axis: int) -> Tensor:
+    return CumSum.apply(x, axis=_normalize_axes(axis, x.ndim)[0] if x.ndim else None)
+
+
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
 def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+class MaxMin(NamedTuple):
+    """What `max(dim)` and `min(dim)` return, as torch's `torch.return_types.max`."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def max_along(x: Tensor, axis: int, keepdims: bool = False) -> MaxMin:
+    """The maximum along `axis` and where it is; the gradient goes to that one element."""
+    return _along(x, argmax(x, axis, True), axis, keepdims)
+
+
+def min_along(x: Tensor, axis: int, keepdims: bool = False) -> MaxMin:
+    return _along(x, argmin(x, axis, True), axis, keepdims)
+
+
+def _along(x: Tensor, indices: Tensor, axis: int, keepdims: bool) -> MaxMin:
+    from descent.ops.shape import gather, squeeze
+
+    values = gather(x, axis, indices)
+    if not keepdims:
+        values, indices = squeeze(values, axis), squeeze(indices, axis)
+    return MaxMin(values, indices)
+
+
+def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return _arg(x, array_module(x._data).argmax, axis, keepdims)
+
+
+def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return _arg(x, array_module(x._data).argmin, axis, keepdims)
+
+
+def _arg(x: Tensor, find, axis, keepdims: bool) -> Tensor:
+    if x._data.size == 0:
+        raise ShapeError("argmax/argmin: the tensor is empty")
+    if axis is not None:
+        axis = _normalize_axes(axis, x.ndim)
+        axis = axis[0] if axis else None
+    out = find(x._data, axis=axis, keepdims=keepdims)
+    return wrap(array_module(x._data).asarray(out, dtype="int64"))
+
+
+def norm(x: Tensor, p="fro", axis=None, keepdims: bool = False) -> Tensor:
+    """The p-norm over `axis` (all elements by default); 'fro' is the 2-norm."""
+    if p in ("fro", 2):
+        return sqrt(sum(x * x, axis, keepdims))
+    if p in (float("inf"), "inf"):
+        return max(abs(x), axis, keepdims)
+    if p == 1:
+        return sum(abs(x), axis, keepdims)
+    return sum(abs(x) ** p, axis, keepdims) ** (1.0 / p)
+
+
+class SortResult(NamedTuple):
+    values: Tensor
+    indices: Tensor
+
+
+def sort(x: Tensor, axis: int = -1, descending: bool = False) -> SortResult:
+    """Sorted values along `axis` and their positions (a stable sort)."""
+    from descent.ops.shape import gather
+
+    xp = array_module(x._data)
+    data = -x._data if descending and x.dtype.kind != "b" else x._data
+    indices = wrap(xp.argsort(data, axis=axis, kind="stable").astype("int64"))
+    return SortResult(gather(x, axis, indices), indices)
+
+
+def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool = True):
+    """The k largest (or smallest) values along `axis` and their positions."""
+    from descent.ops.shape import gather
+
+    if not 0 <= k <= x.shape[axis]:
+        raise ShapeError(f"topk: k={k} is out of range for a dimension of size {x.shape[axis]}")
+    ordered = sort(x, axis, descending=largest)
+    where = [slice(None)] * x.ndim
+    where[axis] = slice(0, k)
+    indices = wrap(ordered.indices._data[tuple(where)].copy())
+    return SortResult(gather(x, axis, indices), indices)
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 import numpy as np
 
 from descent.backend import array_module
-from descent.tensor import DEFAULT_FLOAT, Tensor
+from descent.dtypes import get_default_dtype
+from descent.tensor import Tensor, wrap
 
 
 def _grads(parameters: Tensor | Iterable[Tensor]) -> list:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p._grad._data for p in parameters if p._grad is not None]
 
 
 def clip_grad_norm_(
@@ -21,7 +22,7 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
-) -> np.floating:
+) -> Tensor:
     """Scale all gradients together so that their joint norm is at most about `max_norm`.
 
         total = norm([norm(g, p) for g in grads], p)     (the norm of all grads as one vector)
@@ -31,14 +32,14 @@ def clip_grad_norm_(
     or inf for the largest absolute value. Computed in the gradients' dtype.
 
     Returns:
-        The total norm before clipping, a NumPy scalar (`float(...)`, `.item()`).
+        The total norm before clipping, a 0-d tensor (`float(...)`, `.item()`).
     """
     grads = _grads(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)
     if max_norm < 0:
         raise ValueError(f"clip_grad_norm_: {max_norm=} must be >= 0")
     if not grads:
-        return DEFAULT_FLOAT.type(0.0)
+        return wrap(np.zeros((), get_default_dtype()))
     xp, dtype = array_module(grads[0]), np.result_type(*grads)
     norms = xp.stack([xp.linalg.norm(g.reshape(-1), norm_type).astype(dtype) for g in grads])
     total = xp.linalg.norm(norms, norm_type)
@@ -52,7 +53,7 @@ def clip_grad_norm_(
         with np.errstate(invalid="ignore"):  # inf * 0 is NaN, silently, as in torch
             for g in grads:
                 g *= coef
-    return total
+    return wrap(xp.asarray(total))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

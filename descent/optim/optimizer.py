@@ -116,23 +116,24 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for param in group["params"]:
-                grad = param.grad
-                if grad is None:
+                if param._grad is None:
                     continue
-                if grad.shape != param.data.shape:
+                grad, data = param._grad._data, param._data
+                if grad.shape != data.shape:
                     raise ValueError(
-                        f"{self._name}.step: a parameter of shape {param.data.shape} has a "
+                        f"{self._name}.step: a parameter of shape {data.shape} has a "
                         f"gradient of shape {grad.shape}"
                     )
                 state = self.state.get(param)
                 if state is None:
-                    state = self.state[param] = self.init_state(param.data, group)
+                    state = self.state[param] = self.init_state(data, group)
                 if "step" in state:
                     state["step"] += 1
-                if param.data.size >= SPLIT_SIZE and THREADS > 1:
-                    self._update_in_parts(param.data, grad, state, group)
+                if data.size >= SPLIT_SIZE and THREADS > 1:
+                    self._update_in_parts(data, grad, state, group)
                 else:
-                    self.update_step(param.data, grad, state, group)
+                    self.update_step(data, grad, state, group)
+                param._bump_version()  # a backward through the old values now raises, as torch
         return loss
 
     def _update_in_parts(
@@ -173,11 +174,11 @@ class Optimizer:
         """Clear every parameter's gradient: set it to None (the default) or fill it with 0."""
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is not None:
+                if param._grad is not None:
                     if set_to_none:
-                        param.grad = None
+                        param._grad = None
                     else:
-                        param.grad[...] = 0
+                        param._grad._data[...] = 0
 
     def scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A work array shaped like `like`, reused across steps; different slots never alias.
@@ -361,9 +362,9 @@ def _loaded(key: str, value, param: Tensor, where: str):
     if key == "step":
         return int(value)
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     if not hasattr(value, "shape"):
         return value
-    if value.shape != param.data.shape:
+    if value.shape != param._data.shape:
         raise ValueError(f"{where} has shape {tuple(value.shape)}, the parameter {param.shape}")
-    return array_module(param.data).array(value, dtype=param.data.dtype, copy=True)
+    return array_module(param._data).array(value, dtype=param._data.dtype, copy=True)

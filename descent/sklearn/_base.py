@@ -186,8 +186,8 @@ class _BaseMLP(BaseEstimator):
             fan_out, fan_in = layer.weight.shape
             bound = math.sqrt(factor / (fan_in + fan_out))
             # drawn as scikit-learn's (fan_in, fan_out) coefs_, stored as (out, in)
-            layer.weight.data = rng.uniform(-bound, bound, (fan_in, fan_out)).T.astype(dtype)
-            layer.bias.data = rng.uniform(-bound, bound, fan_out).astype(dtype)
+            layer.weight._data = rng.uniform(-bound, bound, (fan_in, fan_out)).T.astype(dtype)
+            layer.bias._data = rng.uniform(-bound, bound, fan_out).astype(dtype)
         self.n_layers_ = len(layer_units)
         self.n_outputs_ = layer_units[-1]
         self.t_ = 0
@@ -226,16 +226,16 @@ class _BaseMLP(BaseEstimator):
     def coefs_(self) -> list[np.ndarray]:
         """The weight matrices as scikit-learn lays them out, (fan_in, fan_out): live views."""
         check_is_fitted(self, "model_")
-        return [layer.weight.data.T for layer in self._linears()]
+        return [layer.weight._data.T for layer in self._linears()]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
         check_is_fitted(self, "model_")
-        return [layer.bias.data for layer in self._linears()]
+        return [layer.bias._data for layer in self._linears()]
 
     def _penalty(self) -> float:
         """0.5 * alpha * sum of squared weights (scikit-learn's L2 term, before / n)."""
-        weights = (layer.weight.data for layer in self._linears())
+        weights = (layer.weight._data for layer in self._linears())
         return 0.5 * self.alpha * sum(float(np.vdot(w, w)) for w in weights)
 
     # -- training ---------------------------------------------------------------------------
@@ -297,7 +297,7 @@ class _BaseMLP(BaseEstimator):
         if self._best_state is not None:
             self.model_.load_state_dict(self._best_state)
         del self._best_state
-        if not all(np.isfinite(p.data).all() for p in self.model_.parameters()):
+        if not all(np.isfinite(p._data).all() for p in self.model_.parameters()):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain "
                 "large values and need to be preprocessed (e.g. StandardScaler), or lower "
@@ -321,7 +321,7 @@ class _BaseMLP(BaseEstimator):
             improved = not score < self.best_validation_score_ + self.tol
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_state = {k: v.copy() for k, v in self.model_.state_dict().items()}
+                self._best_state = {k: v.clone() for k, v in self.model_.state_dict().items()}
         else:
             improved = not self.loss_ > self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, self.loss_)
@@ -364,7 +364,7 @@ class _BaseMLP(BaseEstimator):
             X = validate_data(self, X, reset=False, dtype=DTYPES)
         model = self._float64_model() if check_input else self.model_
         with no_grad():
-            out = model(Tensor(X, dtype=model[0].weight.dtype)).data
+            out = model(Tensor(X, dtype=model[0].weight.dtype))._data
         return out.astype(np.float64, copy=False)
 
     def _float64_model(self) -> nn.Module:
@@ -372,5 +372,5 @@ class _BaseMLP(BaseEstimator):
             return self.model_
         model = copy.deepcopy(self.model_)
         for param in model.parameters():
-            param.data = param.data.astype(np.float64)
+            param._data = param._data.astype(np.float64)
         return model

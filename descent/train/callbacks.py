@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from descent.tensor import Tensor
 from descent.train.history import json_safe
 
 
@@ -51,8 +52,8 @@ def _copy_state(state: dict) -> Any:
         return {k: _copy_state(v) for k, v in state.items()}
     if isinstance(state, list):
         return [_copy_state(v) for v in state]
-    if isinstance(state, np.ndarray):
-        return state.copy()
+    if isinstance(state, np.ndarray | Tensor):
+        return state.copy() if isinstance(state, np.ndarray) else state.clone()
     return state
 
 

@@ -106,15 +106,15 @@ def _measure_before(named) -> list[tuple[str, Any, np.ndarray, float]]:
     """Each parameter's gradient norm and a copy of its weights, before the last step."""
     out = []
     for name, p in named:
-        grad_norm = float(np.linalg.norm(p.grad)) if p.grad is not None else math.nan
-        out.append((name, p, p.data.copy(), grad_norm))
+        grad_norm = float(np.linalg.norm(p._grad._data)) if p._grad is not None else math.nan
+        out.append((name, p, p._data.copy(), grad_norm))
     return out
 
 
 def _measure_after(before, history: History) -> None:
     for name, p, old, grad_norm in before:
         weight = float(np.linalg.norm(old))
-        delta = float(np.linalg.norm(p.data - old))
+        delta = float(np.linalg.norm(p._data - old))
         ratio = delta / weight if weight > 0 else (0.0 if delta == 0 else math.inf)
         history.grad_norm.setdefault(name, []).append(grad_norm)
         history.update_ratio.setdefault(name, []).append(ratio)
