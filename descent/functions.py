@@ -280,6 +280,34 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return _t(input).prod(dim, keepdim, dtype=dtype)
 
 
+def tril(input, diagonal=0):
+    return _t(input).tril(diagonal)
+
+
+def triu(input, diagonal=0):
+    return _t(input).triu(diagonal)
+
+
+def cumprod(input, dim, *, dtype=None):
+    return _t(input).cumprod(dim, dtype=dtype)
+
+
+def fmod(input, other):
+    return ops.fmod(input, other)
+
+
+def remainder(input, other):
+    return ops.remainder(input, other)
+
+
+def nonzero(input, *, as_tuple=False):
+    return _t(input).nonzero(as_tuple=as_tuple)
+
+
+def flip(input, dims):
+    return _t(input).flip(dims)
+
+
 def cumsum(input, dim, *, dtype=None):
     return _t(input).cumsum(dim, dtype=dtype)
 
@@ -451,13 +479,14 @@ def broadcast_to(input, size):
 __all__ = [
     "abs", "acos", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "argsort",
     "asin", "atan", "atan2", "bmm", "broadcast_to", "cat", "ceil", "chunk", "clamp", "clip",
-    "clone", "concat", "concatenate", "cos", "cosh", "cumsum", "div", "divide", "dot", "eq",
-    "equal", "erf", "exp", "exp2", "expm1", "flatten", "floor", "gather", "ge", "gt",
-    "index_select", "is_tensor", "isfinite", "isnan", "le", "lerp", "log", "log10", "log1p",
-    "log2", "log_softmax", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum", "mean",
-    "min", "minimum", "mm", "mul", "multiply", "mv", "narrow", "ne", "neg", "negative", "norm",
-    "numel", "outer", "permute", "pow", "prod", "reciprocal", "relu", "reshape", "result_type",
-    "round", "rsqrt", "sigmoid", "sign", "sin", "sinh", "softmax", "sort", "split", "sqrt",
-    "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "swapaxes", "t", "tan", "tanh",
-    "topk", "transpose", "true_divide", "trunc", "unbind", "unique", "unsqueeze", "var", "where",
+    "clone", "concat", "concatenate", "cos", "cosh", "cumprod", "cumsum", "div", "divide", "dot",
+    "eq", "equal", "erf", "exp", "exp2", "expm1", "flatten", "flip", "floor", "fmod", "gather",
+    "ge", "gt", "index_select", "is_tensor", "isfinite", "isnan", "le", "lerp", "log", "log10",
+    "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mm", "mul", "multiply", "mv", "narrow", "ne", "neg", "negative",
+    "nonzero", "norm", "numel", "outer", "permute", "pow", "prod", "reciprocal", "relu",
+    "remainder", "reshape", "result_type", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh",
+    "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "subtract",
+    "sum", "swapaxes", "t", "tan", "tanh", "topk", "transpose", "tril", "triu", "true_divide",
+    "trunc", "unbind", "unique", "unsqueeze", "var", "where",
 ]  # fmt: skip

@@ -604,10 +604,13 @@ class Tensor:
         return ops.div(other, self)
 
     def __floordiv__(self, other):
-        return _no_grad_result(np.floor_divide(self._data, _plain(other)), self, other)
+        divisor = _plain(other)
+        if self._data.dtype.kind in "iub" and (np.asarray(divisor) == 0).any():
+            raise RuntimeError("ZeroDivisionError: integer floor division by zero")
+        return _no_grad_result(np.floor_divide(self._data, divisor), self, other)
 
     def __mod__(self, other):
-        return self - (self // other) * other
+        return ops.remainder(self, other)
 
     def __pow__(self, other):
         return ops.pow(self, other)
@@ -874,6 +877,35 @@ class Tensor:
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         x = self if dtype is None else self.to(dtype)
         return ops.prod(x, dim, keepdim)
+
+    def tril(self, diagonal: int = 0):
+        return ops.mul(self, wrap(np.tri(*self.shape[-2:], k=diagonal, dtype=bool)))
+
+    def triu(self, diagonal: int = 0):
+        return ops.mul(self, wrap(~np.tri(*self.shape[-2:], k=diagonal - 1, dtype=bool)))
+
+    def cumprod(self, dim, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return ops.cumprod(x, dim)
+
+    def fmod(self, other):
+        return ops.fmod(self, other)
+
+    def remainder(self, other):
+        return ops.remainder(self, other)
+
+    def nonzero(self, *, as_tuple: bool = False):
+        where = np.nonzero(self._data)
+        if as_tuple:
+            return tuple(wrap(w.astype(np.int64)) for w in where)
+        return wrap(np.stack(where, axis=-1).astype(np.int64))
+
+    def flip(self, *dims):
+        dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+        index = [slice(None)] * self.ndim
+        for d in dims:
+            index[d] = slice(None, None, -1)
+        return ops.clone(self[tuple(index)])  # a copy, as torch's flip
 
     def cumsum(self, dim, *, dtype=None):
         x = self if dtype is None else self.to(dtype)

@@ -21,7 +21,28 @@ def test_there_are_programs():
     assert len(PROGRAMS) >= 28
 
 
-@pytest.mark.parametrize("path", PROGRAMS, ids=[p.stem for p in PROGRAMS])
+# Programs that need what descent does not have yet, each with the reason; strict, so a
+# program that starts to pass must leave this list.
+KNOWN_GAPS = {
+    "adam_logistic_regression": "optimizer state values are arrays, not tensors (issue #12)",
+    "polyfit_optim_rmsprop": "optimizer state values are arrays, not tensors (issue #12)",
+    "zero_dim_param_momentum": "SGD's momentum buffer is an array, not a tensor (issue #12)",
+    "train_loop_dataloader": "descent.utils.data does not exist yet (issue #12)",
+    "autograd_grad_function": "create_graph=True (double backward) is not supported",
+    "dtype_conversion_promotion": "dtypes are NumPy's, without torch's .is_floating_point",
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[p.stem]))
+        if p.stem in KNOWN_GAPS
+        else p
+        for p in PROGRAMS
+    ],
+    ids=[p.stem for p in PROGRAMS],
+)
 def test_program_agrees(path):
     torch.manual_seed(0)
     expected = run_program(path, torch)

@@ -34,6 +34,11 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return ops.log_softmax(x, axis=dim)
 
 
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """`input` divided by its p-norm along `dim` (at least `eps`), as torch's."""
+    return input / input.norm(p, dim, keepdim=True).clamp_min(eps)
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
     if not 0 <= p <= 1:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from descent.device import device
+from descent.dtypes import float16, float32, float64
 from descent.errors import ShapeError
 from descent.nn.parameter import Parameter
 from descent.tensor import Tensor
@@ -92,6 +94,33 @@ class Module:
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for parameter in self.parameters():
             parameter.requires_grad = requires_grad
+        return self
+
+    def to(self, *args, **kwargs) -> Module:
+        """Move to a device (the CPU is the only one) and/or cast floating parameters and
+        buffers to a dtype, in place, as `torch.nn.Module.to`."""
+        probe = Tensor(np.zeros(0, np.float32)).to(*args, **kwargs)  # checks the arguments
+        dtype = None
+        if kwargs.get("dtype") is not None or any(not isinstance(a, str | device) for a in args):
+            dtype = probe.dtype
+        if dtype is not None:
+            for tensor in (*self.parameters(), *self.buffers()):
+                if tensor.is_floating_point():
+                    tensor._data = tensor._data.astype(dtype)
+                    if tensor._grad is not None:
+                        tensor._grad._data = tensor._grad._data.astype(dtype)
+        return self
+
+    def float(self) -> Module:
+        return self.to(float32)
+
+    def double(self) -> Module:
+        return self.to(float64)
+
+    def half(self) -> Module:
+        return self.to(float16)
+
+    def cpu(self) -> Module:
         return self
 
     def apply(self, fn) -> Module:

@@ -5,6 +5,7 @@ reduced axes with size 1, as in NumPy. The gradient of max and min is
 shared equally among tied maxima, as in PyTorch's amax and amin.
 """
 
+import warnings
 from typing import NamedTuple
 
 from descent.backend import array_module
@@ -168,10 +169,13 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     count = 1
     for a in axes:
         count *= x.shape[a]
-    if count - ddof <= 0:
-        raise ShapeError(f"var: {ddof=} leaves no degrees of freedom over {count} elements")
     centered = x - mean(x, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) / (count - ddof)
+    squares = sum(centered * centered, axes, keepdims)
+    if count - ddof > 0:
+        return squares / (count - ddof)
+    warnings.warn(f"var: {ddof=} leaves no degrees of freedom over {count} elements", stacklevel=3)
+    with array_module(x._data).errstate(divide="ignore", invalid="ignore"):
+        return squares / 0.0  # nan (or inf), as torch
 
 
 class Prod(Function):

@@ -268,6 +268,12 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
         return reshape(x, tuple(size for size in x.shape if size != 1))
     ndim = x.ndim or 1
     axes = {a % ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+    for a in (axis,) if isinstance(axis, int) else axis:
+        if not -ndim <= a < ndim:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                f"but got {a})"
+            )
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1))
 
 
@@ -343,8 +349,14 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
         raise ShapeError(
             f"gather: index has {index.ndim} dims but the input has {x.ndim}; they must agree"
         )
+    axis = dim % x.ndim
+    if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
+        raise RuntimeError(
+            f"gather: index {int(index.max())} is out of bounds for dimension {dim} with size "
+            f"{x.shape[axis]}"
+        )
     grids = list(xp.ix_(*[xp.arange(size) for size in index.shape]))
-    grids[dim % x.ndim] = index
+    grids[axis] = index
     return getitem(x, tuple(grids))
 
 
