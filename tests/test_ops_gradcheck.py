@@ -24,8 +24,78 @@ def distinct(shape, rng):
     return (rng.permutation(size) * 0.37 - size * 0.15).reshape(shape)
 
 
+def inside_unit(shape, rng):
+    """Values in (-0.9, 0.9): the domain of asin and acos, away from its ends."""
+    return rng.uniform(-0.9, 0.9, size=shape)
+
+
+def set_rows(a, b):
+    """`x[1:] = b * 2` on a non-leaf: the written rows take b's gradient, the rest a's."""
+    x = a * 1.0
+    x[1:] = b * 2.0
+    return (x * x).sum()
+
+
+def write_through_view(a):
+    """A write through a view of a non-leaf reaches its base, in values and gradients."""
+    x = a * 1.0
+    x.view(-1)[:3].mul_(a[0, :3])
+    return (x * x).sum()
+
+
+def in_place_chain(a):
+    x = a * 2.0  # not a.exp(): exp saves its output, and changing that in place is an error
+    x.add_(1.0).mul_(a).div_(2.0)
+    x -= a
+    return x
+
+
 # (name, function of tensors, input shapes, value generator)
 CASES = [
+    ("sin", lambda a: a.sin(), [(3, 4)], away_from_kinks),
+    ("cos", lambda a: a.cos(), [(3, 4)], away_from_kinks),
+    ("tan", lambda a: a.tan(), [(3, 4)], inside_unit),
+    ("sinh cosh", lambda a: a.sinh() + a.cosh(), [(3, 4)], away_from_kinks),
+    ("asin acos", lambda a: a.asin() * a.acos(), [(3, 4)], inside_unit),
+    ("atan", lambda a: a.atan(), [(3, 4)], away_from_kinks),
+    ("atan2", lambda a, b: dc.atan2(a, b), [(3, 4), (3, 4)], away_from_kinks),
+    ("exp2 log2 log10", lambda a: a.exp2() + a.log2() * a.log10(), [(3, 4)], positive),
+    ("log1p expm1", lambda a: a.log1p() * a.expm1(), [(3, 4)], positive),
+    ("rsqrt reciprocal", lambda a: a.rsqrt() + a.reciprocal(), [(3, 4)], positive),
+    ("square", lambda a: a.square(), [(3, 4)], away_from_kinks),
+    ("erf", lambda a: a.erf(), [(3, 4)], away_from_kinks),
+    ("floor ceil round sign", lambda a: a * (a.floor() + a.ceil() + a.round() + a.sign()),
+     [(3, 4)], away_from_kinks),  # fmt: skip
+    ("fmod remainder", lambda a, b: dc.fmod(a, b) + dc.remainder(a, b), [(3, 4), (3, 4)],
+     positive),  # fmt: skip
+    ("prod dim", lambda a: a.prod(1), [(3, 4)], away_from_kinks),
+    ("prod all with a zero", lambda a: (a * dc.tensor([0.0, 1.0, 1.0], dc.float64)).prod(),
+     [(3,)], away_from_kinks),  # fmt: skip
+    ("cumsum", lambda a: a.cumsum(1), [(3, 4)], away_from_kinks),
+    ("cumprod", lambda a: a.cumprod(0), [(3, 4)], positive),
+    ("std", lambda a: a.std(0), [(5, 3)], away_from_kinks),
+    ("norm", lambda a: a.norm() + a.norm(1, dim=1).sum(), [(3, 4)], away_from_kinks),
+    ("gather", lambda a: a.gather(1, dc.tensor([[0, 0], [3, 1], [2, 2]])), [(3, 4)],
+     away_from_kinks),  # fmt: skip
+    ("index_select", lambda a: a.index_select(0, dc.tensor([2, 0, 2])), [(3, 4)],
+     away_from_kinks),  # fmt: skip
+    ("masked_fill", lambda a: a.masked_fill(a > 0, 0.5), [(3, 4)], away_from_kinks),
+    ("sort values", lambda a: a.sort(1, descending=True).values * dc.arange(4.0), [(3, 4)],
+     distinct),  # fmt: skip
+    ("topk values", lambda a: a.topk(2).values, [(3, 4)], distinct),
+    ("view unsqueeze permute", lambda a: a.view(2, 6).unsqueeze(0).permute(2, 0, 1),
+     [(3, 4)], away_from_kinks),  # fmt: skip
+    ("transpose expand repeat", lambda a: a.transpose(0, 1).expand(2, 4, 3) + a.repeat(1, 2).T[:4],
+     [(3, 4)], away_from_kinks),  # fmt: skip
+    ("flip narrow chunk", lambda a: a.flip(0).narrow(1, 1, 2) * a.chunk(2, 1)[0], [(3, 4)],
+     away_from_kinks),  # fmt: skip
+    ("split unbind", lambda a: a.split([1, 3], 1)[1].sum(1) * a.unbind(1)[0], [(3, 4)],
+     away_from_kinks),  # fmt: skip
+    ("clone contiguous", lambda a: a.t().contiguous().clone(), [(3, 4)], away_from_kinks),
+    ("setitem on a non-leaf", set_rows, [(3, 4), (4,)], away_from_kinks),
+    ("in-place through a view", write_through_view, [(3, 4)], away_from_kinks),
+    ("in-place chain", in_place_chain, [(3, 4)], away_from_kinks),
+    ("max dim values", lambda a: a.max(dim=1).values, [(2, 3, 4)], distinct),
     ("add", lambda a, b: a + b, [(3, 4), (3, 4)], away_from_kinks),
     ("add broadcast", lambda a, b: a + b, [(3, 1), (4,)], away_from_kinks),
     ("sub broadcast", lambda a, b: a - b, [(2, 3, 4), (3, 1)], away_from_kinks),
@@ -63,7 +133,6 @@ CASES = [
     ("var", lambda a: a.var(axis=0, ddof=1), [(5, 3)], away_from_kinks),
     ("max all", lambda a: a.max(), [(3, 4)], distinct),
     ("amax axis", lambda a: a.amax(1, keepdim=True), [(2, 3, 4)], distinct),
-    ("max dim values", lambda a: a.max(dim=1).values, [(2, 3, 4)], distinct),
     ("amin axis", lambda a: a.amin(0), [(3, 4)], distinct),
     ("min dim values", lambda a: a.min(0)[0], [(3, 4)], distinct),
     ("logsumexp", lambda a: a.logsumexp(axis=1), [(3, 4)], away_from_kinks),
