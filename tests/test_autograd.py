@@ -5,6 +5,7 @@ import weakref
 
 import numpy as np
 import pytest
+import torch
 
 import descent as dc
 
@@ -291,3 +292,28 @@ def test_float32_gradients_stay_float32_through_max_and_clip():
     hidden = (dc.randn(2, 3) @ w).amax(dim=1)
     assert hidden._ctx.backward(np.ones(2, dtype=np.float32)).dtype == np.float32
     assert dc.clip(w, np.float64(-0.5), np.float64(0.5)).dtype == np.float32
+
+
+@pytest.mark.parametrize("lib", ["torch", "descent"])
+def test_a_backward_through_weights_an_optimizer_changed_raises_as_in_torch(lib):
+    module = torch if lib == "torch" else dc
+    w = module.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()  # mul saved w
+    loss.backward(retain_graph=True)
+    module.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("lib", ["torch", "descent"])
+def test_the_update_rule_changes_the_weights_in_place(lib):
+    module = torch if lib == "torch" else dc
+    w = module.tensor([1.0, 2.0], requires_grad=True)
+    before = w
+    (w * w).sum().backward()
+    with module.no_grad():
+        w -= 0.25 * w.grad
+    assert w is before and w._version == 1 and w.requires_grad and w.is_leaf
+    np.testing.assert_allclose(w.detach().numpy(), [0.5, 1.0])
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w -= 0.25 * w.grad  # outside no_grad
