@@ -463,6 +463,13 @@ class FunctionCtx(Node):
         return tuple(None if g is None else g._data for g in grads)
 
 
+def Variable(tensor, requires_grad: bool = False):  # noqa: N802  (torch's old name)
+    """torch's old wrapper, now the tensor itself: `Variable(t, requires_grad=True)`."""
+    if requires_grad:
+        tensor.requires_grad_(True)
+    return tensor
+
+
 class Function:
     """A user-defined op, as `torch.autograd.Function`.
 

@@ -38,6 +38,26 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return _made(infer_array(data, dtype), device, requires_grad)
 
 
+def _legacy(dtype):
+    """torch's typed constructors: `LongTensor([1, 2])` is `tensor([1, 2], dtype=long)`,
+    `FloatTensor(2, 3)` a (2, 3) tensor of zeros."""
+
+    def make(*data):
+        if data and all(isinstance(d, int) for d in data):
+            return zeros(*data, dtype=dtype)
+        return tensor(data[0] if data else [], dtype=dtype)
+
+    return make
+
+
+FloatTensor = _legacy(np.float32)
+DoubleTensor = _legacy(np.float64)
+LongTensor = _legacy(np.int64)
+IntTensor = _legacy(np.int32)
+BoolTensor = _legacy(np.bool_)
+ByteTensor = _legacy(np.uint8)
+
+
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """`data` as a tensor, sharing memory with a NumPy array or tensor of that dtype."""
     if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) == data.dtype):
@@ -181,6 +201,7 @@ def randn_like(input, dtype=None, generator=None, requires_grad: bool = False) -
 
 
 __all__ = [
+    "BoolTensor", "ByteTensor", "DoubleTensor", "FloatTensor", "IntTensor", "LongTensor",
     "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
     "linspace", "logspace", "meshgrid", "normal", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",

@@ -16,26 +16,43 @@ def _t(value) -> Tensor:
 # -- elementwise -------------------------------------------------------------------------
 
 
-def add(input, other, *, alpha=1):
-    return _t(input).add(other, alpha=alpha)
+def _into(result: Tensor, out: Tensor | None) -> Tensor:
+    """Store `result` in `out` (torch's `out=`), which autograd does not follow."""
+    if out is None:
+        return result
+    if result.requires_grad:
+        raise RuntimeError(
+            "functions with out=... arguments don't support automatic differentiation, but one "
+            "of the arguments requires grad."
+        )
+    if out.shape == result.shape:
+        out._write(result._data.astype(out.dtype, copy=False))
+    else:
+        out._data = result._data.astype(out.dtype)
+        out._bump_version()
+    return out
 
 
-def sub(input, other, *, alpha=1):
-    return _t(input).sub(other, alpha=alpha)
+def add(input, other, *, alpha=1, out=None):
+    return _into(_t(input).add(other, alpha=alpha), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    return _into(_t(input).sub(other, alpha=alpha), out)
 
 
 subtract = sub
 
 
-def mul(input, other):
-    return ops.mul(input, other)
+def mul(input, other, *, out=None):
+    return _into(ops.mul(input, other), out)
 
 
 multiply = mul
 
 
-def div(input, other, *, rounding_mode=None):
-    return _t(input).div(other, rounding_mode=rounding_mode)
+def div(input, other, *, rounding_mode=None, out=None):
+    return _into(_t(input).div(other, rounding_mode=rounding_mode), out)
 
 
 divide = true_divide = div
@@ -387,8 +404,8 @@ def unique(input, sorted=True, return_counts=False):
 # -- matrices ------------------------------------------------------------------------------
 
 
-def matmul(input, other):
-    return ops.matmul(input, other)
+def matmul(input, other, *, out=None):
+    return _into(ops.matmul(input, other), out)
 
 
 def mm(input, mat2):

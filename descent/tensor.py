@@ -583,7 +583,7 @@ class Tensor:
         return ops.add(self, other)
 
     def __radd__(self, other):
-        return ops.add(other, self)
+        return ops.add(self, other)  # self first, so grad_fn's edges come in torch's order
 
     def __sub__(self, other):
         return ops.sub(self, other)
@@ -595,7 +595,7 @@ class Tensor:
         return ops.mul(self, other)
 
     def __rmul__(self, other):
-        return ops.mul(other, self)
+        return ops.mul(self, other)  # self first, so grad_fn's edges come in torch's order
 
     def __truediv__(self, other):
         return ops.div(self, other)
