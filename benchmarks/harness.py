@@ -181,10 +181,8 @@ def as_arrays(result) -> list[np.ndarray]:
     """A step's result (tensors of either library, arrays, or lists of them) as array copies."""
     if isinstance(result, (list, tuple)):
         return [array for item in result for array in as_arrays(item)]
-    if isinstance(result, torch.Tensor):
+    if isinstance(result, torch.Tensor | dc.Tensor):
         return [result.detach().numpy().copy()]
-    if isinstance(result, dc.Tensor):
-        return [result.numpy().copy()]
     return [np.array(result)]
 
 

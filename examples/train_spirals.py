@@ -15,7 +15,7 @@ import descent as dc
 def init_layer(fan_in: int, fan_out: int, rng: np.random.Generator):
     """He-initialised weights and zero biases, as tensors that collect gradients."""
     weight = rng.normal(scale=np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
-    return dc.tensor(weight, requires_grad=True), dc.zeros(fan_out, requires_grad=True)
+    return dc.tensor(weight, dc.float32, requires_grad=True), dc.zeros(fan_out, requires_grad=True)
 
 
 def forward(x, parameters):
@@ -24,7 +24,7 @@ def forward(x, parameters):
 
 
 def accuracy(logits, labels) -> float:
-    return float((logits.numpy().argmax(axis=1) == labels).mean())
+    return float((logits.detach().numpy().argmax(axis=1) == labels).mean())
 
 
 def main() -> None:
