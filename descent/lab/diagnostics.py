@@ -35,30 +35,27 @@ def _units_alive(output: np.ndarray) -> np.ndarray:
 
 @contextmanager
 def _capture_relus(model) -> Iterator[dict[str, np.ndarray]]:
-    """While open, every ReLU module of `model` ORs its alive units into the yielded dict.
-
-    The hook is an instance attribute `forward` that shadows the class's for the
-    duration and is deleted afterwards; descent has no forward hooks.
-    """
+    """While open, every ReLU module of `model` ORs its alive units into the yielded dict,
+    through a forward hook removed on exit."""
     alive: dict[str, np.ndarray] = {}
-    relus = [(name, m) for name, m in model.named_modules() if isinstance(m, ReLU)]
 
-    def hook(name: str, module):
-        def forward(x):
-            out = type(module).forward(module, x)
+    def hook_for(name: str):
+        def hook(module, args, out):
             units = _units_alive(np.asarray(out._data))
             alive[name] = units | alive[name] if name in alive else units
-            return out
 
-        return forward
+        return hook
 
+    handles = [
+        module.register_forward_hook(hook_for(name))
+        for name, module in model.named_modules()
+        if isinstance(module, ReLU)
+    ]
     try:
-        for name, module in relus:
-            module.forward = hook(name, module)
         yield alive
     finally:
-        for _, module in relus:
-            vars(module).pop("forward", None)
+        for handle in handles:
+            handle.remove()
 
 
 def dead_relu_fraction(model, x) -> dict[str, float]:

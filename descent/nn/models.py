@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from descent.errors import unknown_name
+from descent.nn.containers import Sequential
 from descent.nn.conv import Conv2d, MaxPool2d
 from descent.nn.layers import (
     GELU,
@@ -22,7 +23,7 @@ from descent.nn.layers import (
     Tanh,
     Unflatten,
 )
-from descent.nn.module import Module, Sequential
+from descent.nn.module import Module
 
 ACTIVATIONS = {
     "relu": ReLU,

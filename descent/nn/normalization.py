@@ -29,9 +29,9 @@ class _BatchNorm(Module):
         self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
         self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
         if track_running_stats:
-            self.running_mean = wrap(np.zeros(num_features, np.float32))
-            self.running_var = wrap(np.ones(num_features, np.float32))
-            self.num_batches_tracked = wrap(np.zeros((), np.int64))
+            self.register_buffer("running_mean", wrap(np.zeros(num_features, np.float32)))
+            self.register_buffer("running_var", wrap(np.ones(num_features, np.float32)))
+            self.register_buffer("num_batches_tracked", wrap(np.zeros((), np.int64)))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
