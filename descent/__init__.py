@@ -4,9 +4,8 @@
 names below are torch's, with its arguments and its numbers.
 """
 
-from descent import autograd, cuda, data, nn, ops, optim, train
+from descent import autograd, checkpoint, cuda, data, nn, ops, optim, train
 from descent.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from descent.checkpoint import load, save
 from descent.creation import *  # noqa: F403  (tensor, zeros, arange, randn, ...)
 from descent.device import device
 from descent.dtypes import (
@@ -31,6 +30,7 @@ from descent.dtypes import (
 from descent.errors import CheckpointError, ShapeError
 from descent.functions import *  # noqa: F403  (sum, max, cat, ...: the ops with torch's names)
 from descent.random import manual_seed
+from descent.serialization import load, save
 from descent.tensor import Tensor
 
 bool_ = bool  # NumPy's spelling, kept for old code

@@ -13,7 +13,7 @@ import pytest
 import safetensors.numpy
 
 import descent as dc
-from descent import checkpoint, nn, optim
+from descent import checkpoint, nn, optim, safefile
 from descent.data import DataLoader, TensorDataset
 from descent.errors import CheckpointError
 from descent.nn import functional as F
@@ -71,7 +71,7 @@ def test_resume_is_bit_identical(kind, tmp_path):
     train(build(kind, seed=1), steps=23, save_at=9, path=path)  # stops mid-epoch at update 9
     resumed = build(kind, seed=99)  # other weights, loader order and RNG until loaded
     extra = checkpoint.load(
-        path, **dict(zip(("model", "optimizer", "scheduler", "loader"), resumed))
+        path, **dict(zip(("model", "optimizer", "scheduler", "loader"), resumed)), rng=True
     )
     assert extra["step"] == 9 and extra["pair"] == (1, 2) and len(extra["history"]) == 1
     train(resumed, steps=23 - 9)
@@ -176,7 +176,7 @@ def test_renamed_pickle_is_never_run(tmp_path):
 def test_random_bytes_and_foreign_safetensors(tmp_path):
     refused(tmp_path, np.random.default_rng(0).bytes(4096))
     foreign = safetensors.numpy.save({"weight": np.zeros((3, 2), np.float32)})
-    refused(tmp_path, foreign, match="not a descent checkpoint")
+    refused(tmp_path, foreign, match="not one descent wrote")
 
 
 def test_unknown_format_version(saved, tmp_path):
@@ -187,7 +187,7 @@ def test_unknown_format_version(saved, tmp_path):
     doc["version"] = checkpoint.VERSION + 1
     text = json.dumps(doc)
     tensors = safetensors.numpy.load(data)
-    newer = {"descent": text, "descent.sha256": checkpoint._digest(text, tensors)}
+    newer = {"descent": text, "descent.sha256": safefile.digest(text, tensors)}
     refused(tmp_path, safetensors.numpy.save(tensors, metadata=newer), match="version 2")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import descent as dc
-from descent import nn
+from descent import checkpoint, nn
 from descent.data import DataLoader, TensorDataset
 from descent.train import (
     Callback,
@@ -52,7 +52,7 @@ def test_one_epoch_makes_ceil_n_over_k_updates(batch_size, expected):
     model = nn.Linear(3, 1)
     opt = dc.optim.SGD(model.parameters(), lr=0.01)
     counter = CountSteps()
-    loader = DataLoader(data, batch_size=batch_size, seed=0)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, seed=0)
     history = fit(model, nn.MSELoss(), opt, loader, 1, metrics=(), callbacks=[counter],
                   progress=False)  # fmt: skip
     assert counter.steps == expected == math.ceil(37 / (37 if batch_size == "full" else batch_size))
@@ -85,7 +85,7 @@ def test_mlp_on_digits_reaches_97_percent():
     train, test = dc.data.load_dataset("digits", standardize=True)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = dc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    history = fit(model, nn.CrossEntropyLoss(), opt, DataLoader(train, 32, seed=0), 30,
+    history = fit(model, nn.CrossEntropyLoss(), opt, DataLoader(train, 32, shuffle=True, seed=0), 30,
                   progress=False)  # fmt: skip
     # The test split is only looked at once, after training: no selection on it.
     result = evaluate(model, nn.CrossEntropyLoss(), DataLoader(test, 512, shuffle=False))
@@ -106,7 +106,7 @@ def test_early_stopping_stops_and_restores_best_weights():
             snapshots.append({k: v.clone() for k, v in self.run.model.state_dict().items()})
 
     stopper = EarlyStopping("val_loss", patience=3)
-    history = fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, seed=0), 20,
+    history = fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 20,
                   metrics=(), callbacks=[FakeVal(), stopper], progress=False)  # fmt: skip
     assert history.epochs == 5 and stopper.stopped_epoch == 4 and stopper.best_epoch == 1
     for name, value in model.state_dict().items():
@@ -118,7 +118,7 @@ def test_early_stopping_without_validation_names_the_fix():
     model = nn.Linear(3, 1)
     opt = dc.optim.SGD(model.parameters(), lr=0.01)
     with pytest.raises(KeyError, match="val_loader"):
-        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8), 2, metrics=(),
+        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True), 2, metrics=(),
             callbacks=[EarlyStopping()], progress=False)  # fmt: skip
 
 
@@ -128,7 +128,7 @@ def test_divergence_guard_recovers_by_lowering_the_lr():
     opt = dc.optim.SGD(model.parameters(), lr=50.0)
     guard = DivergenceGuard(max_retries=20, factor=0.5, explode=100)
     with pytest.warns(RuntimeWarning, match="rolled back"):
-        history = fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, seed=0), 15,
+        history = fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 15,
                       metrics=("mse", "r2"), callbacks=[guard], progress=False)  # fmt: skip
     assert guard.retries >= 1
     assert opt.param_groups[0]["lr"] < 1.0
@@ -146,7 +146,7 @@ def test_divergence_guard_scales_the_scheduler_base_lrs():
     sched = dc.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.5)
     guard = DivergenceGuard(max_retries=20)
     with pytest.warns(RuntimeWarning):
-        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, seed=0), 3, scheduler=sched,
+        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 3, scheduler=sched,
             metrics=(), callbacks=[guard], progress=False)  # fmt: skip
     assert sched.base_lrs[0] == pytest.approx(50.0 * 0.5**guard.retries)
     assert opt.param_groups[0]["lr"] == pytest.approx(sched.base_lrs[0])
@@ -157,7 +157,7 @@ def test_divergence_guard_gives_up_with_step_and_lr():
     model = nn.Linear(3, 1)
     opt = dc.optim.SGD(model.parameters(), lr=1e4)
     with pytest.warns(RuntimeWarning), pytest.raises(TrainingDiverged) as info:
-        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, seed=0), 5, metrics=(),
+        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 5, metrics=(),
             callbacks=[DivergenceGuard(max_retries=2)], progress=False)  # fmt: skip
     message = str(info.value)
     assert "step " in message and "learning rate 2500" in message and "range test" in message
@@ -169,7 +169,7 @@ def test_history_contents_and_json_round_trip(tmp_path):
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
     opt = dc.optim.SGD(model.parameters(), lr=0.1)
     sched = dc.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, total_steps=3 * 8)
-    loader = DataLoader(train, 16, seed=0)
+    loader = DataLoader(train, 16, shuffle=True, seed=0)
     accuracy_pct = lambda p, t: 100 * metrics.accuracy(p, t)  # noqa: E731
     history = fit(model, nn.CrossEntropyLoss(), opt, loader, 3, val_loader=DataLoader(test, 64),
                   scheduler=sched, metrics=("accuracy", accuracy_pct),
@@ -201,7 +201,7 @@ def test_reduce_lr_on_plateau_gets_the_validation_loss():
     sched = dc.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
     opt.param_groups[0]["lr"] = 0.0
     data = regression()
-    fit(model, nn.MSELoss(), opt, DataLoader(data, 8), 3, val_loader=DataLoader(data, 40),
+    fit(model, nn.MSELoss(), opt, DataLoader(data, 8, shuffle=True), 3, val_loader=DataLoader(data, 40),
         scheduler=sched, metrics=(), progress=False)  # fmt: skip
     assert sched.last_epoch == 3 and sched.num_bad_epochs == 0  # cut after epoch 2 and 3
 
@@ -212,12 +212,12 @@ def test_model_checkpoint_writes_every_epoch_and_best(tmp_path):
     opt = dc.optim.SGD(model.parameters(), lr=0.05)
     data = regression()
     ckpt = ModelCheckpoint(tmp_path / "ck-{epoch}.dc", every=2, monitor="val_loss")
-    fit(model, nn.MSELoss(), opt, DataLoader(data, 8), 4, val_loader=DataLoader(data, 40),
+    fit(model, nn.MSELoss(), opt, DataLoader(data, 8, shuffle=True), 4, val_loader=DataLoader(data, 40),
         metrics=(), callbacks=[ckpt], progress=False)  # fmt: skip
     assert (tmp_path / "ck-2.dc").exists() and (tmp_path / "ck-4.dc").exists()
     assert not (tmp_path / "ck-1.dc").exists()
     fresh = nn.Linear(3, 1)
-    extra = dc.load(tmp_path / "ck.best.dc", model=fresh)
+    extra = checkpoint.load(tmp_path / "ck.best.dc", model=fresh)
     assert extra["epoch"] == 4  # the loss falls every epoch here
     np.testing.assert_array_equal(fresh.weight.data, model.weight.data)
 
@@ -238,6 +238,6 @@ def test_metrics():
 def test_progress_bar_runs_quietly(capsys):
     model = nn.Linear(3, 1)
     opt = dc.optim.SGD(model.parameters(), lr=0.01)
-    fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8), 2, metrics=("mae",),
+    fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True), 2, metrics=("mae",),
         progress=True)  # fmt: skip
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest

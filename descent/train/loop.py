@@ -254,7 +254,8 @@ def resume(path, model, loss_fn, optimizer, train_loader, epochs: int, scheduler
     from descent.checkpoint import load
 
     loader = train_loader if hasattr(train_loader, "load_state_dict") else None
-    extra = load(path, model=model, optimizer=optimizer, scheduler=scheduler, loader=loader)
+    extra = load(path, model=model, optimizer=optimizer, scheduler=scheduler, loader=loader,
+                 rng=True)  # fmt: skip
     if "epoch" not in extra or "history" not in extra:
         raise ValueError(
             f"resume: {path} holds no epoch and history; write it with ModelCheckpoint"

@@ -1,0 +1,269 @@
+"""descent's file container: one safetensors file whose tensors are the arrays and whose
+metadata is a JSON document for everything else, with a checksum over both.
+
+It never pickles. Reading checks the safetensors layout itself before safetensors sees
+the bytes, then the checksum, the format and its version, so a damaged or hostile file
+is refused with `Bad` saying what is wrong. JSON has no tuples, numpy scalars or
+non-string keys, so those are written as one-key objects: {"__tuple__": [...]},
+{"__scalar__": [dtype, value]}, {"__items__": [[key, value], ...]}, and an array as
+{"__tensor__": name} ({"__leaf__": name} for a tensor that requires grad).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import secrets
+from typing import Any
+
+import numpy as np
+import safetensors.numpy
+
+from descent.tensor import Tensor, wrap
+
+_META_KEY = "descent"
+_DIGEST_KEY = "descent.sha256"
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the header's size
+_ITEMSIZE = {
+    "BOOL": 1, "U8": 1, "I8": 1, "U16": 2, "I16": 2, "F16": 2,
+    "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8,
+}  # fmt: skip
+_DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "float16", "uint32", "int32", "float32")
+_DTYPES += ("uint64", "int64", "float64")
+_TAGS = ("__tuple__", "__items__", "__scalar__", "__tensor__", "__leaf__")
+
+
+class Bad(Exception):
+    """A problem with a file's content; callers add the path and raise their own error."""
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync it, rename it over `path`, fsync the dir."""
+    directory = os.path.dirname(os.path.abspath(path))
+    temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(temp, "xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temp)
+        raise
+    if os.name == "posix":  # makes the rename durable; Windows cannot open a directory
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+
+def contiguous(array: np.ndarray, name: str) -> np.ndarray:
+    """`array` as safetensors stores it, refused with a clear error for a dtype it cannot."""
+    if array.dtype.name not in _DTYPES:
+        raise TypeError(
+            f"save: {name} has dtype {array.dtype}, which descent does not "
+            f"store; the dtypes are {', '.join(_DTYPES)}"
+        )
+    return array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d arrays 0-d
+
+
+
+def encode(value: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
+    """`value` as JSON-able data, its arrays and tensors moved into `tensors` (named after
+    `where`); a tensor that requires grad is tagged so that it comes back requiring it."""
+    if isinstance(value, Tensor):
+        encoded = encode(value._data, where, tensors)
+        return {"__leaf__": encoded["__tensor__"]} if value.requires_grad else encoded
+    if isinstance(value, np.ndarray):
+        name, n = where, 1
+        while name in tensors:
+            name, n = f"{where}#{n}", n + 1
+        tensors[name] = contiguous(value, where)
+        return {"__tensor__": name}
+    if isinstance(value, np.generic):  # before float: np.float64 is a float
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"save: {where} is a {value.dtype} scalar")
+        return {"__scalar__": [value.dtype.name, value.item()]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, f"{where}.{i}", tensors) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [encode(v, f"{where}.{i}", tensors) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        plain = all(isinstance(k, str) for k in value)
+        if plain and not (len(value) == 1 and next(iter(value)) in _TAGS):
+            return {k: encode(v, f"{where}.{k}", tensors) for k, v in value.items()}
+        return {
+            "__items__": [
+                [encode(k, f"{where}.key", tensors), encode(v, f"{where}.{k}", tensors)]
+                for k, v in value.items()
+            ]
+        }
+    raise TypeError(
+        f"save: {where} is a {type(value).__name__}; descent stores tensors, arrays, "
+        "numbers, strings, None, lists, tuples and dicts only (it never pickles); for a "
+        "model, save model.state_dict()"
+    )
+
+
+
+def digest(text: str, tensors: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(text.encode())
+    for name in sorted(tensors):
+        array = tensors[name]
+        digest.update(json.dumps([name, array.dtype.name, list(array.shape)]).encode())
+        little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+        digest.update(little.tobytes())
+    return digest.hexdigest()
+
+
+
+def read(source, fmt: str, version: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """The checked JSON document and tensors of a file (a path or a binary file object)
+    written by `write` with format `fmt`; `Bad` says what is wrong."""
+    if hasattr(source, "read"):
+        data = source.read()
+    else:
+        try:
+            with open(source, "rb") as file:
+                data = file.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(2, "no file at this path", source) from None
+        except OSError as error:
+            raise Bad(f"cannot be read: {error}") from None
+    header, body = _header(data)
+    metadata = header.get("__metadata__")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get(_META_KEY), str):
+        raise Bad("a safetensors file, but not one descent wrote (no 'descent' metadata)")
+    try:
+        tensors = safetensors.numpy.load(data)
+    except Exception as error:
+        raise Bad(f"safetensors cannot read it ({error})") from None
+    text = metadata[_META_KEY]
+    if digest(text, tensors) != metadata.get(_DIGEST_KEY):
+        raise Bad("its checksum does not match its content: the file is damaged")
+    doc = _json(text, "the descent metadata")
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise Bad(f"it holds a {found!r} document, not a {fmt!r} one")
+    if doc.get("version") != version:
+        raise Bad(
+            f"format version {doc.get('version')!r} is not one this descent reads (version "
+            f"{version}); was it written by a newer descent?"
+        )
+    return doc, tensors
+
+
+def write(target, doc: dict, tensors: dict[str, np.ndarray]) -> None:
+    """Write `doc` (JSON-able, with "format" and "version") and `tensors` to `target`: a path,
+    atomically, or a binary file object."""
+    text = json.dumps(doc, separators=(",", ":"))
+    metadata = {_META_KEY: text, _DIGEST_KEY: digest(text, tensors)}
+    data = safetensors.numpy.save(tensors, metadata=metadata)
+    if hasattr(target, "write"):
+        target.write(data)
+    else:
+        write_atomic(os.fspath(target), data)
+
+
+def _header(data: bytes) -> tuple[dict, int]:
+    """Check the safetensors layout ourselves, so that safetensors only ever sees a sane file."""
+    size = len(data)
+    if size < 8:
+        raise Bad(f"{size} bytes is too short for a safetensors file (empty or truncated)")
+    length = int.from_bytes(data[:8], "little")
+    if length > size - 8:
+        raise Bad(
+            f"the header claims {length} bytes but only {size - 8} follow the length field; "
+            "the file is truncated or not a safetensors file"
+        )
+    if length > _MAX_HEADER:
+        raise Bad(f"the header claims {length} bytes, more than the {_MAX_HEADER} allowed")
+    header = _json(data[8 : 8 + length], "the safetensors header")
+    if not isinstance(header, dict):
+        raise Bad("the safetensors header is not a JSON object")
+    body = size - 8 - length
+    spans = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            raise Bad(f"tensor {name!r} has a malformed header entry")
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _ITEMSIZE:
+            raise Bad(f"tensor {name!r} has dtype {dtype!r}, which descent does not read")
+        if not _ints(shape) or not _ints(offsets) or len(offsets) != 2:
+            raise Bad(f"tensor {name!r} has a malformed shape or data_offsets")
+        begin, end = offsets
+        if not begin <= end <= body:
+            raise Bad(
+                f"tensor {name!r} lies at bytes {begin}..{end} of a {body}-byte data section; "
+                "the file is truncated or damaged"
+            )
+        if end - begin != math.prod(shape) * _ITEMSIZE[dtype]:
+            raise Bad(
+                f"tensor {name!r} of shape {shape} {dtype} does not fill {end - begin} bytes"
+            )
+        spans.append((begin, end))
+    position = 0
+    for begin, end in sorted(spans):
+        if begin != position:
+            raise Bad("the tensors' data overlap or leave gaps: the file is damaged")
+        position = end
+    if position != body:
+        raise Bad(f"the tensors use {position} of {body} data bytes: the file is damaged")
+    return header, body
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    )
+
+
+def _json(raw: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise Bad(f"{what} is not valid JSON ({error})") from None
+
+
+def decode(value: Any, tensors: dict[str, np.ndarray], as_tensors: bool = False) -> Any:
+    """The inverse of `encode`; anything malformed raises `Bad`. Stored arrays come back
+    as arrays, or as descent tensors with `as_tensors`."""
+    if isinstance(value, list):
+        return [decode(v, tensors, as_tensors) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and next(iter(value)) in _TAGS:
+        ((tag, body),) = value.items()
+        if tag in ("__tensor__", "__leaf__"):
+            if not isinstance(body, str) or body not in tensors:
+                raise Bad(f"the metadata refers to a tensor {body!r} the file does not hold")
+            if not as_tensors:
+                return tensors[body]
+            return wrap(tensors[body], requires_grad=tag == "__leaf__")
+        if tag == "__scalar__":
+            if not (isinstance(body, list) and len(body) == 2 and body[0] in _DTYPES):
+                raise Bad(f"malformed scalar {body!r} in the metadata")
+            return np.dtype(body[0]).type(body[1])
+        if not isinstance(body, list):
+            raise Bad(f"malformed {tag} in the metadata")
+        if tag == "__tuple__":
+            return tuple(decode(v, tensors, as_tensors) for v in body)
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
+            raise Bad("malformed __items__ in the metadata")
+        try:
+            return {decode(k, tensors): decode(v, tensors, as_tensors) for k, v in body}
+        except TypeError:
+            raise Bad("an unhashable dict key in the metadata") from None
+    return {k: decode(v, tensors, as_tensors) for k, v in value.items()}
+
+
