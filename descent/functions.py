@@ -250,6 +250,10 @@ def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
     return _t(input).allclose(other, rtol, atol, equal_nan)
 
 
+def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return _t(input).isclose(other, rtol, atol, equal_nan)
+
+
 def isnan(input):
     return _t(input).isnan()
 
@@ -498,12 +502,12 @@ __all__ = [
     "asin", "atan", "atan2", "bmm", "broadcast_to", "cat", "ceil", "chunk", "clamp", "clip",
     "clone", "concat", "concatenate", "cos", "cosh", "cumprod", "cumsum", "div", "divide", "dot",
     "eq", "equal", "erf", "exp", "exp2", "expm1", "flatten", "flip", "floor", "fmod", "gather",
-    "ge", "gt", "index_select", "is_tensor", "isfinite", "isnan", "le", "lerp", "log", "log10",
-    "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "mm", "mul", "multiply", "mv", "narrow", "ne", "neg", "negative",
-    "nonzero", "norm", "numel", "outer", "permute", "pow", "prod", "reciprocal", "relu",
-    "remainder", "reshape", "result_type", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh",
-    "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "subtract",
-    "sum", "swapaxes", "t", "tan", "tanh", "topk", "transpose", "tril", "triu", "true_divide",
-    "trunc", "unbind", "unique", "unsqueeze", "var", "where",
+    "ge", "gt", "index_select", "is_tensor", "isclose", "isfinite", "isnan", "le", "lerp", "log",
+    "log10", "log1p", "log2", "log_softmax", "logsumexp", "lt", "masked_fill", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mm", "mul", "multiply", "mv", "narrow", "ne", "neg",
+    "negative", "nonzero", "norm", "numel", "outer", "permute", "pow", "prod", "reciprocal",
+    "relu", "remainder", "reshape", "result_type", "round", "rsqrt", "sigmoid", "sign", "sin",
+    "sinh", "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "sub",
+    "subtract", "sum", "swapaxes", "t", "tan", "tanh", "topk", "transpose", "tril", "triu",
+    "true_divide", "trunc", "unbind", "unique", "unsqueeze", "var", "where",
 ]  # fmt: skip

@@ -680,6 +680,9 @@ class Tensor:
     def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
         return bool(np.allclose(self._data, _plain(other), rtol, atol, equal_nan))
 
+    def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tensor:
+        return wrap(np.isclose(self._data, _plain(other), rtol, atol, equal_nan))
+
     def isnan(self) -> Tensor:
         return wrap(np.isnan(self._data))
 

@@ -39,7 +39,7 @@ test_data = SyntheticFashion(40, 2, transform=lambda x: (x - 0.5) / 0.5)
 train_dataloader = DataLoader(training_data, batch_size=32)
 test_dataloader = DataLoader(test_data, batch_size=32)
 X0, y0 = next(iter(test_dataloader))
-results["batch_shapes"] = [list(X0.shape), list(y0.shape), str(y0.dtype)]
+results["batch_shapes"] = [list(X0.shape), list(y0.shape), str(y0.dtype).replace("torch.", "")]
 results["first_label_names"] = [labels_map[int(v)] for v in y0[:4]]
 results["len_loaders"] = [len(train_dataloader), len(test_dataloader)]
 
