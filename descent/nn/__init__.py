@@ -8,37 +8,56 @@ from descent.nn.containers import (
     ParameterList,
     Sequential,
 )
-from descent.nn.conv import AvgPool2d, Conv2d, MaxPool2d
+from descent.nn.conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from descent.nn.layers import (
     GELU,
     Dropout,
+    Dropout2d,
     Embedding,
     Flatten,
     Identity,
     LeakyReLU,
     Linear,
+    LogSoftmax,
     ReLU,
     Sigmoid,
     Softmax,
     Tanh,
     Unflatten,
 )
+from descent.nn.lazy import LazyLinear, UninitializedParameter
 from descent.nn.loss import (
+    BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from descent.nn.module import Module
 from descent.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from descent.nn.parameter import Parameter
 
 __all__ = [
-    "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss",
-    "Dropout", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "L1Loss", "LayerNorm",
-    "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
+    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose2d",
+    "CrossEntropyLoss", "Dropout", "Dropout2d", "Embedding", "Flatten", "GELU", "HuberLoss",
+    "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LazyLinear", "LeakyReLU", "Linear",
+    "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
     "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "Unflatten", "functional", "init", "models",
+    "SmoothL1Loss", "Softmax", "Tanh", "UninitializedParameter", "Unflatten", "functional",
+    "init", "models",
 ]  # fmt: skip

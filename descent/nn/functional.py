@@ -1,37 +1,95 @@
-"""Stateless forms of the layers and losses, with PyTorch's names (`dim`, `reduction`, ...)."""
+"""Stateless forms of the layers and losses, with PyTorch's names (`dim`, `reduction`, ...).
+
+Each takes torch.nn.functional's arguments in torch's order; inputs without a
+batch axis (C, L) or (C, H, W) run as a batch of one where torch's do. The
+loss functions live in `loss_functions` and are re-exported here.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from descent import ops
-from descent.errors import DtypeError, LabelError, ShapeError
+from descent.autograd import no_grad
+from descent.dtypes import as_dtype
+from descent.errors import DtypeError, ShapeError
+from descent.nn.loss_functions import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from descent.ops import conv as _conv
+from descent.ops import pool as _pool
+from descent.ops.conv_transpose import conv_transpose2d as _conv_transpose2d
 from descent.ops.fused import embedding as _embedding
-from descent.ops.fused import linear, softmax_cross_entropy
+from descent.ops.fused import linear
 from descent.random import default_generator
 from descent.tensor import Tensor, lift, wrap
 
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax",
-    "log_softmax", "dropout", "batch_norm", "layer_norm", "embedding", "cross_entropy",
-    "nll_loss", "mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy_with_logits",
-    "conv2d", "max_pool2d", "avg_pool2d", "pad",
+    "log_softmax", "normalize", "dropout", "dropout2d", "batch_norm", "layer_norm", "embedding",
+    "one_hot", "pad", "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d",
+    "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "kl_div", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
 ]  # fmt: skip
 
-relu, sigmoid, tanh, gelu, softplus = ops.relu, ops.sigmoid, ops.tanh, ops.gelu, ops.softplus
-conv2d, max_pool2d, avg_pool2d, pad = ops.conv2d, ops.max_pool2d, ops.avg_pool2d, ops.pad
+sigmoid, tanh, softplus = ops.sigmoid, ops.tanh, ops.softplus
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return ops.leaky_relu(x, negative_slope)
+# -- activations ----------------------------------------------------------------------------
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return ops.softmax(x, axis=dim)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return input.relu_() if inplace else ops.relu(input)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return ops.log_softmax(x, axis=dim)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if inplace:
+        return input._inplace(ops.leaky_relu, negative_slope)
+    return ops.leaky_relu(input, negative_slope)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    return ops.gelu(input, approximate)
+
+
+def softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
+    """torch's implicit dim for a softmax called without one (with torch's warning):
+    0 for 0-, 1- and 3-d inputs, else 1."""
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        "include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum exp(x) along `dim`; `dtype` converts the input first."""
+    if dim is None:
+        dim = softmax_dim("softmax", input.ndim, _stacklevel)
+    if dtype is not None:
+        input = ops.astype(input, as_dtype(dtype))
+    return ops.softmax(input, axis=dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log(softmax(x)) along `dim`, computed stably; `dtype` converts the input first."""
+    if dim is None:
+        dim = softmax_dim("log_softmax", input.ndim, _stacklevel)
+    if dtype is not None:
+        input = ops.astype(input, as_dtype(dtype))
+    return ops.log_softmax(input, axis=dim)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
@@ -39,17 +97,56 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     return input / input.norm(p, dim, keepdim=True).clamp_min(eps)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
+# -- dropout --------------------------------------------------------------------------------
+
+
+def dropout(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+    generator=None,
+) -> Tensor:  # fmt: skip
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    return _dropout("dropout", input, p, training, inplace, input.shape, generator)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+    generator=None,
+) -> Tensor:  # fmt: skip
+    """Zero whole channels: each (sample, channel) plane with probability p, the rest scaled
+    by 1/(1-p). A 3-d input is read as (N, C, L), with torch's warning."""
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated "
+            "and will result in an error in a future release. To retain the behavior and "
+            "silence this warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim.",
+            stacklevel=2,
+        )
+    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    return _dropout("dropout2d", input, p, training, inplace, mask_shape, generator)
+
+
+def _dropout(name, x: Tensor, p, training, inplace, mask_shape, generator) -> Tensor:
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: {p=} must be between 0 and 1")
+        raise ValueError(f"{name}: {p=} must be between 0 and 1")
     if not training or p == 0:
         return x
     if p == 1:
-        return x * 0.0
-    rng = generator if generator is not None else default_generator()
-    keep = rng.random(x.shape, dtype=np.float32) >= p
-    return x * wrap((keep / (1 - p)).astype(x.dtype, copy=False))
+        scale = wrap(np.zeros(mask_shape, dtype=x.dtype))
+    else:
+        rng = generator if generator is not None else default_generator()
+        keep = rng.random(mask_shape, dtype=np.float32) >= p
+        scale = wrap((keep / (1 - p)).astype(x.dtype, copy=False))
+    return x.mul_(scale) if inplace else x * scale
+
+
+# -- normalisation and lookup --------------------------------------------------------------
 
 
 def batch_norm(
@@ -118,167 +215,215 @@ def layer_norm(
     return out
 
 
-def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Rows of `weight` picked by integer `indices` of any shape."""
-    indices = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
+def embedding(
+    input,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of `weight` picked by integer `input` of any shape.
+
+    With `max_norm`, the rows looked up whose `norm_type`-norm exceeds it are first
+    scaled down to it in place (torch's embedding_renorm_, which changes `weight`).
+    """
+    indices = np.asarray(input._data if isinstance(input, Tensor) else input)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError(
+            "embedding: scale_grad_by_freq=True and sparse=True are not supported; descent's "
+            "embedding gradients are dense and unscaled"
+        )
     outside = (indices < 0) | (indices >= weight.shape[0])
     if outside.any():
         raise ValueError(
             f"embedding: index {indices[outside][0]} is out of range for {weight.shape[0]} "
             f"embeddings; indices must lie in [0, {weight.shape[0] - 1}]"
         )
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    if max_norm is not None:
+        _renorm_rows(weight, np.unique(indices), max_norm, norm_type)
     return _embedding(indices, weight, padding_idx)
 
 
-# -- losses --------------------------------------------------------------------------------
+def _renorm_rows(weight: Tensor, rows, max_norm: float, norm_type: float) -> None:
+    with no_grad():
+        values = weight._data[rows]
+        norms = np.linalg.norm(values, ord=norm_type, axis=1)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight._data[rows] = values * scale[:, None].astype(values.dtype)
+        weight._bump_version()
 
 
-def _check_reduction(name: str, reduction: str) -> None:
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{name}: {reduction=} must be 'mean', 'sum' or 'none'")
-
-
-def _reduce(losses: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    return losses
-
-
-def _target_array(target):
-    return target._data if isinstance(target, Tensor) else np.asarray(target)
-
-
-def _class_labels(name: str, logits: Tensor, target, ignore_index: int):
-    """Integer labels of shape (N,), checked against the number of classes."""
-    target = _target_array(target)
-    if target.dtype.kind not in "iu":
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows: out[..., k] = 1 where tensor[...] == k, as torch's `one_hot`
+    (`num_classes=-1` takes the largest value plus one)."""
+    labels = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype != np.int64:
         raise DtypeError(
-            f"{name}: class labels must be integers, got {target.dtype}; convert them with "
-            "labels.astype('int64')"
+            f"one_hot: the classes must be an int64 (long) tensor, got {labels.dtype}; "
+            "convert them with .long()"
         )
-    if logits.ndim != 2 or target.shape != logits.shape[:1]:
+    if num_classes == -1:
+        if labels.size == 0:
+            raise RuntimeError("one_hot: cannot infer the number of classes from an empty tensor")
+        num_classes = int(labels.max()) + 1
+    if labels.size and labels.min() < 0:
+        raise RuntimeError(f"one_hot: class values must be non-negative, got {labels.min()}")
+    if labels.size and labels.max() >= num_classes:
+        raise RuntimeError(
+            f"one_hot: class values must be smaller than {num_classes=}, got {labels.max()}"
+        )
+    classes = np.arange(num_classes, dtype=np.int64)
+    return wrap((labels[..., None] == classes).astype(np.int64))
+
+
+# -- padding --------------------------------------------------------------------------------
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad (or, with negative sizes, crop) the last len(pad) // 2 axes, as torch's `F.pad`:
+    `pad` lists (before, after) for the last axis first, e.g. (left, right, top, bottom).
+
+    mode 'constant' fills with `value` (0 unless given); 'reflect' mirrors the input
+    without repeating its edge, 'replicate' repeats the edge, 'circular' wraps around.
+    """
+    x = lift(input)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise ShapeError(f"pad: {pad=} must have an even length, (before, after) per axis")
+    if len(pad) // 2 > x.ndim:
         raise ShapeError(
-            f"{name}: input of shape {logits.shape} needs (N, C) scores and labels of "
-            f"shape (N,), got labels of shape {target.shape}"
+            f"pad: {pad=} pads {len(pad) // 2} axes, but the input of shape {x.shape} has {x.ndim}"
         )
-    classes = logits.shape[1]
-    bad = (target != ignore_index) & ((target < 0) | (target >= classes))
-    if bad.any():
-        raise LabelError(
-            f"{name}: label {target[bad][0]} is out of range for {classes} classes "
-            f"(input of shape {logits.shape}); labels must lie in [0, {classes - 1}]"
-        )
-    return target
+    widths = [(0, 0)] * (x.ndim - len(pad) // 2) + [
+        (pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)
+    ]
+    if mode == "constant":
+        if any(before < 0 or after < 0 for before, after in widths):
+            inside = tuple(
+                slice(max(-before, 0), size - max(-after, 0))
+                for (before, after), size in zip(widths, x.shape)
+            )
+            x = x[inside]
+            widths = [(max(before, 0), max(after, 0)) for before, after in widths]
+        if not any(before or after for before, after in widths):
+            return x
+        return ops.pad(x, widths, 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: {mode=} must be 'constant', 'reflect', 'replicate' or 'circular'")
+    if value is not None and value != 0:
+        raise ValueError(f"pad: mode={mode!r} takes no value (got {value=})")
+    if len(pad) // 2 > 3:
+        raise NotImplementedError(f"pad: mode={mode!r} pads at most 3 axes, got {pad=}")
+    for axis, (before, after) in enumerate(widths):
+        if before or after:
+            x = ops.index_select(x, axis, _pad_indices(mode, x.shape, axis, before, after))
+    return x
 
 
-def cross_entropy(
-    input: Tensor,
-    target,
-    weight=None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-) -> Tensor:
-    """Cross-entropy between logits (N, C) and class labels (N,) or class probabilities (N, C)."""
-    _check_reduction("cross_entropy", reduction)
-    if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"cross_entropy: {label_smoothing=} must be between 0 and 1")
-    if input.ndim == 1:  # one sample of C scores
-        input = ops.expand_dims(input, 0)
-        target = np.asarray(_target_array(target)).reshape(-1)
-        loss = cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
-        return loss[0] if reduction == "none" else loss
-    weight_array = None if weight is None else _target_array(weight).astype(input.dtype)
-    if weight_array is not None and weight_array.shape != (input.shape[-1],):
+def _pad_indices(mode: str, shape: tuple, axis: int, before: int, after: int) -> np.ndarray:
+    """Which input index each output index of a reflect/replicate/circular pad reads."""
+    size = shape[axis]
+    limit = {"reflect": size - 1, "replicate": None, "circular": size}[mode]
+    if min(before, after) < 0 or (limit is not None and max(before, after) > limit):
+        most = "" if limit is None else f" and at most {limit}"
         raise ShapeError(
-            f"cross_entropy: weight of shape {weight_array.shape} needs one value per class, "
-            f"({input.shape[-1]},)"
+            f"pad: mode={mode!r} needs padding >= 0{most} on an axis of size {size}; got "
+            f"({before}, {after}) for axis {axis} of input {shape}"
         )
-    target_array = _target_array(target)
-    if target_array.dtype.kind == "f" and target_array.shape == input.shape:
-        return _soft_cross_entropy(input, target_array, weight_array, reduction, label_smoothing)
-    labels = _class_labels("cross_entropy", input, target_array, ignore_index)
-    return softmax_cross_entropy(
-        input, labels, weight_array, ignore_index, label_smoothing, reduction
-    )
+    if size == 0:
+        raise ShapeError(f"pad: mode={mode!r} cannot pad axis {axis} of size 0 ({shape})")
+    index = np.arange(-before, size + after)
+    if mode == "reflect":
+        return (size - 1) - np.abs((size - 1) - np.abs(index))
+    if mode == "replicate":
+        return np.clip(index, 0, size - 1)
+    return index % size
 
 
-def _soft_cross_entropy(logits, probabilities, weight, reduction, label_smoothing):
-    classes = logits.shape[1]
-    if label_smoothing:
-        probabilities = probabilities * (1 - label_smoothing) + label_smoothing / classes
-    target = wrap(probabilities.astype(logits.dtype, copy=False))
-    if weight is not None:
-        target = target * wrap(weight)
-    losses = -(ops.log_softmax(logits, axis=1) * target).sum(axis=1)
-    return _reduce(losses, reduction)
+# -- convolution and pooling ----------------------------------------------------------------
+
+_SPATIAL = {1: "L", 2: "H, W"}
 
 
-def nll_loss(
-    input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean"
-) -> Tensor:
-    """Negative log-likelihood of log-probabilities (N, C) at class labels (N,)."""
-    _check_reduction("nll_loss", reduction)
-    labels = _class_labels("nll_loss", input, target, ignore_index)
-    keep = labels != ignore_index
-    safe = np.where(keep, labels, 0)
-    sample_weight = keep.astype(input.dtype)
-    if weight is not None:
-        sample_weight *= _target_array(weight).astype(input.dtype)[safe]
-    losses = -input[np.arange(len(labels)), safe] * wrap(sample_weight)
-    if reduction == "mean":
-        return losses.sum() / sample_weight.sum()
-    return _reduce(losses, reduction)
-
-
-def _regression_pair(name: str, input: Tensor, target, reduction: str) -> Tensor:
-    _check_reduction(name, reduction)
-    if not isinstance(target, Tensor):
-        target = wrap(np.asarray(target, dtype=input.dtype))
-    if target.shape != input.shape:
+def _batched(op: str, dims: int, run, x, *args):
+    """run(x, *args) on (N, C, *spatial) input; a (C, *spatial) input runs as a batch of one."""
+    x = lift(x)
+    if x.ndim == dims + 2:
+        return run(x, *args)
+    if x.ndim != dims + 1:
         raise ShapeError(
-            f"{name}: input of shape {input.shape} and target of shape {target.shape} differ; "
-            "reshape one (for a column of predictions, y.reshape(-1, 1))"
+            f"{op}: input of shape {x.shape} must be {dims + 1}-d (C, {_SPATIAL[dims]}) or "
+            f"{dims + 2}-d (N, C, {_SPATIAL[dims]})"
         )
-    return target
+    out = run(ops.expand_dims(x, 0), *args)
+    if isinstance(out, tuple):
+        return tuple(ops.squeeze(part, 0) for part in out)
+    return ops.squeeze(out, 0)
 
 
-def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    target = _regression_pair("mse_loss", input, target, reduction)
-    difference = input - target
-    return _reduce(difference * difference, reduction)
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """1-d cross-correlation of (N, C_in, L) with (C_out, C_in / groups, k)."""
+    options = (stride, padding, dilation, groups)
+    return _batched("conv1d", 1, _conv.conv1d, input, weight, bias, *options)
 
 
-def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    target = _regression_pair("l1_loss", input, target, reduction)
-    return _reduce(ops.abs(input - target), reduction)
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """2-d cross-correlation of (N, C_in, H, W) with (C_out, C_in / groups, kH, kW)."""
+    options = (stride, padding, dilation, groups)
+    return _batched("conv2d", 2, _conv.conv2d, input, weight, bias, *options)
 
 
-def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """Quadratic within `delta` of the target, linear beyond: robust to outliers."""
-    if delta <= 0:
-        raise ValueError(f"huber_loss: {delta=} must be > 0")
-    target = _regression_pair("huber_loss", input, target, reduction)
-    difference = input - target
-    size = ops.abs(difference)
-    quadratic = 0.5 * difference * difference
-    linear_part = delta * (size - 0.5 * delta)
-    return _reduce(ops.where(size._data < delta, quadratic, linear_part), reduction)
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
+    dilation=1,
+):  # fmt: skip
+    """Transposed 2-d convolution (the gradient of conv2d) of (N, C_in, H, W) with
+    (C_in, C_out / groups, kH, kW)."""
+    options = (stride, padding, output_padding, groups, dilation)
+    return _batched("conv_transpose2d", 2, _conv_transpose2d, input, weight, bias, *options)
 
 
-def binary_cross_entropy_with_logits(
-    input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
-) -> Tensor:
-    """Binary cross-entropy of logits, stable for any logit: (1-y) x + w_y softplus(-x)."""
-    target = _regression_pair("binary_cross_entropy_with_logits", input, target, reduction)
-    log_weight = 1.0
-    if pos_weight is not None:
-        log_weight = 1.0 + (lift(pos_weight, input) - 1.0) * target
-    losses = (1.0 - target) * input + log_weight * ops.softplus(-input)
-    if weight is not None:
-        losses = losses * lift(weight, input)
-    return _reduce(losses, reduction)
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+    return_indices: bool = False,
+):  # fmt: skip
+    options = (kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _batched("max_pool1d", 1, _pool.max_pool1d, input, *options)
+
+
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+    return_indices: bool = False,
+):  # fmt: skip
+    options = (kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _batched("max_pool2d", 2, _pool.max_pool2d, input, *options)
+
+
+def avg_pool1d(
+    input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+    count_include_pad: bool = True,
+):  # fmt: skip
+    options = (kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return _batched("avg_pool1d", 1, _pool.avg_pool1d, input, *options)
+
+
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None,
+):  # fmt: skip
+    options = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return _batched("avg_pool2d", 2, _pool.avg_pool2d, input, *options)
+
+
+def adaptive_avg_pool1d(input, output_size) -> Tensor:
+    return _pool.adaptive_avg_pool1d(input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    return _pool.adaptive_avg_pool2d(input, output_size)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from descent import ops
+from descent.autograd import no_grad
 from descent.errors import ShapeError
 from descent.nn import functional as F
 from descent.nn import init
+from descent.nn.factory import floating_dtype, new_parameter
 from descent.nn.module import Module
 from descent.nn.parameter import Parameter
 from descent.tensor import Tensor
@@ -16,13 +16,15 @@ from descent.tensor import Tensor
 class Linear(Module):
     """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ):
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear: {in_features=} and {out_features=} must be positive")
         self.in_features, self.out_features = in_features, out_features
-        dtype = dtype or np.float32
-        self.weight = Parameter(np.empty((out_features, in_features), dtype))
-        self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
+        dtype = floating_dtype("Linear", dtype, device)
+        self.weight = new_parameter((out_features, in_features), dtype)
+        self.bias = new_parameter((out_features,), dtype) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -44,42 +46,126 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A table of `num_embeddings` vectors, looked up by integer index."""
+    """A table of `num_embeddings` vectors, looked up by integer index; initialised N(0, 1)
+    with the `padding_idx` row zero (its gradient stays zero)."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        _freeze: bool = False,
+        device=None,
+        dtype=None,
+    ):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
-        self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
-        init.normal_(self.weight)
         if padding_idx is not None:
-            self.weight._data[padding_idx] = 0
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: {padding_idx=} must lie within [-{num_embeddings}, "
+                    f"{num_embeddings - 1}]"
+                )
+            if padding_idx < 0:
+                padding_idx += num_embeddings
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        dtype = floating_dtype("Embedding", dtype, device)
+        if _weight is None:
+            self.weight = new_parameter((num_embeddings, embedding_dim), dtype)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ShapeError(
+                    f"Embedding: _weight of shape {tuple(_weight.shape)} must be "
+                    f"({num_embeddings}, {embedding_dim})"
+                )
+            self.weight = Parameter(_weight)
+        self.weight.requires_grad_(not _freeze)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> Embedding:
+        """An Embedding holding `embeddings` (a 2-d tensor), frozen unless `freeze=False`."""
+        if embeddings.ndim != 2:
+            raise ShapeError(
+                f"Embedding.from_pretrained: embeddings of shape {tuple(embeddings.shape)} "
+                "must be 2-d (num_embeddings, embedding_dim)"
+            )
+        rows, dim = embeddings.shape
+        return cls(
+            rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+            _weight=embeddings, _freeze=freeze,
+        )  # fmt: skip
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
 
     def forward(self, indices) -> Tensor:
-        return F.embedding(indices, self.weight, self.padding_idx)
+        return F.embedding(
+            indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+            self.scale_grad_by_freq, self.sparse,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
-        padding = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
-        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        return text + (", sparse=True" if self.sparse else "")
 
 
-class Dropout(Module):
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{type(self).__name__}: {p=} must be between 0 and 1")
+        self.p, self.inplace = p, inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
     """Zero each element with probability p in training; the identity in evaluation."""
 
-    def __init__(self, p: float = 0.5):
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: {p=} must be between 0 and 1")
-        self.p = p
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.inplace)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels of (N, C, H, W) input with probability p in training (Tompson
+    et al., 2015: neighbouring pixels are correlated, so single ones carry little)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return F.dropout2d(x, self.p, self.training, self.inplace)
 
 
 class Identity(Module):
+    """Returns its input; takes and ignores any arguments, as torch's."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
     def forward(self, x: Tensor) -> Tensor:
         return x
 
@@ -112,19 +198,25 @@ class Unflatten(Module):
 
 
 class ReLU(Module):
+    def __init__(self, inplace: bool = False):
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        return F.relu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = negative_slope
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Sigmoid(Module):
@@ -148,12 +240,24 @@ class GELU(Module):
         return f"approximate='{self.approximate}'"
 
 
-class Softmax(Module):
-    def __init__(self, dim: int = -1):
+class _SoftmaxNd(Module):
+    def __init__(self, dim: int | None = None):
         self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.softmax(x, axis=self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxNd):
+    """exp(x) / sum exp(x) along `dim`; without a dim, torch's implicit choice (and its
+    warning): dim 0 for 0-, 1- and 3-d input, else 1."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim, _stacklevel=5)
+
+
+class LogSoftmax(_SoftmaxNd):
+    """log(softmax(x)) along `dim`, computed stably; feeds NLLLoss."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim, _stacklevel=5)

@@ -17,20 +17,29 @@ import operator
 from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
+from descent.ops.shape import pad, reshape
 from descent.tensor import Tensor, lift
+
+
+def ntuple(value, n: int, name: str, op: str) -> tuple[int, ...]:
+    """An int (NumPy's too) repeated n times, or a sequence of n ints, as a tuple."""
+    try:
+        return (operator.index(value),) * n
+    except TypeError:
+        pass
+    try:
+        values = tuple(operator.index(v) for v in value)
+    except TypeError:
+        values = ()
+    if len(values) != n:
+        what = "an int or a pair of ints" if n == 2 else f"an int or {n} ints"
+        raise ShapeError(f"{op}: {name}={value!r} must be {what}")
+    return values
 
 
 def pair(value, name: str, op: str) -> tuple[int, int]:
     """An int (NumPy's too) or a pair of ints as a pair (height, width)."""
-    try:
-        return operator.index(value), operator.index(value)
-    except TypeError:
-        pass
-    try:
-        height, width = (operator.index(v) for v in value)
-    except (TypeError, ValueError):
-        raise ShapeError(f"{op}: {name}={value!r} must be an int or a pair of ints") from None
-    return height, width
+    return ntuple(value, 2, name, op)
 
 
 def check_4d(x: Tensor, op: str) -> None:
@@ -40,24 +49,25 @@ def check_4d(x: Tensor, op: str) -> None:
 
 def output_size(
     op: str, shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple
-) -> tuple[int, int]:
-    """(H_out, W_out), or a ShapeError when the (dilated) kernel overhangs the padded input."""
-    sizes = []
-    for axis in (0, 1):
-        padded = shape[2 + axis] + 2 * padding[axis]
-        span = dilation[axis] * (kernel[axis] - 1) + 1
-        if span > padded:
-            spans = [dilation[a] * (kernel[a] - 1) + 1 for a in (0, 1)]
-            dilated = (
-                "" if dilation == (1, 1) else f" with {dilation=} spans {spans[0]}x{spans[1]},"
-            )
-            raise ShapeError(
-                f"{op}: the kernel {kernel[0]}x{kernel[1]}{dilated} is larger than the padded "
-                f"input {shape[2] + 2 * padding[0]}x{shape[3] + 2 * padding[1]} "
-                f"(input {shape}, {padding=})"
-            )
-        sizes.append((padded - span) // stride[axis] + 1)
-    return sizes[0], sizes[1]
+) -> tuple[int, ...]:
+    """The output's spatial size (one entry per kernel axis, read from the end of `shape`),
+    or a ShapeError when the (dilated) kernel overhangs the padded input."""
+    dims = len(kernel)
+    spatial = shape[len(shape) - dims :]
+    padded = [spatial[a] + 2 * padding[a] for a in range(dims)]
+    spans = [dilation[a] * (kernel[a] - 1) + 1 for a in range(dims)]
+    if any(span > size for span, size in zip(spans, padded)):
+        dilated = "" if set(dilation) == {1} else f" with {dilation=} spans {by(spans)},"
+        raise ShapeError(
+            f"{op}: the kernel {by(kernel)}{dilated} is larger than the padded input "
+            f"{by(padded)} (input {shape}, {padding=})"
+        )
+    return tuple((padded[a] - spans[a]) // stride[a] + 1 for a in range(dims))
+
+
+def by(sizes) -> str:
+    """Sizes written as 3x3 (or 3 for one axis)."""
+    return "x".join(map(str, sizes))
 
 
 def pad_hw(x, padding: tuple, value=0):
@@ -103,60 +113,156 @@ class Conv2d(Function):
     def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups, out_size):
         xp = array_module(x)
         n, c_out, (ho, wo) = x.shape[0], weight.shape[0], out_size
-        k = weight[0].size  # C_in / G * kH * kW
         padded = pad_hw(x, padding)
-        # The reshape copies the windows (a view) into the (N, G, K, H_out * W_out) columns.
-        cols = windows(padded, weight.shape[2:], stride, dilation, out_size)
-        self.cols = cols.reshape(n, groups, k, ho * wo)
-        self.w2 = weight.reshape(groups, c_out // groups, k)
+        self.cols = columns(padded, weight.shape[2:], stride, dilation, out_size, groups)
+        self.w2 = weight.reshape(groups, c_out // groups, -1)
         out = xp.matmul(self.w2, self.cols).reshape(n, c_out, ho, wo)  # one matmul per n, g
         if bias is not None:
             out += bias[:, None, None]
+        # x and weight are kept (no copy) so that the engine's version check catches an
+        # in-place change to either before backward, as torch's does
+        self.x, self.weight = x, weight
         self.x_shape, self.padded_shape, self.padding = x.shape, padded.shape, padding
         self.kernel, self.stride, self.dilation = weight.shape[2:], stride, dilation
         self.out_size = out_size
         return out
 
     def backward(self, grad):
-        xp = array_module(grad)
         g = grad.reshape(self.cols.shape[:2] + (-1, self.cols.shape[3]))  # (N, G, C_out / G, P)
         grad_x = grad_weight = grad_bias = None
         if self.needs_grad[0]:
             grad_x = self._input_grad(g)
         if self.needs_grad[1]:
-            # (cols @ g^T)^T summed over the batch: this orientation runs faster in BLAS
-            grad_weight = xp.matmul(self.cols, g.swapaxes(2, 3)).sum(axis=0)
-            grad_weight = grad_weight.swapaxes(1, 2).reshape(grad.shape[1], -1, *self.kernel)
+            grad_weight = weight_grad(self.cols, g, self.kernel)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            # a matrix-vector product with ones sums faster than grad.sum(axis=(0, 2, 3))
-            rows = grad.reshape(grad.shape[0], grad.shape[1], -1)
-            grad_bias = (rows @ xp.ones(rows.shape[2], dtype=grad.dtype)).sum(axis=0)
+            grad_bias = bias_grad(grad)
         return grad_x, grad_weight, grad_bias
 
     def _input_grad(self, g):
-        """col2im(W2^T @ g), one kernel tap at a time: the columns of tap (i, j),
-        W[:, :, i, j]^T @ g, are added onto the input pixels that tap read. Holding one
-        tap's column gradients at a time, not all kH * kW, measured faster: less memory
-        to fault in, and each product is still in cache when it is added."""
-        xp = array_module(g)
-        (n, c), (kh, kw) = self.x_shape[:2], self.kernel
-        groups, c_out_group = self.w2.shape[:2]
-        # (kH, kW, G, C_in / G, C_out / G): per tap, each group's transposed weight
-        taps = self.w2.reshape(groups, c_out_group, -1, kh, kw).transpose(3, 4, 0, 2, 1)
-        taps = xp.ascontiguousarray(taps)
-        grad_padded = xp.zeros(self.padded_shape, dtype=g.dtype)
-        grad_windows = windows(
-            grad_padded, self.kernel, self.stride, self.dilation, self.out_size, writeable=True
+        return col2im(
+            self.w2, g, self.x_shape, self.padded_shape, self.kernel, self.stride,
+            self.dilation, self.padding, self.out_size,
+        )  # fmt: skip
+
+
+def columns(padded, kernel, stride, dilation, out_size, groups):
+    """im2col: the (N, G, C / G * kH * kW, H_out * W_out) columns of a padded input."""
+    n, c = padded.shape[:2]
+    # The reshape copies the windows (a view) into the columns.
+    cols = windows(padded, kernel, stride, dilation, out_size)
+    return cols.reshape(n, groups, c // groups * kernel[0] * kernel[1], out_size[0] * out_size[1])
+
+
+def weight_grad(cols, g, kernel):
+    """sum_n g[n] @ cols[n]^T, as (C_out, C_in / G, kH, kW): the weight's gradient."""
+    xp = array_module(g)
+    # (cols @ g^T)^T summed over the batch: this orientation runs faster in BLAS
+    grad_weight = xp.matmul(cols, g.swapaxes(2, 3)).sum(axis=0)
+    return grad_weight.swapaxes(1, 2).reshape(g.shape[1] * g.shape[2], -1, *kernel)
+
+
+def bias_grad(grad):
+    """grad summed over every axis but the channels (axis 1)."""
+    xp = array_module(grad)
+    # a matrix-vector product with ones sums faster than grad.sum(axis=(0, 2, 3))
+    rows = grad.reshape(grad.shape[0], grad.shape[1], -1)
+    return (rows @ xp.ones(rows.shape[2], dtype=grad.dtype)).sum(axis=0)
+
+
+def col2im(w2, g, x_shape, padded_shape, kernel, stride, dilation, padding, out_size):
+    """The input gradient of a convolution, col2im(W2^T @ g), one kernel tap at a time: the
+    columns of tap (i, j), W[:, :, i, j]^T @ g, are added onto the input pixels that tap
+    read. Holding one tap's column gradients at a time, not all kH * kW, measured faster:
+    less memory to fault in, and each product is still in cache when it is added.
+
+    w2 is the weight as (G, C_out / G, C_in / G * kH * kW), g the output gradient as
+    (N, G, C_out / G, H_out * W_out); x_shape is the input's shape, padded_shape its
+    padded shape."""
+    xp = array_module(g)
+    (n, c), (kh, kw) = x_shape[:2], kernel
+    groups, c_out_group = w2.shape[:2]
+    # (kH, kW, G, C_in / G, C_out / G): per tap, each group's transposed weight
+    taps = w2.reshape(groups, c_out_group, -1, kh, kw).transpose(3, 4, 0, 2, 1)
+    taps = xp.ascontiguousarray(taps)
+    grad_padded = xp.zeros(padded_shape, dtype=g.dtype)
+    grad_windows = windows(grad_padded, kernel, stride, dilation, out_size, writeable=True)
+    # One buffer for every tap's product: fresh memory per tap costs page faults.
+    tap_cols = xp.empty(g.shape[:2] + (taps.shape[3], g.shape[3]), dtype=g.dtype)
+    tap_shape = (n, c) + tuple(out_size)
+    for i in range(kh):
+        for j in range(kw):
+            xp.matmul(taps[i, j], g, out=tap_cols)
+            # one tap's windows touch no pixel twice, so += adds every term
+            grad_windows[:, :, i, j] += tap_cols.reshape(tap_shape)
+    return unpad_hw(grad_padded, padding)
+
+
+# -- checked entry points ----------------------------------------------------------------
+
+_LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+_KERNELS = {1: "k", 2: "kH, kW"}
+
+
+def check_conv(
+    op: str, x: Tensor, weight: Tensor, bias, stride, padding, dilation, groups, dims: int
+) -> tuple[dict, tuple]:
+    """Checked options of a `dims`-d convolution: (stride, padding, dilation, groups and
+    out_size as a dict; the zeros to add at the end of each spatial axis, which
+    padding='same' needs when the kernel's span is even)."""
+    if x.ndim != dims + 2:
+        raise ShapeError(f"{op}: input of shape {x.shape} must be {dims + 2}-d {_LAYOUTS[dims]}")
+    if weight.ndim != dims + 2:
+        raise ShapeError(
+            f"{op}: weight of shape {weight.shape} must be {dims + 2}-d "
+            f"(out_channels, in_channels / groups, {_KERNELS[dims]})"
         )
-        # One buffer for every tap's product: fresh memory per tap costs page faults.
-        tap_cols = xp.empty(g.shape[:2] + (taps.shape[3], g.shape[3]), dtype=g.dtype)
-        tap_shape = (n, c) + self.out_size
-        for i in range(kh):
-            for j in range(kw):
-                xp.matmul(taps[i, j], g, out=tap_cols)
-                # one tap's windows touch no pixel twice, so += adds every term
-                grad_windows[:, :, i, j] += tap_cols.reshape(tap_shape)
-        return unpad_hw(grad_padded, self.padding)
+    kernel = weight.shape[2:]
+    stride = ntuple(stride, dims, "stride", op)
+    dilation = ntuple(dilation, dims, "dilation", op)
+    extra = (0,) * dims
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{op}: {padding=} must be 'valid', 'same' or a number of zeros")
+        if padding == "same" and set(stride) != {1}:
+            raise ValueError(f"{op}: padding='same' needs stride 1, got {stride=}")
+        # 'same': d * (k - 1) zeros in all, the odd one at the end, as torch places them
+        total = [d * (k - 1) if padding == "same" else 0 for d, k in zip(dilation, kernel)]
+        padding = tuple(t // 2 for t in total)
+        extra = tuple(t - 2 * (t // 2) for t in total)
+    else:
+        padding = ntuple(padding, dims, "padding", op)
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ShapeError(f"{op}: {stride=} and {dilation=} must be >= 1, {padding=} must be >= 0")
+    channels, c_out = x.shape[1], weight.shape[0]
+    if not isinstance(groups, int) or groups < 1:
+        raise ShapeError(f"{op}: {groups=} must be a positive int")
+    if channels % groups or c_out % groups:
+        raise ShapeError(
+            f"{op}: {groups=} must divide the input channels ({channels}) and the output "
+            f"channels ({c_out}); input {x.shape}, weight {weight.shape}"
+        )
+    if weight.shape[1] * groups != channels:
+        raise ShapeError(
+            f"{op}: input has {channels} channels, weight expects "
+            f"{weight.shape[1] * groups} (in_channels * groups = {weight.shape[1]} * {groups}); "
+            f"input {x.shape}, weight {weight.shape}"
+        )
+    if bias is not None and bias.shape != (c_out,):
+        raise ShapeError(
+            f"{op}: bias of shape {bias.shape} must be ({c_out},), one per output channel"
+        )
+    shape = x.shape[:2] + tuple(s + e for s, e in zip(x.shape[2:], extra))
+    out_size = output_size(op, shape, kernel, stride, padding, dilation)
+    options = dict(
+        stride=stride, padding=padding, dilation=dilation, groups=groups, out_size=out_size
+    )
+    return options, extra
+
+
+def _end_zeros(x: Tensor, extra: tuple) -> Tensor:
+    if not any(extra):
+        return x
+    return pad(x, ((0, 0), (0, 0)) + tuple((0, e) for e in extra))
 
 
 def conv2d(
@@ -164,7 +270,7 @@ def conv2d(
     weight: Tensor,
     bias: Tensor | None = None,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
 ) -> Tensor:
@@ -174,7 +280,8 @@ def conv2d(
         x: (N, C_in, H, W).
         weight: (C_out, C_in / groups, kH, kW).
         bias: (C_out,) or None.
-        stride, padding, dilation: an int or a pair (height, width); padding adds zeros.
+        stride, padding, dilation: an int or a pair (height, width); padding adds zeros,
+            'valid' none, 'same' enough to keep the size (stride 1 only).
         groups: split the channels into this many independent convolutions.
 
     Returns:
@@ -182,39 +289,39 @@ def conv2d(
     """
     x = lift(x)
     weight = lift(weight, x)
-    check_4d(x, "conv2d")
-    if weight.ndim != 4:
-        raise ShapeError(
-            f"conv2d: weight of shape {weight.shape} must be 4-d "
-            "(out_channels, in_channels / groups, kH, kW)"
-        )
-    stride, padding = pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d")
-    dilation = pair(dilation, "dilation", "conv2d")
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ShapeError(f"conv2d: {stride=} and {dilation=} must be >= 1, {padding=} must be >= 0")
-    channels, c_out = x.shape[1], weight.shape[0]
-    if not isinstance(groups, int) or groups < 1:
-        raise ShapeError(f"conv2d: {groups=} must be a positive int")
-    if channels % groups or c_out % groups:
-        raise ShapeError(
-            f"conv2d: {groups=} must divide the input channels ({channels}) and the output "
-            f"channels ({c_out}); input {x.shape}, weight {weight.shape}"
-        )
-    if weight.shape[1] * groups != channels:
-        raise ShapeError(
-            f"conv2d: input has {channels} channels, weight expects "
-            f"{weight.shape[1] * groups} (in_channels * groups = {weight.shape[1]} * {groups}); "
-            f"input {x.shape}, weight {weight.shape}"
-        )
-    out_size = output_size("conv2d", x.shape, weight.shape[2:], stride, padding, dilation)
-    options = dict(
-        stride=stride, padding=padding, dilation=dilation, groups=groups, out_size=out_size
-    )
+    bias = None if bias is None else lift(bias, x)
+    options, extra = check_conv("conv2d", x, weight, bias, stride, padding, dilation, groups, 2)
+    x = _end_zeros(x, extra)
     if bias is None:
         return Conv2d.apply(x, weight, **options)
-    bias = lift(bias, x)
-    if bias.shape != (c_out,):
-        raise ShapeError(
-            f"conv2d: bias of shape {bias.shape} must be ({c_out},), one per output channel"
-        )
     return Conv2d.apply(x, weight, bias, **options)
+
+
+def conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | str = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-d cross-correlation over (N, C_in, L) input, as `torch.nn.functional.conv1d`.
+
+    Composed: conv2d of the height-1 image (N, C_in, 1, L) with a (C_out, C_in / groups,
+    1, k) kernel; the reshapes are views, and gradients flow back through them.
+    """
+    x = lift(x)
+    weight = lift(weight, x)
+    bias = None if bias is None else lift(bias, x)
+    options, extra = check_conv("conv1d", x, weight, bias, stride, padding, dilation, groups, 1)
+    x = _end_zeros(x, extra)
+    (n, c, length), (c_out, c_group, k) = x.shape, weight.shape
+    options2d = dict(
+        stride=(1, *options["stride"]), padding=(0, *options["padding"]),
+        dilation=(1, *options["dilation"]), groups=groups, out_size=(1, *options["out_size"]),
+    )  # fmt: skip
+    inputs = (reshape(x, (n, c, 1, length)), reshape(weight, (c_out, c_group, 1, k)))
+    if bias is not None:
+        inputs += (bias,)
+    return reshape(Conv2d.apply(*inputs, **options2d), (n, c_out, options["out_size"][0]))
