@@ -12,7 +12,11 @@ Workloads, each run by both libraries in one process on the same numbers:
   gradients filled in beforehand; only step() is timed. torch runs three
   implementations: its default, which on CPU is the for-loop over parameters
   (torch picks foreach only on accelerators), foreach=True and fused=True;
-  descent is held to the fastest.
+  descent is held to the fastest;
+- conv1d and conv_transpose2d: forward + backward of nn.Conv1d(64, 64, 5,
+  padding=2) on (32, 64, 256) sequences and of nn.ConvTranspose2d(64, 32, 4,
+  stride=2, padding=1) (a DCGAN upsampling step) on (16, 64, 16, 16) images,
+  from torch's initial weights, gradients of the input and every parameter.
 
 How the contenders are checked, timed and reported: benchmarks/harness.py.
 
@@ -95,6 +99,48 @@ def optimizer_steps(name: str, seed: int, **options) -> dict[str, Step]:
     return steps
 
 
+LAYER_ROWS = {
+    "Conv1d 64->64 k5 pad 2, (32, 64, 256), fwd+bwd": (
+        lambda nn: nn.Conv1d(64, 64, 5, padding=2),
+        (32, 64, 256),
+    ),
+    "ConvTranspose2d 64->32 k4 s2 pad 1, (16, 64, 16, 16), fwd+bwd": (
+        lambda nn: nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+        (16, 64, 16, 16),
+    ),
+}
+
+
+def layer_steps(build, shape: tuple[int, ...], seed: int) -> dict[str, Step]:
+    """Forward + backward of the layer `build(nn)` makes, in descent and torch, from torch's
+    initial weights, on the same input (its batch scaled under --quick) and upstream
+    gradient."""
+    torch.manual_seed(seed)
+    torch_layer = build(torch.nn)
+    layer = harness.copy_weights(build(dc.nn), torch_layer)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((harness.scaled(shape[0]), *shape[1:]), dtype=np.float32)
+    with torch.no_grad():
+        out_shape = torch_layer(torch.from_numpy(x)).shape
+    g = rng.standard_normal(tuple(out_shape), dtype=np.float32)
+    label = f"nn.{type(torch_layer).__name__}"
+    return {DESCENT: layer_step(dc, layer, x, g), label: layer_step(torch, torch_layer, x, g)}
+
+
+def layer_step(lib, layer, x: np.ndarray, upstream: np.ndarray) -> Step:
+    """One forward and backward through `layer` in `lib`; returns the output and gradients."""
+    x, upstream = lib.tensor(x, requires_grad=True), lib.tensor(upstream)
+
+    def step():
+        x.grad = None
+        layer.zero_grad()
+        out = layer(x)
+        out.backward(upstream)
+        return [out, x.grad, *(p.grad for p in layer.parameters())]
+
+    return step
+
+
 def just_step(optimizer, params: list) -> Step:
     """optimizer.step() alone; the parameters are returned for the agreement check."""
 
@@ -111,6 +157,10 @@ WORKLOADS: dict[str, harness.Workload] = {
         "SGD", seed=1, lr=0.01, momentum=0.9
     ),
     "Adam step, 1.07M params": lambda: optimizer_steps("Adam", seed=2, lr=1e-3),
+    **{
+        name: lambda build=build, shape=shape: layer_steps(build, shape, seed=3)
+        for name, (build, shape) in LAYER_ROWS.items()
+    },
 }
 
 
