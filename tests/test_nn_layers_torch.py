@@ -145,6 +145,17 @@ def test_conv_transpose2d_output_size_picks_the_output_padding():
         ours(dc.zeros(1, 2, 4, 4, **F64), output_size=(11, 9))
 
 
+@pytest.mark.parametrize("lib", [torch, dc], ids=["torch", "descent"])
+def test_changing_a_conv_weight_before_backward_raises(lib):
+    for layer, x in [(lib.nn.Conv1d(2, 3, 3), lib.ones(1, 2, 5)),
+                     (lib.nn.ConvTranspose2d(2, 3, 3), lib.ones(1, 2, 4, 4))]:  # fmt: skip
+        loss = layer(x).sum()
+        with lib.no_grad():
+            layer.weight.mul_(2.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+
+
 def test_max_pool_return_indices_match_torch():
     x = distinct((2, 3, 7, 8), np.random.default_rng(0)).reshape(2, 3, 7, 8)
     for grad in (False, True):
