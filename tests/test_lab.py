@@ -109,7 +109,8 @@ def test_sharpness_is_reproducible_and_checks_its_arguments(regression):
 
 
 def regression_loader(x, y, batch_size=32):
-    return DataLoader(TensorDataset(x, y, dtype=np.float64), batch_size=batch_size, seed=0)
+    return DataLoader(TensorDataset(x, y, dtype=np.float64), batch_size=batch_size, shuffle=True,
+                      seed=0)
 
 
 @pytest.mark.parametrize("batch_size", [32, "full"])
@@ -139,7 +140,7 @@ def test_lr_find_restores_model_optimizer_loader_and_rng(regression):
     model = nn.Sequential(nn.Linear(D, 8), nn.Dropout(0.2), nn.Tanh(), nn.Linear(8, 1))
     model.eval()
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(x, y), batch_size=16, seed=1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=1)
     loss_fn = nn.MSELoss()
     for i, (xb, yb) in enumerate(loader):  # give Adam state, gradients, a loader mid-epoch
         optimizer.zero_grad()

@@ -70,9 +70,9 @@ def regression_data(n=64):
 
 def train(model, epochs=3, batch_size=16, callbacks=()):
     diagnostics = LayerDiagnostics(probe_size=32)
-    history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01),
-                  DataLoader(regression_data(), batch_size, seed=0), epochs, metrics=None,
-                  callbacks=[diagnostics, *callbacks], progress=False)  # fmt: skip
+    loader = DataLoader(regression_data(), batch_size, shuffle=True, seed=0)
+    history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01), loader, epochs,
+                  metrics=None, callbacks=[diagnostics, *callbacks], progress=False)  # fmt: skip
     return diagnostics, history
 
 

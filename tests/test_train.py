@@ -85,8 +85,8 @@ def test_mlp_on_digits_reaches_97_percent():
     train, test = dc.data.load_dataset("digits", standardize=True)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = dc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    history = fit(model, nn.CrossEntropyLoss(), opt, DataLoader(train, 32, shuffle=True, seed=0), 30,
-                  progress=False)  # fmt: skip
+    loader = DataLoader(train, 32, shuffle=True, seed=0)
+    history = fit(model, nn.CrossEntropyLoss(), opt, loader, 30, progress=False)
     # The test split is only looked at once, after training: no selection on it.
     result = evaluate(model, nn.CrossEntropyLoss(), DataLoader(test, 512, shuffle=False))
     assert result["accuracy"] >= 0.97, history["accuracy"]
@@ -128,8 +128,9 @@ def test_divergence_guard_recovers_by_lowering_the_lr():
     opt = dc.optim.SGD(model.parameters(), lr=50.0)
     guard = DivergenceGuard(max_retries=20, factor=0.5, explode=100)
     with pytest.warns(RuntimeWarning, match="rolled back"):
-        history = fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 15,
-                      metrics=("mse", "r2"), callbacks=[guard], progress=False)  # fmt: skip
+        loader = DataLoader(regression(), 8, shuffle=True, seed=0)
+        history = fit(model, nn.MSELoss(), opt, loader, 15, metrics=("mse", "r2"),
+                      callbacks=[guard], progress=False)  # fmt: skip
     assert guard.retries >= 1
     assert opt.param_groups[0]["lr"] < 1.0
     assert all(np.isfinite(p.data).all() for p in model.parameters())
@@ -146,8 +147,8 @@ def test_divergence_guard_scales_the_scheduler_base_lrs():
     sched = dc.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.5)
     guard = DivergenceGuard(max_retries=20)
     with pytest.warns(RuntimeWarning):
-        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 3, scheduler=sched,
-            metrics=(), callbacks=[guard], progress=False)  # fmt: skip
+        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 3,
+            scheduler=sched, metrics=(), callbacks=[guard], progress=False)  # fmt: skip
     assert sched.base_lrs[0] == pytest.approx(50.0 * 0.5**guard.retries)
     assert opt.param_groups[0]["lr"] == pytest.approx(sched.base_lrs[0])
 
@@ -157,8 +158,8 @@ def test_divergence_guard_gives_up_with_step_and_lr():
     model = nn.Linear(3, 1)
     opt = dc.optim.SGD(model.parameters(), lr=1e4)
     with pytest.warns(RuntimeWarning), pytest.raises(TrainingDiverged) as info:
-        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 5, metrics=(),
-            callbacks=[DivergenceGuard(max_retries=2)], progress=False)  # fmt: skip
+        fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True, seed=0), 5,
+            metrics=(), callbacks=[DivergenceGuard(max_retries=2)], progress=False)  # fmt: skip
     message = str(info.value)
     assert "step " in message and "learning rate 2500" in message and "range test" in message
 
@@ -201,8 +202,8 @@ def test_reduce_lr_on_plateau_gets_the_validation_loss():
     sched = dc.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
     opt.param_groups[0]["lr"] = 0.0
     data = regression()
-    fit(model, nn.MSELoss(), opt, DataLoader(data, 8, shuffle=True), 3, val_loader=DataLoader(data, 40),
-        scheduler=sched, metrics=(), progress=False)  # fmt: skip
+    fit(model, nn.MSELoss(), opt, DataLoader(data, 8, shuffle=True), 3,
+        val_loader=DataLoader(data, 40), scheduler=sched, metrics=(), progress=False)  # fmt: skip
     assert sched.last_epoch == 3 and sched.num_bad_epochs == 0  # cut after epoch 2 and 3
 
 
@@ -212,8 +213,8 @@ def test_model_checkpoint_writes_every_epoch_and_best(tmp_path):
     opt = dc.optim.SGD(model.parameters(), lr=0.05)
     data = regression()
     ckpt = ModelCheckpoint(tmp_path / "ck-{epoch}.dc", every=2, monitor="val_loss")
-    fit(model, nn.MSELoss(), opt, DataLoader(data, 8, shuffle=True), 4, val_loader=DataLoader(data, 40),
-        metrics=(), callbacks=[ckpt], progress=False)  # fmt: skip
+    fit(model, nn.MSELoss(), opt, DataLoader(data, 8, shuffle=True), 4,
+        val_loader=DataLoader(data, 40), metrics=(), callbacks=[ckpt], progress=False)  # fmt: skip
     assert (tmp_path / "ck-2.dc").exists() and (tmp_path / "ck-4.dc").exists()
     assert not (tmp_path / "ck-1.dc").exists()
     fresh = nn.Linear(3, 1)

@@ -19,7 +19,7 @@ def build():
     model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
-    loader = DataLoader(TensorDataset(FEATURES, LABELS), batch_size=16, seed=1)
+    loader = DataLoader(TensorDataset(FEATURES, LABELS), batch_size=16, shuffle=True, seed=1)
     return model, optimizer, scheduler, loader
 
 

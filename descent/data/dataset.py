@@ -1,6 +1,10 @@
-"""Data sets: the `Dataset` protocol, arrays held in memory, and labelled data with its task."""
+"""Data sets: the `Dataset` protocol, arrays held in memory, subsets, concatenations, and
+labelled data with its task."""
 
 from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -9,18 +13,18 @@ from descent.tensor import Tensor, wrap
 
 
 class Dataset:
-    """A collection of samples: `len(ds)` and `ds[i]` for 0 <= i < len(ds).
+    """A map-style data set: `ds[i]` for 0 <= i < len(ds), and `len(ds)` (torch's protocol).
 
-    A subclass may also define `__getitems__(indices)` returning a whole batch at
-    once (PyTorch's name); `DataLoader` uses it when present, instead of one
-    `__getitem__` call per sample.
+    A subclass may also define `__getitems__(indices)` returning the list of samples at
+    `indices` at once (torch's name); `DataLoader` then calls it once per batch and
+    collates the list, instead of calling `__getitem__` once per sample.
     """
 
-    def __len__(self) -> int:
-        raise NotImplementedError
-
     def __getitem__(self, index):
-        raise NotImplementedError
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
 
 
 def _as_data_array(value, float_dtype) -> np.ndarray:
@@ -57,8 +61,11 @@ class TensorDataset(Dataset):
     """Samples taken along the first dimension of equally long arrays (features, targets, ...).
 
     Floating arrays become `dtype` (float32 unless told), integer arrays int64; a
-    Tensor keeps its dtype. `ds[i]` and `ds.__getitems__(indices)` return a tuple
-    of Tensors, one per array, gathered by fancy indexing on the whole arrays.
+    Tensor keeps its dtype. `ds[i]` is a tuple of Tensors, one per array, as torch's
+    `TensorDataset`; a `DataLoader` gathers a whole batch by fancy indexing on the
+    arrays, with no per-sample Python loop. `ds.__getitems__(indices)` returns that
+    batch as a tuple of stacked Tensors (descent's older batched form, not torch's
+    list of samples).
     """
 
     def __init__(self, *arrays, dtype=None):
@@ -81,12 +88,21 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
 
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The arrays as Tensors sharing their memory (torch's attribute)."""
+        return tuple(wrap(a) for a in self.arrays)
+
     def __getitem__(self, index):
-        return tuple(wrap(a[index]) for a in self.arrays)
+        return tuple(wrap(np.asarray(a[index])) for a in self.arrays)
+
+    def _gather(self, indices) -> list[Tensor]:
+        """The batch at `indices`, as `default_collate` makes it from the samples."""
+        indices = np.asarray(indices, dtype=np.intp)
+        return [wrap(np.take(a, indices, axis=0)) for a in self.arrays]
 
     def __getitems__(self, indices) -> tuple[Tensor, ...]:
-        indices = np.asarray(indices, dtype=np.intp)
-        return tuple(wrap(np.take(a, indices, axis=0)) for a in self.arrays)
+        return tuple(self._gather(indices))
 
     def subset(self, indices) -> TensorDataset:
         """A new data set of the same kind holding the samples at `indices` (copied)."""
@@ -102,6 +118,108 @@ class TensorDataset(Dataset):
     def __repr__(self) -> str:
         parts = ", ".join(f"{a.shape} {a.dtype}" for a in self.arrays)
         return f"{type(self).__name__}({len(self)} samples: {parts})"
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order (nothing is copied)."""
+
+    def __init__(self, dataset, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __getitems__(self, indices: list[int]) -> list:
+        return fetch_samples(self.dataset, [self.indices[i] for i in indices])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Several data sets one after the other: sample i of the first, then of the second, ..."""
+
+    def __init__(self, datasets) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        sizes, total = [], 0
+        for dataset in self.datasets:
+            total += len(dataset)
+            sizes.append(total)
+        self.cumulative_sizes = sizes
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError(
+                    f"ConcatDataset: absolute value of {index=} should not exceed the "
+                    f"dataset length {len(self)}"
+                )
+            index += len(self)
+        part = bisect.bisect_right(self.cumulative_sizes, index)
+        if part == len(self.datasets):
+            raise IndexError(f"ConcatDataset: {index=} is out of range for {len(self)} samples")
+        start = self.cumulative_sizes[part - 1] if part else 0
+        return self.datasets[part][index - start]
+
+
+def fetch_samples(dataset, indices: list[int]) -> list:
+    """The samples at `indices`: one `__getitems__` call where the data set has torch's
+    (a `TensorDataset`'s returns a stacked batch instead), else one `ds[i]` per index."""
+    getitems = getattr(dataset, "__getitems__", None)
+    if callable(getitems) and not isinstance(dataset, TensorDataset):
+        return getitems(indices)
+    return [dataset[i] for i in indices]
+
+
+def _overrides_getitem(dataset, cls) -> bool:
+    return type(dataset).__getitem__ is not cls.__getitem__
+
+
+def batch_gatherer(dataset) -> Callable[[np.ndarray], list[Tensor]] | None:
+    """For a data set held in arrays (a `TensorDataset`, or a `Subset` or `ConcatDataset`
+    of them), a function from an index array to the collated batch, gathered by fancy
+    indexing; None for any other data set (or a subclass with its own `__getitem__`)."""
+    if isinstance(dataset, TensorDataset):
+        return None if _overrides_getitem(dataset, TensorDataset) else dataset._gather
+    if isinstance(dataset, Subset) and not _overrides_getitem(dataset, Subset):
+        inner = batch_gatherer(dataset.dataset)
+        if inner is None:
+            return None
+        mapping = np.asarray(dataset.indices, dtype=np.intp)
+        return lambda indices: inner(mapping[indices])
+    if isinstance(dataset, ConcatDataset) and not _overrides_getitem(dataset, ConcatDataset):
+        parts = [batch_gatherer(d) for d in dataset.datasets]
+        if any(part is None for part in parts):
+            return None
+        return _ConcatGather(parts, np.asarray([0, *dataset.cumulative_sizes]))
+    return None
+
+
+class _ConcatGather:
+    """Gather from each part of a `ConcatDataset` at once, then put the rows in order."""
+
+    def __init__(self, parts, starts: np.ndarray) -> None:
+        self.parts, self.starts = parts, starts
+
+    def __call__(self, indices) -> list[Tensor]:
+        indices = np.asarray(indices, dtype=np.intp)
+        which = np.searchsorted(self.starts, indices, side="right") - 1
+        pieces, rows = [], []
+        for part in np.unique(which):
+            chosen = np.flatnonzero(which == part)
+            pieces.append(self.parts[part](indices[chosen] - self.starts[part]))
+            rows.append(chosen)
+        order = np.argsort(np.concatenate(rows), kind="stable")
+        fields = zip(*pieces)
+        return [wrap(np.concatenate([t._data for t in field])[order]) for field in fields]
 
 
 TASKS = ("classification", "regression")

@@ -1,14 +1,58 @@
-"""Split a data set into train, validation and test parts, stratified by class if asked."""
+"""Split a data set into parts: torch's `random_split`, and `split` into train, validation and
+test parts, stratified by class if asked."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 
 import numpy as np
 
-from descent.data.dataset import TensorDataset
+from descent.data.dataset import Subset, TensorDataset
+from descent.data.sampler import check_generator
 from descent.random import default_generator
 from descent.tensor import Tensor
+
+
+def random_split(dataset, lengths, generator: np.random.Generator | None = None) -> list[Subset]:
+    """Split `dataset` at random into non-overlapping `Subset`s of the given lengths.
+
+    `lengths` are sample counts adding up to `len(dataset)`, or fractions adding up to
+    1: each part then gets floor(fraction * n) samples and the samples left over go one
+    each to the first parts, as torch does. `generator` is a `numpy.random.Generator`
+    (descent's default generator when None).
+    """
+    generator = check_generator(generator, "random_split") or default_generator()
+    n, lengths = len(dataset), list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
+        counts = [math.floor(n * fraction) for fraction in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                    stacklevel=2,
+                )
+        lengths = counts
+    if any(isinstance(k, float) and not k.is_integer() for k in lengths) or min(lengths) < 0:
+        raise ValueError(
+            f"random_split: {lengths=} must be sample counts >= 0 adding up to {n}, or "
+            "fractions adding up to 1"
+        )
+    lengths = [int(k) for k in lengths]
+    if sum(lengths) != n:
+        raise ValueError(
+            f"random_split: sum of input lengths {sum(lengths)} does not equal the length of "
+            f"the input dataset ({n}); give counts adding up to {n} or fractions adding up to 1"
+        )
+    order = generator.permutation(n).tolist()
+    ends = itertools.accumulate(lengths)
+    return [Subset(dataset, order[end - k : end]) for end, k in zip(ends, lengths)]
 
 
 def _fractions(fractions, test_size, val_size) -> tuple[float, ...]:
