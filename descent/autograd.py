@@ -82,35 +82,46 @@ class set_grad_enabled(_GradModeSwitch):
         pass  # switched in __init__
 
 
+# Every in-place change ticks this clock and stamps the changed tensor's version counter,
+# [version, clock at the last change]. A node notes the clock when it is made: at backward,
+# if the clock has not moved since, nothing it saved can have changed (the fast path).
+inplace_clock = [0]
+
+
 class Node:
     """A recorded op as the backward sweep sees it: a gradient rule and the edges to its inputs.
 
-    `next[i]` is where input i's gradient goes: the node that made it, the
-    leaf tensor itself (whose `.grad` accumulates it), or None when input i
-    needs none. `shapes[i]` is input i's shape, to undo broadcasting.
-    `saved_versions` holds (version counter, version) for every tensor whose data
-    the node kept, so a backward after an in-place change of one raises.
+    `next[i]` is where input i's gradient goes: the node that made input i,
+    the leaf tensor itself (whose `.grad` accumulates it), or None when input
+    i needs no gradient. `shapes[i]` is input i's shape, to undo broadcasting. `made_at`
+    is `inplace_clock` when the node was made; `saved_tensors_changed()` says
+    whether a tensor whose data it kept changed in place since.
     """
 
     next: tuple | None = None  # None once the sweep freed the node
     shapes: tuple = ()
-    saved_versions: tuple = ()
+    saves: tuple | None = None  # the attributes holding saved arrays; () when none (no checks)
+    made_at = 0
+    output_changed = False  # set when the values this node made are changed in place
     hooks: list | None = None  # tensor hooks of the node's output
     retained = None  # the output tensor, when retain_grad() was called on it
 
     def backward(self, grad):
         raise NotImplementedError
 
+    def changed_saved_tensor(self) -> str | None:
+        """Which tensor this node saved has changed in place since, or None."""
+        return None
+
     def name(self) -> str:
         return f"{type(self).__name__}Backward0"
 
     @property
     def next_functions(self) -> tuple:
-        """torch's window onto the graph: ((node or AccumulateGrad or None, 0), ...)."""
-        if self.next is None:
-            return ()
+        """torch's window onto the graph: ((node, AccumulateGrad or None, 0), ...)."""
         return tuple(
-            (AccumulateGrad(edge) if _is_leaf_edge(edge) else edge, 0) for edge in self.next
+            (edge if edge is None or isinstance(edge, Node) else AccumulateGrad(edge), 0)
+            for edge in self.next or ()
         )
 
     def register_hook(self, hook: Callable) -> RemovableHandle:
@@ -124,22 +135,16 @@ class Node:
         return f"<{self.name()} object at {id(self):#x}>"
 
 
-class AccumulateGrad:
-    """Where a leaf's gradient ends: its `.grad` (shown in `next_functions`)."""
+class AccumulateGrad(Node):
+    """Where a leaf's gradient ends, its `.grad`, as `next_functions` shows it."""
 
-    def __init__(self, variable):
+    next = ()
+
+    def __init__(self, variable: Tensor):
         self.variable = variable
-        self.next_functions = ()
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {id(self):#x}>"
-
-
-def _is_leaf_edge(edge) -> bool:
-    return edge is not None and not isinstance(edge, Node)
 
 
 class RemovableHandle:
@@ -178,28 +183,37 @@ def _topological_order(roots: list[Node]) -> list[Node]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        if node.next is None:
+        edges = node.next
+        if edges is None:
             raise RuntimeError(
                 f"backward: the graph through {node.name()} was already freed by an earlier "
                 "backward(); pass retain_graph=True to the first backward() to call it twice"
             )
-        for edge in node.next:
+        for edge in edges:
             if isinstance(edge, Node) and id(edge) not in seen:
                 stack.append((edge, False))
     order.reverse()
     return order
 
 
-def _check_saved_versions(node: Node) -> None:
-    for counter, version, shape, dtype in node.saved_versions:
-        if counter.value != version:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: a {dtype} tensor of shape {list(shape)} that "
-                f"{node.name()} saved is at version {counter.value}; expected version "
-                f"{version} instead. Use an out-of-place op (x = x + 1, not x += 1) or "
-                "clone() the tensor before changing it"
-            )
+def check_saved_tensors(node: Node) -> None:
+    """torch's error when a tensor `node` saved for its gradient changed in place since."""
+    if inplace_clock[0] == node.made_at:
+        return
+    changed = node.changed_saved_tensor()
+    if changed is not None:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: {changed}, which {node.name()} saved, was changed after it "
+            "was saved. Use an out-of-place op (x = x + 1, not x += 1) or clone() the tensor "
+            "before changing it"
+        )
+
+
+def describe_changed(tensor: Tensor) -> str:
+    return (
+        f"a {tensor.dtype} tensor of shape {list(tensor.shape)} (now at version {tensor._version})"
+    )
 
 
 def _seed(tensor: Tensor, grad):
@@ -233,8 +247,9 @@ def run_backward(
     `.grad`. With it, no `.grad` changes and the gradients of the tensors
     in `capture` are returned instead (None for one that got none).
     """
-    roots: dict[int, object] = {}  # node or leaf id -> seed gradient
-    targets: list = []
+    grads_of: dict[int, object] = {}  # node id -> its output's gradient so far
+    leaf_grads: dict[int, list] = {}  # leaf id -> [leaf, its gradient summed over its uses]
+    roots: list[Node] = []
     for tensor, grad in zip(tensors, grads):
         if not tensor._requires_grad:
             raise RuntimeError(
@@ -242,43 +257,31 @@ def run_backward(
                 "create its inputs with requires_grad=True, outside no_grad()"
             )
         seed = _seed(tensor, grad)
-        target = tensor.grad_fn or tensor
-        key = id(target)
-        roots[key] = seed if key not in roots else roots[key] + seed
-        targets.append(target)
-
-    captured: dict[int, object] | None = None
-    if capture is not None:
-        captured = {id(t.grad_fn or t): None for t in capture}
-    handed_out = {id(seed) for seed in roots.values()}  # the caller's arrays are never a .grad
-    # A leaf's gradient is summed over all its uses first, so its hooks run once, as torch's.
-    leaf_grads: dict[int, list] = {}
-
-    def reach_leaf(leaf, grad) -> None:
-        entry = leaf_grads.get(id(leaf))
-        if entry is None:
-            leaf_grads[id(leaf)] = [leaf, grad]
+        root = tensor._edge()
+        if isinstance(root, Node):
+            previous = grads_of.get(id(root))
+            grads_of[id(root)] = seed if previous is None else previous + seed
+            roots.append(root)
         else:
-            entry[1] = entry[1] + grad
+            _add_to_leaf(leaf_grads, root, seed)
+    handed_out = {id(g) for g in grads_of.values()} | {id(e[1]) for e in leaf_grads.values()}
+    captured = None if capture is None else {id(t._edge()): None for t in capture}
 
-    nodes = [t for t in targets if isinstance(t, Node)]
-    grads_of: dict[int, object] = dict(roots)
-    for target in targets:
-        if not isinstance(target, Node) and id(target) in grads_of:
-            reach_leaf(target, grads_of.pop(id(target)))
-
-    for node in _topological_order(nodes):
+    clock, capturing = inplace_clock[0], captured is not None
+    for node in _topological_order(roots):
         grad = grads_of.pop(id(node), None)
         if grad is not None:
-            _check_saved_versions(node)
+            if node.made_at != clock and node.saves != ():
+                check_saved_tensors(node)
             if node.hooks:
                 grad = _run_hooks(node.hooks, grad)
-            if node.retained is not None and captured is None:
+            if capturing:
+                if id(node) in captured:
+                    captured[id(node)] = grad
+            elif node.retained is not None:
                 _accumulate_leaf(node.retained, grad, handed_out)
-            if captured is not None and id(node) in captured:
-                captured[id(node)] = grad
             input_grads = node.backward(grad)
-            if not isinstance(input_grads, tuple):
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for edge, shape, input_grad in zip(node.next, node.shapes, input_grads):
                 if input_grad is None or edge is None:
@@ -290,25 +293,45 @@ def run_backward(
                     previous = grads_of.get(key)
                     grads_of[key] = input_grad if previous is None else previous + input_grad
                 else:
-                    reach_leaf(edge, input_grad)
+                    _add_to_leaf(leaf_grads, edge, input_grad)
         if not retain_graph:
             node.__dict__.clear()  # drops saved arrays and edges; `next` reads None after
 
+    # A leaf's hooks see its gradient summed over all its uses, once, as torch's.
     for key, (leaf, grad) in leaf_grads.items():
-        if captured is None:
+        if leaf._hooks:
+            grad = _run_hooks(leaf._hooks, grad)
+        if not capturing:
             _accumulate_leaf(leaf, grad, handed_out)
         elif key in captured:
             captured[key] = grad
     if captured is None:
         return None
-    return [captured[id(t.grad_fn or t)] for t in capture]
+    return [captured[id(t._edge())] for t in capture]
+
+
+def _add_to_leaf(leaf_grads: dict, leaf: Tensor, grad) -> None:
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, grad]
+    else:
+        entry[1] = entry[1] + grad
+
+
+def _tensor(array):
+    """`descent.tensor.wrap`, imported at the first call: tensor.py imports this module."""
+    global _wrap
+    if _wrap is None:
+        from descent.tensor import wrap as _wrap
+    return _wrap(array)
+
+
+_wrap = None
 
 
 def _run_hooks(hooks: list, grad):
-    from descent.tensor import wrap
-
     for hook in list(hooks):
-        replaced = hook(wrap(grad))
+        replaced = hook(_tensor(grad))
         if replaced is not None:
             grad = replaced._data
     return grad
@@ -316,10 +339,6 @@ def _run_hooks(hooks: list, grad):
 
 def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
     """Add `grad` into `leaf.grad`, a tensor that owns its memory (optimizers update it)."""
-    from descent.tensor import wrap
-
-    if leaf._hooks:
-        grad = _run_hooks(leaf._hooks, grad)
     if grad.dtype != leaf._data.dtype:
         grad = grad.astype(leaf._data.dtype)
     existing = leaf._grad
@@ -333,11 +352,11 @@ def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
         ):
             grad = np.array(grad, copy=True) if type(grad) is not np.ndarray else grad.copy()
         handed_out.add(id(grad))
-        leaf._grad = wrap(grad)
+        leaf._grad = _tensor(grad)
     elif existing._data.flags.writeable and existing._data.shape == grad.shape:
         existing._data += grad  # in place, as torch: `g = w.grad` sees later backwards
     else:
-        leaf._grad = wrap(existing._data + grad)
+        leaf._grad = _tensor(existing._data + grad)
 
 
 def backward(
@@ -426,13 +445,17 @@ class FunctionCtx(Node):
     def save_for_backward(self, *tensors) -> None:
         """Keep `tensors` for backward; changing one in place before then is an error."""
         self._saved_tensors = tensors
-        self.saved_versions = tuple(
-            (t._counter(), t._counter().value, t.shape, t.dtype) for t in tensors if t is not None
-        )
+
+    def changed_saved_tensor(self) -> str | None:
+        for t in self._saved_tensors:
+            if t is not None and t._version_counter is not None:
+                if t._version_counter[1] > self.made_at:
+                    return describe_changed(t)
+        return None
 
     @property
     def saved_tensors(self) -> tuple:
-        _check_saved_versions(self)
+        check_saved_tensors(self)
         return self._saved_tensors
 
     def mark_non_differentiable(self, *tensors) -> None:
@@ -499,6 +522,7 @@ class Function:
 
         ctx = FunctionCtx()
         ctx._function = cls
+        ctx.made_at = inplace_clock[0]
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         separate_setup = cls.setup_context is not Function.setup_context
         with no_grad():

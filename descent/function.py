@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from descent.autograd import Node, grad_mode
+from numpy import ndarray
+
+from descent.autograd import Node, describe_changed, grad_mode, inplace_clock
 from descent.backend import shares_memory
 from descent.errors import ShapeError
 from descent.tensor import Tensor, wrap
@@ -23,17 +25,38 @@ class Function(Node):
     the output's shape or broadcast-compatible with the input (the engine
     sums it back). `self.needs_grad[i]` says whether input i wants a
     gradient, already in forward, so that forward saves only what backward
-    will read (the engine checks that no saved array changed in place).
-    A view op also defines `view_fn(self)`, a function that takes the same
-    view of another array.
+    will read. `saves` names the attributes that may hold an input's or the
+    output's array (None: any may), so that the engine can check that none
+    changed in place before backward reads it. A view op sets `is_view` and
+    defines `view_fn(self)`, a function that takes the same view of another
+    array.
     """
 
     needs_grad = _NoGrad()
+    saves: tuple[str, ...] | None = None
+    is_view = False
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
 
     def view_fn(self):
+        raise NotImplementedError
+
+    def changed_saved_tensor(self) -> str | None:
+        """Which input or output whose array this node saved changed in place since (asked
+        only once the in-place clock has moved)."""
+        attributes = self.__dict__
+        for name in list(attributes if self.saves is None else self.saves):
+            value = attributes.get(name)
+            if type(value) is not ndarray:
+                continue
+            if id(value) == self.out_id and self.output_changed:
+                shape = list(value.shape)
+                return f"the output of {self.name()}, a {value.dtype} tensor of shape {shape}"
+            for t in self.inputs:
+                counter = t._version_counter
+                if value is t._data and counter is not None and counter[1] > self.made_at:
+                    return describe_changed(t)
         return None
 
     @classmethod
@@ -46,7 +69,25 @@ class Function(Node):
                     recording = True
                     break
         if recording:
-            node.needs_grad = [t._requires_grad for t in inputs]
+            # Unrolled for one to three inputs, nearly every op: this runs once per op.
+            if len(inputs) == 2:
+                a, b = inputs
+                node.needs_grad = (a._requires_grad, b._requires_grad)
+                edges = (_edge(a), _edge(b))
+                shapes = (a._data.shape, b._data.shape)
+            elif len(inputs) == 1:
+                a = inputs[0]
+                node.needs_grad = (True,)
+                edges, shapes = (_edge(a),), (a._data.shape,)
+            elif len(inputs) == 3:
+                a, b, c = inputs
+                node.needs_grad = (a._requires_grad, b._requires_grad, c._requires_grad)
+                edges = (_edge(a), _edge(b), _edge(c))
+                shapes = (a._data.shape, b._data.shape, c._data.shape)
+            else:
+                node.needs_grad = tuple([t._requires_grad for t in inputs])
+                edges = tuple([_edge(t) for t in inputs])
+                shapes = tuple([t._data.shape for t in inputs])
         try:
             data = node.forward(*[t._data for t in inputs], **options)
         except ShapeError:
@@ -58,24 +99,22 @@ class Function(Node):
             ) from None
         out = wrap(data)
         if recording:
-            node.saved_versions = _saved_versions(node, inputs, out)
-            node.next = tuple(t._edge() for t in inputs)
-            node.shapes = tuple(t._data.shape for t in inputs)
+            if cls.saves != ():
+                node.made_at = inplace_clock[0]
+                node.inputs, node.out_id = inputs, id(data)
+            node.next, node.shapes = edges, shapes
             out._requires_grad = True
             out._ctx = node
-        view_fn = node.view_fn()
-        if view_fn is not None and data.base is not None and shares_memory(data, inputs[0]._data):
-            out._mark_view_of(inputs[0], view_fn)
+        if cls.is_view and data.base is not None and shares_memory(data, inputs[0]._data):
+            out._mark_view_of(inputs[0], node.view_fn())
         return out
 
 
-def _saved_versions(node: Function, inputs: tuple[Tensor, ...], out: Tensor) -> tuple:
-    """(counter, version, shape, dtype) of each input or output array the node kept."""
-    saved = ()
-    for value in node.__dict__.values():
-        for t in (*inputs, out):
-            if value is t._data:
-                counter = t._counter()
-                saved += ((counter, counter.value, t.shape, t.dtype),)
-                break
-    return saved
+def _edge(t: Tensor):
+    """Where `t`'s gradient goes: nowhere, the node that made it, or itself, a leaf."""
+    if not t._requires_grad:
+        return None
+    if t._base is not None:
+        return t._edge()  # a view: its node may need renewing
+    ctx = t._ctx
+    return t if ctx is None else ctx

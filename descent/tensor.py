@@ -16,19 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from descent import autograd, dtypes, random
-from descent.autograd import RemovableHandle, grad_mode, no_grad
+from descent.autograd import RemovableHandle, grad_mode, inplace_clock, no_grad
 from descent.backend import array_module
 from descent.device import CPU, as_device
 from descent.device import device as _device_type
-
-
-class _Version:
-    """A tensor's version counter, shared by a base and its views."""
-
-    __slots__ = ("value",)
-
-    def __init__(self):
-        self.value = 0
 
 
 def as_array(data, dtype=None, copy: bool = False):
@@ -73,14 +64,17 @@ class Tensor:
     """
 
     # The hot attributes are slots; the rare ones (views, hooks) live in __dict__ on demand.
-    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "__dict__", "__weakref__")
+    __slots__ = (
+        "_data", "_grad", "_requires_grad", "_ctx", "_version_counter", "__dict__", "__weakref__"
+    )  # fmt: skip
     __array_priority__ = 1000  # `ndarray + Tensor` defers to Tensor.__radd__
 
-    _version_counter: _Version | None = None
+    # _version_counter is [version, in-place clock at the last change], one list shared by a
+    # base, its views and detach(); None until one of them needs it.
     _base: Tensor | None = None  # the tensor whose array this view looks into
     _view_path: tuple = ()  # functions that redo this view from the base's array
     _view_version = 0  # the counter's value when this view's node was made
-    _hooks: list | None = None
+    _hooks: list | None = None  # a leaf's gradient hooks
     _retains_grad = False
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
@@ -97,6 +91,7 @@ class Tensor:
         self._grad = None
         self._ctx = None
         self._requires_grad = False
+        self._version_counter = None
         self.requires_grad = requires_grad
 
     # -- what it holds --------------------------------------------------------------
@@ -191,7 +186,8 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return 0 if self._version_counter is None else self._version_counter.value
+        counter = self._version_counter
+        return 0 if counter is None else counter[0]
 
     def size(self, dim: int | None = None):
         return self._data.shape if dim is None else self._data.shape[dim]
@@ -353,30 +349,39 @@ class Tensor:
 
     # -- graph bookkeeping ----------------------------------------------------------------
 
-    def _counter(self) -> _Version:
-        if self._version_counter is None:
-            self._version_counter = _Version()
-        return self._version_counter
+    def _counter(self) -> list:
+        counter = self._version_counter
+        if counter is None:
+            counter = self._version_counter = [0, 0]
+        return counter
 
     def _bump_version(self) -> None:
-        self._counter().value += 1
+        """Count an in-place change, and tell the node that made these values, which may
+        have saved them for its gradient."""
+        inplace_clock[0] += 1
+        counter = self._counter()
+        counter[0] += 1
+        counter[1] = inplace_clock[0]
+        maker = self._ctx if self._base is None else self._base._ctx
+        if maker is not None:
+            maker.output_changed = True
 
     def _edge(self):
-        """Where a gradient for this tensor goes: its node, itself (a leaf), or nowhere."""
-        if not self._requires_grad:
-            return None
+        """Where a gradient for this tensor (which requires grad) goes: the node that made
+        it, or the tensor itself, a leaf."""
         if self._base is not None:
             self._refresh_view()
-        return self._ctx if self._ctx is not None else self
+        ctx = self._ctx
+        return self if ctx is None else ctx
 
     def _refresh_view(self) -> None:
         """After an in-place change to its base, a view's node reads from the base's new node."""
         base = self._base
-        if base._requires_grad and self._view_version != base._counter().value:
+        if base._requires_grad and self._view_version != base._version:
             from descent.ops.shape import AsView
 
             self._ctx = AsView.apply(base, path=self._view_path)._ctx
-            self._view_version = base._counter().value
+            self._view_version = base._version
 
     def _mark_view_of(self, source: Tensor, view_fn) -> None:
         """Record that this tensor's array is a view into `source`'s."""
@@ -384,7 +389,7 @@ class Tensor:
         self._base = base
         self._view_path = source._view_path + (view_fn,)
         self._version_counter = base._counter()
-        self._view_version = self._version_counter.value
+        self._view_version = base._version
 
     # -- in place ---------------------------------------------------------------------------
 
@@ -464,7 +469,7 @@ class Tensor:
         base._requires_grad = True
         self._ctx = AsView.apply(base, path=self._view_path)._ctx
         self._requires_grad = True
-        self._view_version = base._counter().value
+        self._view_version = base._version
 
     def __setitem__(self, index, value) -> None:
         index = _plain_index(index)
@@ -1177,6 +1182,7 @@ def wrap(array, requires_grad: bool = False) -> Tensor:
     out._grad = None
     out._ctx = None
     out._requires_grad = False
+    out._version_counter = None
     if requires_grad:
         out.requires_grad = True  # the setter refuses integer dtypes
     return out

@@ -42,7 +42,7 @@ class Sequential(Module):
         self.add_module(name, _module(module, index))
 
     def __delitem__(self, index: int) -> None:
-        del self._modules[list(self._modules)[_position(index, len(self._modules))]]
+        delattr(self, list(self._modules)[_position(index, len(self._modules))])
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -90,7 +90,8 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         modules = list(self._modules.values())
         modules.insert(index, _module(module, index))
-        self._modules.clear()
+        for name in list(self._modules):
+            delattr(self, name)
         for position, item in enumerate(modules):
             self.add_module(str(position), item)
 
@@ -113,7 +114,7 @@ class ModuleDict(Module):
         self.add_module(key, _module(module, key))
 
     def __delitem__(self, key: str) -> None:
-        del self._modules[key]
+        delattr(self, key)
 
     def __contains__(self, key: str) -> bool:
         return key in self._modules
@@ -139,7 +140,9 @@ class ModuleDict(Module):
             self[key] = module
 
     def pop(self, key: str) -> Module:
-        return self._modules.pop(key)
+        module = self._modules[key]
+        delattr(self, key)
+        return module
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward: look up its modules in yours")

@@ -44,6 +44,7 @@ class Module:
     """Base class for layers and models: subclasses set parts in __init__ and write forward."""
 
     training: bool = True
+    _hooks: _Hooks | None = None
 
     def __init__(self) -> None:
         self._ensure_registries()
@@ -52,10 +53,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        hooks = self.__dict__.get("_hooks")
-        if hooks is None:
+        if self._hooks is None:
             return self.forward(*args, **kwargs)
-        return hooks.call(self, args, kwargs)
+        return self._hooks.call(self, args, kwargs)
 
     # -- registration ------------------------------------------------------------------------
 
@@ -70,49 +70,44 @@ class Module:
         self._ensure_registries()
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name)
-            params[name] = value
+            self._register(params, name, value)
         elif isinstance(value, Module):
-            self._forget(name)
-            modules[name] = value
+            self._register(modules, name, value)
         elif name in params:
             if value is not None:
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as parameter '{name}' "
                     "(descent.nn.Parameter or None expected)"
                 )
-            params[name] = None
+            self._register(params, name, None)
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as buffer '{name}' "
                     "(a Tensor or None expected)"
                 )
-            buffers[name] = value
+            self._register(buffers, name, value)
         elif name in modules and value is None:
-            modules[name] = None
+            self._register(modules, name, None)
         else:
             _warn_if_unregistered_collection(self, name, value)
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
-        self.__dict__.pop(name, None)
+    def _register(self, registry: OrderedDict, name: str, value: Any) -> None:
+        """Put `value` in one registry (out of the others), and in __dict__ too: a plain
+        attribute read, `self.weight`, then costs no `__getattr__` call in forward."""
+        for other in (self._parameters, self._buffers, self._modules):
+            if other is not registry:
+                other.pop(name, None)
+        registry[name] = value
+        self.__dict__[name] = value
 
     def __getattr__(self, name: str) -> Any:
-        # Called only when normal lookup fails: the registered parts live in the registries.
-        registries = self.__dict__
-        for registry in ("_parameters", "_buffers", "_modules"):
-            if registry in registries and name in registries[registry]:
-                return registries[registry][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
         for registry in (self._parameters, self._buffers, self._modules):
-            if name in registry:
-                del registry[name]
-                return
+            registry.pop(name, None)
         object.__delattr__(self, name)
 
     def __dir__(self):
@@ -126,8 +121,7 @@ class Module:
                 "(descent.nn.Parameter or None required)"
             )
         self._ensure_registries()
-        self._forget(name)
-        self._parameters[name] = param
+        self._register(self._parameters, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Keep `tensor` as state that moves with the module; `persistent` ones are saved."""
@@ -137,8 +131,7 @@ class Module:
                 "(a Tensor or None required)"
             )
         self._ensure_registries()
-        self._forget(name)
-        self._buffers[name] = tensor
+        self._register(self._buffers, name, tensor)
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -148,8 +141,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._ensure_registries()
-        self._forget(name)
-        self._modules[name] = module
+        self._register(self._modules, name, module)
 
     register_module = add_module
 
@@ -269,7 +261,7 @@ class Module:
     # -- hooks ---------------------------------------------------------------------------------
 
     def _hook_lists(self) -> _Hooks:
-        hooks = self.__dict__.get("_hooks")
+        hooks = self._hooks
         if hooks is None:
             hooks = _Hooks()
             object.__setattr__(self, "_hooks", hooks)

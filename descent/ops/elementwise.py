@@ -17,6 +17,8 @@ from descent.tensor import Tensor, lift
 
 
 class Add(Function):
+    saves = ()
+
     def forward(self, x, y):
         return x + y
 
@@ -25,6 +27,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    saves = ()
+
     def forward(self, x, y):
         return x - y
 
@@ -33,6 +37,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    saves = ("x", "y")
+
     def forward(self, x, y):
         # Each input is saved only for the other's gradient, as torch saves them.
         self.x = x if self.needs_grad[1] else None
@@ -47,6 +53,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    saves = ("y", "out")
+
     def forward(self, x, y):
         self.y = y
         out = x / y
@@ -59,6 +67,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    saves = ("x", "y", "out")
+
     def forward(self, x, y):
         self.x, self.y = x, y
         self.out = x**y
@@ -80,6 +90,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    saves = ()
+
     def forward(self, x):
         return -x
 
@@ -88,6 +100,8 @@ class Neg(Function):
 
 
 class Cast(Function):
+    saves = ()
+
     def forward(self, x, dtype):
         self.source_dtype = x.dtype
         return x.astype(dtype)
@@ -100,6 +114,8 @@ class Cast(Function):
 
 
 class Abs(Function):
+    saves = ("x",)
+
     def forward(self, x):
         self.x = x
         return array_module(x).abs(x)
@@ -109,6 +125,8 @@ class Abs(Function):
 
 
 class Exp(Function):
+    saves = ("out",)
+
     def forward(self, x):
         self.out = array_module(x).exp(x)
         return self.out
@@ -118,6 +136,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    saves = ("x",)
+
     def forward(self, x):
         self.x = x
         return array_module(x).log(x)
@@ -127,6 +147,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves = ("out",)
+
     def forward(self, x):
         self.out = array_module(x).sqrt(x)
         return self.out
@@ -136,6 +158,8 @@ class Sqrt(Function):
 
 
 class Tanh(Function):
+    saves = ("out",)
+
     def forward(self, x):
         self.out = array_module(x).tanh(x)
         return self.out
@@ -152,6 +176,8 @@ def _stable_sigmoid(x):
 
 
 class Sigmoid(Function):
+    saves = ("out",)
+
     def forward(self, x):
         self.out = _stable_sigmoid(x)
         return self.out
@@ -161,6 +187,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    saves = ("out",)
+
     def forward(self, x):
         self.out = array_module(x).maximum(x, 0)
         return self.out
@@ -226,6 +254,8 @@ class Softplus(Function):
 
 
 class Maximum(Function):
+    saves = ("x", "y")
+
     def forward(self, x, y):
         self.x, self.y = x, y
         return array_module(x).maximum(x, y)
@@ -235,6 +265,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    saves = ("x", "y")
+
     def forward(self, x, y):
         self.x, self.y = x, y
         return array_module(x).minimum(x, y)
@@ -267,6 +299,8 @@ class Clip(Function):
 
 
 class Where(Function):
+    saves = ()
+
     def forward(self, x, y, condition):
         self.condition = condition
         return array_module(x).where(condition, x, y)
@@ -284,7 +318,7 @@ def _binary(op, x, y) -> Tensor:
         x = lift(x, y)
     elif not isinstance(y, Tensor):
         y = lift(y, x)
-    if x._data.dtype != y._data.dtype:
+    if x._data.dtype is not y._data.dtype and x._data.dtype != y._data.dtype:
         x, y = promote(x, y)
     return op.apply(x, y)
 
@@ -347,23 +381,23 @@ def abs(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp.apply(floating(x))
+    return Exp.apply(x if x._data.dtype.kind in "fc" else floating(x))
 
 
 def log(x: Tensor) -> Tensor:
-    return Log.apply(floating(x))
+    return Log.apply(x if x._data.dtype.kind in "fc" else floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(floating(x))
+    return Sqrt.apply(x if x._data.dtype.kind in "fc" else floating(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(floating(x))
+    return Tanh.apply(x if x._data.dtype.kind in "fc" else floating(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(floating(x))
+    return Sigmoid.apply(x if x._data.dtype.kind in "fc" else floating(x))
 
 
 def relu(x: Tensor) -> Tensor:

@@ -7,6 +7,8 @@ from descent.tensor import Tensor, lift
 
 
 class MatMul(Function):
+    saves = ("a", "b")
+
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ShapeError(

@@ -44,6 +44,8 @@ def _kept_shape(reduced_shape: tuple, axes: tuple) -> tuple:
 
 
 class Sum(Function):
+    saves = ()
+
     def forward(self, x, axis, keepdims):
         self.shape, self.axes, self.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
         return array_module(x).asarray(x.sum(axis=self.axes, keepdims=keepdims))
@@ -58,6 +60,8 @@ class Sum(Function):
 
 class Mean(Function):
     # x.sum() / count: NumPy's own mean goes through Python and costs 4x more on small arrays.
+    saves = ()
+
     def forward(self, x, axis, keepdims):
         self.shape, self.axes, self.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
         self.count = 1
@@ -118,6 +122,8 @@ def _stable_logsumexp(x, axes):
 
 class LogSumExp(Function):
     # A primitive for numerical stability: composed from exp and log it would overflow.
+    saves = ("x", "out")
+
     def forward(self, x, axis, keepdims):
         self.x, self.axes, self.keepdims = x, _normalize_axes(axis, x.ndim), keepdims
         self.out = _stable_logsumexp(x, self.axes)
@@ -132,6 +138,8 @@ class LogSumExp(Function):
 
 class Softmax(Function):
     # A primitive for stability (shifted by the max) and a cheap backward from the output.
+    saves = ("out",)
+
     def forward(self, x, axis):
         xp = array_module(x)
         exps = xp.exp(x - x.max(axis=axis, keepdims=True))
@@ -145,6 +153,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     # A primitive for stability: log(softmax(x)) underflows to -inf where this does not.
+    saves = ("out",)
+
     def forward(self, x, axis):
         self.out = x - _stable_logsumexp(x, axis)
         self.axis = axis

@@ -15,6 +15,10 @@ from descent.tensor import Tensor, lift
 
 
 class Reshape(Function):
+    saves = ()
+
+    is_view = True
+
     def forward(self, x, shape):
         self.shape, self.new_shape = x.shape, shape
         return x.reshape(shape)
@@ -44,6 +48,10 @@ class View(Reshape):
 
 
 class Transpose(Function):
+    saves = ()
+
+    is_view = True
+
     def forward(self, x, axes):
         self.axes = axes
         return x.transpose(axes)
@@ -62,6 +70,10 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    saves = ()
+
+    is_view = True
+
     def forward(self, x, shape):
         self.shape = shape
         return array_module(x).broadcast_to(x, shape)
@@ -92,6 +104,7 @@ class Repeat(Function):
 
 class Clone(Function):
     """A copy in new memory; the gradient passes unchanged."""
+    saves = ()
 
     def forward(self, x):
         return x.copy()
@@ -165,6 +178,8 @@ def _through(path: tuple, array):
 
 
 class Concatenate(Function):
+    saves = ()
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.bounds = []
@@ -179,6 +194,10 @@ class Concatenate(Function):
 
 
 class GetItem(Function):
+    saves = ()
+
+    is_view = True
+
     def forward(self, x, index):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
         return array_module(x).asarray(x[index])
