@@ -69,15 +69,89 @@ CASES = [
     ("adagrad-initial-accumulator", "Adagrad", {"initial_accumulator_value": 0.5}, 0.5, 0.3, 10000),
     ("adagrad-eps", "Adagrad", {"eps": 1e-3}, 0.5, 0.3, 10000),
     ("adagrad-maximize", "Adagrad", {"maximize": True}, 0.5, 0.3, 10000),
+    ("adadelta", "Adadelta", {}, 1.0, 0.01, 20000),
+    ("adadelta-rho-eps", "Adadelta", {"rho": 0.95, "eps": 3e-6}, 1.0, 0.01, 20000),
+    ("adadelta-weight-decay", "Adadelta", {"weight_decay": 0.01}, 0.5, 0.01, 20000),
+    ("adadelta-maximize", "Adadelta", {"maximize": True}, 1.0, 0.01, 20000),
+    ("adamax", "Adamax", {}, 0.1, 0.01, 10000),
+    ("adamax-betas-eps", "Adamax", {"betas": (0.8, 0.99), "eps": 1e-6}, 0.1, 0.01, 10000),
+    ("adamax-weight-decay", "Adamax", {"weight_decay": 0.01}, 0.1, 0.01, 10000),
+    ("adamax-maximize", "Adamax", {"maximize": True}, 0.1, 0.01, 10000),
+    ("nadam", "NAdam", {}, 0.05, 3e-3, 10000),
+    (
+        "nadam-momentum-decay-betas",
+        "NAdam",
+        {"momentum_decay": 0.02, "betas": (0.95, 0.999)},
+        0.05,
+        3e-3,
+        10000,
+    ),
+    ("nadam-weight-decay", "NAdam", {"weight_decay": 0.01}, 0.05, 3e-3, 10000),
+    (
+        "nadam-decoupled",
+        "NAdam",
+        {"weight_decay": 0.01, "decoupled_weight_decay": True},
+        0.05,
+        1e-3,
+        20000,
+    ),
+    ("nadam-maximize", "NAdam", {"maximize": True}, 0.05, 3e-3, 10000),
+    ("radam", "RAdam", {}, 0.05, 3e-3, 10000),
+    ("radam-betas-eps", "RAdam", {"betas": (0.8, 0.99), "eps": 1e-6}, 0.05, 3e-3, 10000),
+    ("radam-weight-decay", "RAdam", {"weight_decay": 0.01}, 0.05, 3e-3, 10000),
+    (
+        "radam-decoupled",
+        "RAdam",
+        {"weight_decay": 0.01, "decoupled_weight_decay": True},
+        0.05,
+        1e-3,
+        20000,
+    ),
+    ("radam-maximize", "RAdam", {"maximize": True}, 0.05, 3e-3, 10000),
 ]
 IDS = [case[0] for case in CASES]
-TRAJECTORY_LR = {"SGD": 0.1, "Adam": 0.01, "AdamW": 0.01, "RMSprop": 0.01, "Adagrad": 0.1}
+# The learning rates of the 200-step runs against torch. The options of a row must keep that
+# run out of an unstable phase, where a last-bit difference (torch's lerp is a fused
+# multiply-add) grows to 1e-2 within 100 steps: torch against itself with one weight moved by
+# one ulp does that (Adadelta with rho 0.95 and eps 1e-4; NAdam with betas (0.8, 0.99)).
+TRAJECTORY_LR = {
+    "SGD": 0.1,
+    "Adam": 0.01,
+    "AdamW": 0.01,
+    "RMSprop": 0.01,
+    "Adagrad": 0.1,
+    "Adadelta": 1.0,
+    "Adamax": 0.01,
+    "NAdam": 0.01,
+    "RAdam": 0.01,
+}
 
 
 # -- a hand-computed step for each option ---------------------------------------------------
 
 W0, G = [1.0, -2.0], [0.5, -0.25]
 E = 1e-8  # the default eps of Adam and RMSprop
+
+
+def nadam_momentum(t, beta1=0.5, momentum_decay=0.5):
+    return beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+
+
+# NAdam with betas (0.5, 0.75), momentum_decay 0.5: its momenta and their running product,
+# which torch keeps in float32
+MU1, MU2, MU3 = nadam_momentum(1), nadam_momentum(2), nadam_momentum(3)
+P1 = float(np.float32(MU1))
+P2 = float(np.float32(P1) * np.float32(MU2))
+NADAM = {"lr": 0.1, "betas": (0.5, 0.75), "momentum_decay": 0.5}
+# the first step from w = 1, g = 1: m = 0.5, v = 0.25, v / (1 - beta2) = 1
+NADAM_STEP = 0.1 * (1 - MU1) / (1 - P1) / (1 + E) + 0.1 * MU2 / (1 - P1 * MU2) * 0.5 / (1 + E)
+
+# RAdam with betas (0.5, 0.9): rho_inf = 19, and rho_t > 5 first at t = 6
+RHO6 = 19 - 2 * 6 * 0.9**6 / (1 - 0.9**6)
+R6 = math.sqrt((RHO6 - 4) * (RHO6 - 2) * 19 / (15 * 17 * RHO6))
+# five steps of g = 0 and one of g = 1: m = 0.5, v = 0.1 at t = 6
+RADAM_STEP6 = 0.1 * 0.5 / (1 - 0.5**6) * R6 * math.sqrt(1 - 0.9**6)
+RADAM = {"lr": 0.1, "betas": (0.5, 0.9)}
 SINGLE_STEPS = [
     # (id, optimizer, options, start, gradients applied in turn, expected weights)
     ("sgd", "SGD", {"lr": 0.1}, W0, [G], [0.95, -1.975]),
@@ -251,6 +325,162 @@ SINGLE_STEPS = [
         [[1.0]],
         [1 + 0.1 / (1 + 1e-10)],
     ),
+    # rho 0.5, g = 1 then 0.5: v = 0.5, d1 = sqrt(eps) / sqrt(0.5 + eps), u = 0.5 d1^2;
+    # then v = 0.375, d2 = sqrt(u + eps) / sqrt(0.375 + eps) * 0.5
+    (
+        "adadelta",
+        "Adadelta",
+        {"rho": 0.5},
+        [1.0],
+        [[1.0], [0.5]],
+        [
+            1
+            - math.sqrt(1e-6 / (0.5 + 1e-6))
+            - math.sqrt((0.5 * 1e-6 / (0.5 + 1e-6) + 1e-6) / (0.375 + 1e-6)) * 0.5
+        ],
+    ),
+    # eps 1: d = sqrt(0 + 1) / sqrt(0.5 + 1)
+    ("adadelta-eps", "Adadelta", {"rho": 0.5, "eps": 1.0}, [1.0], [[1.0]], [1 - 1 / 1.5**0.5]),
+    (
+        "adadelta-lr",
+        "Adadelta",
+        {"lr": 0.5, "rho": 0.5, "eps": 1.0},
+        [1.0],
+        [[1.0]],
+        [1 - 0.5 / 1.5**0.5],
+    ),
+    # the default rho 0.9: v = 0.1
+    ("adadelta-rho", "Adadelta", {"eps": 1.0}, [1.0], [[1.0]], [1 - 1 / math.sqrt(1.1)]),
+    # g + 0.5 w = 1.5, v = 0.5 * 2.25
+    (
+        "adadelta-weight-decay",
+        "Adadelta",
+        {"rho": 0.5, "eps": 1.0, "weight_decay": 0.5},
+        [1.0],
+        [[1.0]],
+        [1 - 1.5 / math.sqrt(2.125)],
+    ),
+    (
+        "adadelta-maximize",
+        "Adadelta",
+        {"rho": 0.5, "eps": 1.0, "maximize": True},
+        [1.0],
+        [[1.0]],
+        [1 + 1 / math.sqrt(1.5)],
+    ),
+    # betas (0.5, 0.75), g = 1 then 0.5: m = 0.5, u = 1 + eps; m = 0.5, u = 0.75 (1 + eps)
+    (
+        "adamax",
+        "Adamax",
+        {"lr": 0.1, "betas": (0.5, 0.75)},
+        [1.0],
+        [[1.0], [0.5]],
+        [1 - 0.1 / (1 + E) - 0.1 / 0.75 * 0.5 / (0.75 * (1 + E))],
+    ),
+    # g = 1 then 2: the maximum takes |g| + eps = 2 + eps, m = 1.25
+    (
+        "adamax-max",
+        "Adamax",
+        {"lr": 0.1, "betas": (0.5, 0.75)},
+        [1.0],
+        [[1.0], [2.0]],
+        [1 - 0.1 / (1 + E) - 0.1 / 0.75 * 1.25 / (2 + E)],
+    ),
+    # u = max(0, 1 + 1): lr / (1 - 0.9) * 0.1 / 2
+    ("adamax-eps", "Adamax", {"lr": 0.1, "eps": 1.0}, [1.0], [[1.0]], [0.95]),
+    (
+        "adamax-weight-decay",
+        "Adamax",
+        {"lr": 0.1, "weight_decay": 0.5},
+        [1.0],
+        [[1.0]],
+        [1 - 0.1 * 1.5 / (1.5 + E)],
+    ),
+    (
+        "adamax-maximize",
+        "Adamax",
+        {"lr": 0.1, "maximize": True},
+        [1.0],
+        [[1.0]],
+        [1 + 0.1 / (1 + E)],
+    ),  # fmt: skip
+    ("nadam", "NAdam", NADAM, [1.0], [[1.0]], [1 - NADAM_STEP]),
+    # then g = 0.5: m = 0.5, v = 0.25, v^ = 0.25 / 0.4375
+    (
+        "nadam-two-steps",
+        "NAdam",
+        NADAM,
+        [1.0],
+        [[1.0], [0.5]],
+        [
+            1
+            - NADAM_STEP
+            - 0.1 * (1 - MU2) / (1 - P2) * 0.5 / (math.sqrt(0.25 / 0.4375) + E)
+            - 0.1 * MU3 / (1 - P2 * MU3) * 0.5 / (math.sqrt(0.25 / 0.4375) + E)
+        ],
+    ),
+    # momentum_decay 0: mu = beta1 / 2 = 0.25 at every step, the product 0.25 at the first
+    (
+        "nadam-no-momentum-decay",
+        "NAdam",
+        {**NADAM, "momentum_decay": 0.0},
+        [1.0],
+        [[1.0]],
+        [1 - 0.1 / (1 + E) - 0.1 * 0.25 / (1 - 0.0625) * 0.5 / (1 + E)],
+    ),
+    (
+        "nadam-eps",
+        "NAdam",
+        {**NADAM, "eps": 1.0},
+        [1.0],
+        [[1.0]],
+        [1 - 0.1 * (1 - MU1) / (1 - P1) / 2 - 0.1 * MU2 / (1 - P1 * MU2) * 0.5 / 2],
+    ),
+    # g + 0.5 w = 1.5: m = 0.75, v^ = 2.25
+    (
+        "nadam-weight-decay",
+        "NAdam",
+        {**NADAM, "weight_decay": 0.5},
+        [1.0],
+        [[1.0]],
+        [
+            1
+            - 0.1 * (1 - MU1) / (1 - P1) * 1.5 / (1.5 + E)
+            - 0.1 * MU2 / (1 - P1 * MU2) * 0.75 / (1.5 + E)
+        ],
+    ),  # fmt: skip
+    (
+        "nadam-decoupled",
+        "NAdam",
+        {**NADAM, "weight_decay": 0.5, "decoupled_weight_decay": True},
+        [1.0],
+        [[1.0]],
+        [0.95 - NADAM_STEP],
+    ),
+    ("nadam-maximize", "NAdam", {**NADAM, "maximize": True}, [1.0], [[1.0]], [1 + NADAM_STEP]),
+    # rho_1 = 1 <= 5: the first step is lr * m^ = lr * g, not normalised as Adam's
+    ("radam-first-step", "RAdam", {"lr": 0.1}, [1.0], [[2.0]], [0.8]),
+    ("radam", "RAdam", RADAM, [1.0], [[0.0]] * 5 + [[1.0]], [1 - RADAM_STEP6 / (0.1**0.5 + E)]),
+    (
+        "radam-eps",
+        "RAdam",
+        {**RADAM, "eps": 1.0},
+        [1.0],
+        [[0.0]] * 5 + [[1.0]],
+        [1 - RADAM_STEP6 / (math.sqrt(0.1) + 1)],
+    ),
+    # g + 0.5 w = 1.5
+    ("radam-weight-decay", "RAdam", {"lr": 0.1, "weight_decay": 0.5}, [1.0], [[1.0]], [0.85]),
+    # w shrinks by 1 - 0.1 * 0.2 at each step, and m and v see only the gradient
+    (
+        "radam-decoupled",
+        "RAdam",
+        {**RADAM, "weight_decay": 0.2, "decoupled_weight_decay": True},
+        [1.0],
+        [[0.0]] * 5 + [[1.0]],
+        [0.98**6 - RADAM_STEP6 / (math.sqrt(0.1) + E)],
+    ),
+    ("radam-maximize", "RAdam", {"lr": 0.1, "maximize": True}, [1.0], [[1.0]], [1.1]),
 ]
 
 
@@ -402,9 +632,9 @@ def test_trajectory_matches_torch(case):
     assert_close_to_torch(ours, theirs)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "NAdam"])
 def test_param_groups_with_their_own_options_match_torch(name):
-    first = {"lr": 0.2 if name in ("SGD", "Adagrad") else 0.02}
+    first = {"lr": {"SGD": 0.2, "Adagrad": 0.2, "Adadelta": 2.0}.get(name, 0.02)}
     second = {"lr": first["lr"] / 10, "weight_decay": 0.1}
 
     def groups(ps):
@@ -465,13 +695,14 @@ def test_state_dict_layout_is_torchs():
     assert sorted(state["state"]) == [0, 1, 2, 3]
     assert state["state"][2]["step"] == 3
     assert set(state["state"][2]) == {"step", "exp_avg", "exp_avg_sq"}
-    assert isinstance(state["state"][2]["exp_avg"], np.ndarray)
+    assert isinstance(state["state"][2]["exp_avg"], dc.Tensor)  # as torch's, a tensor
     assert state["state"][2]["exp_avg"].shape == WEIGHTS[2].shape
+    assert state["state"][2]["step"].dtype == np.float32 and state["state"][2]["step"].ndim == 0
     torch_optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     assert set(optimizer.defaults) <= set(torch_optimizer.state_dict()["param_groups"][0])
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", sorted({case[1] for case in CASES}))
 def test_names_and_defaults_are_torchs(name):
     ours = getattr(optim, name)([param([1.0])])
     theirs = getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)])
@@ -608,6 +839,22 @@ BAD_INPUT = [
         "initial_accumulator_value=-1",
     ),
     (lambda p: optim.Adagrad(p, eps=-1.0), ValueError, "Adagrad: eps=-1.0"),
+    (lambda p: optim.Adadelta(p, lr=-1.0), ValueError, "Adadelta: lr=-1.0 must be >= 0"),
+    (lambda p: optim.Adadelta(p, rho=1.5), ValueError, r"rho=1.5 must be in \[0, 1\]"),
+    (lambda p: optim.Adadelta(p, eps=-1e-6), ValueError, "Adadelta: eps=-1e-06"),
+    (lambda p: optim.Adadelta(p, weight_decay=-1), ValueError, "weight_decay=-1 must be"),
+    (lambda p: optim.Adadelta(p, betas=(0.9, 0.9)), TypeError, "unknown option 'betas'"),
+    (lambda p: optim.Adamax(p, lr=-1.0), ValueError, "Adamax: lr=-1.0 must be >= 0"),
+    (lambda p: optim.Adamax(p, betas=(1.0, 0.9)), ValueError, r"Adamax: betas=\(1.0, 0.9\)"),
+    (lambda p: optim.Adamax(p, eps=-1.0), ValueError, "Adamax: eps=-1.0"),
+    (lambda p: optim.Adamax(p, amsgrad=True), TypeError, "unknown option 'amsgrad'"),
+    (lambda p: optim.NAdam(p, momentum_decay=-0.1), ValueError, "momentum_decay=-0.1 must be"),
+    (lambda p: optim.NAdam(p, betas=(0.9,)), ValueError, r"NAdam: betas=\(0.9,\) must be two"),
+    (lambda p: optim.NAdam(p, weight_decay=-0.1), ValueError, "NAdam: weight_decay=-0.1"),
+    (lambda p: optim.RAdam(p, lr=-1.0), ValueError, "RAdam: lr=-1.0 must be >= 0"),
+    (lambda p: optim.RAdam(p, betas=(0.9, -0.1)), ValueError, "RAdam: betas="),
+    (lambda p: optim.RAdam(p, eps=-1.0), ValueError, "RAdam: eps=-1.0"),
+    (lambda p: optim.RAdam(p, momentum_decay=0.1), TypeError, "RAdam: unknown option"),
     (lambda p: optim.SGD([]), ValueError, "empty parameter list"),
     (lambda p: optim.SGD(p[0]), TypeError, "got one Tensor; pass \\[tensor\\]"),
     (lambda p: optim.SGD([np.zeros(3)]), TypeError, "parameter 0 is a ndarray"),

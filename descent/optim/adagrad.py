@@ -9,6 +9,8 @@ import numpy as np
 
 from descent.backend import array_module
 from descent.optim.optimizer import Optimizer
+from descent.optim.state import scalar_field
+from descent.tensor import wrap
 
 
 class Adagrad(Optimizer):
@@ -45,29 +47,19 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def check_options(self, options: dict[str, Any]) -> None:
-        lr, lr_decay, eps = options["lr"], options["lr_decay"], options["eps"]
-        weight_decay = options["weight_decay"]
-        initial_accumulator_value = options["initial_accumulator_value"]
-        if lr < 0:
-            raise ValueError(f"Adagrad: {lr=} must be >= 0")
-        if lr_decay < 0:
-            raise ValueError(f"Adagrad: {lr_decay=} must be >= 0")
-        if weight_decay < 0:
-            raise ValueError(f"Adagrad: {weight_decay=} must be >= 0")
-        if initial_accumulator_value < 0:
-            raise ValueError(f"Adagrad: {initial_accumulator_value=} must be >= 0")
-        if eps < 0:
-            raise ValueError(f"Adagrad: {eps=} must be >= 0")
+        self.check_nonnegative(
+            options, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
+        )
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        xp = array_module(param)
-        return {"step": 0, "sum": xp.full_like(param, group["initial_accumulator_value"])}
+        initial = array_module(param).full_like(param, group["initial_accumulator_value"])
+        return {"step": scalar_field(), "sum": wrap(initial)}
 
     def update_step(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
         g = self.effective_grad(param, grad, group["weight_decay"], group["maximize"])
-        s, tmp = state["sum"], self.scratch(param, 1)
+        s, t, tmp = state["sum"]._data, state["step"]._data.item(), self.scratch(param, 1)
         # s = s + g * g
         np.multiply(g, g, out=tmp)
         s += tmp
@@ -75,5 +67,5 @@ class Adagrad(Optimizer):
         np.sqrt(s, out=tmp)
         tmp += group["eps"]
         np.divide(g, tmp, out=tmp)
-        tmp *= group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        tmp *= group["lr"] / (1 + (t - 1) * group["lr_decay"])
         param -= tmp

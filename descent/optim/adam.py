@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.backend import array_module
 from descent.optim.optimizer import Optimizer
+from descent.optim.state import scalar_field, zeros_field
 
 
 class Adam(Optimizer):
@@ -50,37 +50,29 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def check_options(self, options: dict[str, Any]) -> None:
-        name = type(self).__name__
-        lr, betas, eps = options["lr"], options["betas"], options["eps"]
-        weight_decay = options["weight_decay"]
-        if lr < 0:
-            raise ValueError(f"{name}: {lr=} must be >= 0")
-        if eps < 0:
-            raise ValueError(f"{name}: {eps=} must be >= 0")
-        if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
-            raise ValueError(f"{name}: {betas=} must be two numbers in [0, 1)")
-        if weight_decay < 0:
-            raise ValueError(f"{name}: {weight_decay=} must be >= 0")
+        self.check_nonnegative(options, "lr", "eps")
+        self.check_betas(options)
+        self.check_nonnegative(options, "weight_decay")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        xp = array_module(param)
-        state = {"step": 0, "exp_avg": xp.zeros_like(param), "exp_avg_sq": xp.zeros_like(param)}
+        state = {"step": scalar_field(), "exp_avg": zeros_field(param),
+                 "exp_avg_sq": zeros_field(param)}  # fmt: skip
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = xp.zeros_like(param)
+            state["max_exp_avg_sq"] = zeros_field(param)
         return state
 
     def update_step(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, t = group["weight_decay"], state["step"]
+        weight_decay, t = group["weight_decay"], state["step"]._data.item()
         if group["decoupled_weight_decay"]:
             if weight_decay != 0:
                 param *= 1 - lr * weight_decay
             g = self.effective_grad(param, grad, 0, group["maximize"])
         else:
             g = self.effective_grad(param, grad, weight_decay, group["maximize"])
-        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         tmp = self.scratch(param, 1)
 
         # m = beta1 * m + (1 - beta1) * g, as m += (1 - beta1) * (g - m) (PyTorch's lerp)
@@ -93,7 +85,8 @@ class Adam(Optimizer):
         tmp *= g
         v += tmp
         if group["amsgrad"]:
-            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v_max = state["max_exp_avg_sq"]._data
+            v = np.maximum(v_max, v, out=v_max)
 
         # w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
         np.sqrt(v, out=tmp)

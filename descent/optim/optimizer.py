@@ -6,6 +6,7 @@ import copy
 import inspect
 import os
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -13,7 +14,8 @@ import numpy as np
 
 from descent.autograd import enable_grad
 from descent.backend import array_module
-from descent.tensor import Tensor
+from descent.optim.state import loaded_value, saved_value
+from descent.tensor import Tensor, wrap
 
 # A parameter of at least SPLIT_SIZE elements is updated in THREADS parts at once. Measured
 # on 2 cores: Adam over 1M float32 parameters (one 800k array) 1.6 ms in one thread, 1.1 ms
@@ -57,8 +59,13 @@ class Optimizer:
     array (update it in place), `grad` its gradient (never modified),
     `state` the parameter's named fields from `init_state`, and `group` its
     options (`group["lr"]`, ...). `step()` skips parameters whose `.grad`
-    is None, as PyTorch does, and advances `state["step"]` before calling
-    `update_step` when the state has that field.
+    is None, as PyTorch does, and calls `advance` (which counts
+    `state["step"]`) before `update_step`.
+
+    The state is torch's: `optimizer.state[param]` is a dict of descent
+    Tensors (`exp_avg`, `momentum_buffer`, ...), and `step` is a 0-d float
+    tensor of the default dtype's precision (float32), as torch keeps it. A
+    rule works on the arrays underneath, `state["exp_avg"]._data`, in place.
 
     Args:
         params: an iterable of tensors, or of dicts (parameter groups) with a
@@ -68,7 +75,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._buffers: dict[tuple, Any] = {}  # scratch arrays reused by every step
         if isinstance(params, Tensor):
@@ -89,12 +96,22 @@ class Optimizer:
 
     # -- what a subclass writes ------------------------------------------------------
 
+    scalar_fields: tuple[str, ...] = ("step",)
+    """State fields that are one number per parameter (0-d tensors), not arrays like it."""
+
     def check_options(self, options: dict[str, Any]) -> None:
         """Raise ValueError for a bad option value (the defaults and every group pass here)."""
 
-    def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+    def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Tensor]:
         """The named, zero-initialised state fields of one parameter (its array is `param`)."""
         return {}
+
+    def advance(self, state: dict[str, Tensor], group: dict[str, Any]) -> None:
+        """Advance the scalar fields, once per parameter and step, before `update_step`
+        (which may run on parts of the parameter at once): here, t = t + 1."""
+        step = state.get("step")
+        if step is not None:
+            step._data[()] = step._data.item() + 1  # rounded to the count's dtype, as torch's
 
     def update_step(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
@@ -125,10 +142,9 @@ class Optimizer:
                         f"gradient of shape {grad.shape}"
                     )
                 state = self.state.get(param)
-                if state is None:
+                if not state:  # no entry yet, or an empty one that reading state[param] made
                     state = self.state[param] = self.init_state(data, group)
-                if "step" in state:
-                    state["step"] += 1
+                self.advance(state, group)
                 if data.size >= SPLIT_SIZE and THREADS > 1:
                     self._update_in_parts(data, grad, state, group)
                 else:
@@ -143,19 +159,21 @@ class Optimizer:
         a small pool, the parts updated at once (NumPy's ufuncs release the GIL).
 
         Every update rule is elementwise, so each part gets exactly the numbers the
-        whole array would: results are bit-identical. A state field that the rule
-        creates or replaces (SGD's momentum buffer at the first step) is gathered from
-        the parts afterwards.
+        whole array would: results are bit-identical. Each part sees the array fields
+        as tensors over its slice, the scalar fields whole (`advance` changed them
+        already). A field that the rule creates or replaces (SGD's momentum buffer at
+        the first step) is gathered from the parts afterwards.
         """
-        arrays = [param, grad, *(v for v in state.values() if isinstance(v, np.ndarray))]
+        fields = [k for k, v in state.items()
+                  if isinstance(v, Tensor) and v._data.shape == param.shape]  # fmt: skip
+        arrays = [param, grad, *(state[k]._data for k in fields)]
         if not all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays):
             self.update_step(param, grad, state, group)
             return
         size = -(-param.size // THREADS)
         bounds = [slice(start, start + size) for start in range(0, param.size, size)]
-        flat = {k: v.reshape(-1) if isinstance(v, np.ndarray) else v for k, v in state.items()}
-        parts = [{k: v[b] if isinstance(v, np.ndarray) else v for k, v in flat.items()}
-                 for b in bounds]  # fmt: skip
+        flat = {k: state[k]._data.reshape(-1) for k in fields}
+        parts = [{**state, **{k: wrap(v[b]) for k, v in flat.items()}} for b in bounds]
         passed = [dict(part) for part in parts]
         shape, param, grad = param.shape, param.reshape(-1), grad.reshape(-1)
         pool = _thread_pool()
@@ -168,7 +186,8 @@ class Optimizer:
             future.result()
         for key in parts[0]:
             if any(part[key] is not before.get(key) for part, before in zip(parts, passed)):
-                state[key] = np.concatenate([part[key] for part in parts]).reshape(shape)
+                gathered = np.concatenate([part[key]._data for part in parts]).reshape(shape)
+                state[key] = wrap(gathered)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: set it to None (the default) or fill it with 0."""
@@ -210,6 +229,18 @@ class Optimizer:
         else:
             g += grad
         return g
+
+    def check_nonnegative(self, options: dict[str, Any], *names: str) -> None:
+        """Raise ValueError naming the first of the options `names` that is below 0."""
+        for name in names:
+            if options[name] < 0:
+                raise ValueError(f"{self._name}: {name}={options[name]!r} must be >= 0")
+
+    def check_betas(self, options: dict[str, Any]) -> None:
+        """Raise ValueError unless options["betas"] is two numbers in [0, 1)."""
+        betas = options["betas"]
+        if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+            raise ValueError(f"{self._name}: {betas=} must be two numbers in [0, 1)")
 
     # -- groups ----------------------------------------------------------------------
 
@@ -265,9 +296,10 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state in PyTorch's layout, as copies (later steps do not change it).
 
-        {'state': {index: {'step': int, 'exp_avg': array, ...}},
+        {'state': {index: {'step': tensor(3.), 'exp_avg': tensor, ...}},
          'param_groups': [{'lr': ..., ..., 'params': [index, ...]}]},
-        indices counting the parameters through the groups in order.
+        indices counting the parameters through the groups in order, the values
+        descent Tensors (torch hands out its live state; these are copies).
         """
         index: dict[int, int] = {}
         groups = []
@@ -276,7 +308,7 @@ class Optimizer:
             packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
             groups.append(packed)
         state = {
-            index[id(param)]: {key: _copied(value) for key, value in fields.items()}
+            index[id(param)]: {key: saved_value(value) for key, value in fields.items()}
             for param, fields in self.state.items()
             if fields and id(param) in index  # plain SGD keeps no state, as in torch
         }
@@ -285,8 +317,10 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a `state_dict()`: same number of groups, parameters per group and shapes.
 
-        Arrays are copied and cast to their parameter's dtype. Nothing changes if
-        the state does not fit.
+        Tensors and arrays (descent's, NumPy's or torch's) are copied and cast to
+        their parameter's dtype; a scalar field (`step`) keeps a floating dtype it
+        has, and an int (older states) becomes torch's float count. Nothing changes
+        if the state does not fit.
         """
         name = f"{self._name}.load_state_dict"
         saved_groups = state_dict["param_groups"]
@@ -310,13 +344,18 @@ class Optimizer:
                 )
             by_index.update(zip(saved["params"], group["params"]))
 
-        state = {}
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, fields in state_dict["state"].items():
             param = by_index.get(int(index))
             if param is None:
                 raise ValueError(f"{name}: the state has an entry for unknown parameter {index}")
             state[param] = {
-                key: _loaded(key, value, param, f"{name}: state {key!r} of parameter {index}")
+                key: loaded_value(
+                    value,
+                    param,
+                    key in self.scalar_fields,
+                    f"{name}: state {key!r} of parameter {index}",
+                )
                 for key, value in fields.items()
             }
         self.state = state
@@ -351,20 +390,3 @@ class Optimizer:
                 f"{cls.__name__}: unknown option {', '.join(map(repr, unknown))}; the options "
                 f"are {', '.join(valid)}"
             )
-
-
-def _copied(value):
-    return value.copy() if hasattr(value, "shape") and hasattr(value, "copy") else value
-
-
-def _loaded(key: str, value, param: Tensor, where: str):
-    """A state value made ready for `param`: `step` an int, arrays checked, cast and copied."""
-    if key == "step":
-        return int(value)
-    if isinstance(value, Tensor):
-        value = value._data
-    if not hasattr(value, "shape"):
-        return value
-    if value.shape != param._data.shape:
-        raise ValueError(f"{where} has shape {tuple(value.shape)}, the parameter {param.shape}")
-    return array_module(param._data).array(value, dtype=param._data.dtype, copy=True)

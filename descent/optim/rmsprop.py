@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.backend import array_module
 from descent.optim.optimizer import Optimizer
+from descent.optim.state import scalar_field, zeros_field
 
 
 class RMSprop(Optimizer):
@@ -49,26 +49,14 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def check_options(self, options: dict[str, Any]) -> None:
-        lr, alpha, eps = options["lr"], options["alpha"], options["eps"]
-        weight_decay, momentum = options["weight_decay"], options["momentum"]
-        if lr < 0:
-            raise ValueError(f"RMSprop: {lr=} must be >= 0")
-        if eps < 0:
-            raise ValueError(f"RMSprop: {eps=} must be >= 0")
-        if momentum < 0:
-            raise ValueError(f"RMSprop: {momentum=} must be >= 0")
-        if weight_decay < 0:
-            raise ValueError(f"RMSprop: {weight_decay=} must be >= 0")
-        if alpha < 0:
-            raise ValueError(f"RMSprop: {alpha=} must be >= 0")
+        self.check_nonnegative(options, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        xp = array_module(param)
-        state = {"step": 0, "square_avg": xp.zeros_like(param)}
+        state = {"step": scalar_field(), "square_avg": zeros_field(param)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = xp.zeros_like(param)
+            state["momentum_buffer"] = zeros_field(param)
         if group["centered"]:
-            state["grad_avg"] = xp.zeros_like(param)
+            state["grad_avg"] = zeros_field(param)
         return state
 
     def update_step(
@@ -76,7 +64,7 @@ class RMSprop(Optimizer):
     ) -> None:
         lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         g = self.effective_grad(param, grad, group["weight_decay"], group["maximize"])
-        v = state["square_avg"]
+        v = state["square_avg"]._data
         tmp = self.scratch(param, 1)
 
         # v = alpha * v + (1 - alpha) * g * g
@@ -86,7 +74,7 @@ class RMSprop(Optimizer):
         v += tmp
         if group["centered"]:
             # a = alpha * a + (1 - alpha) * g, as a += (1 - alpha) * (g - a);  tmp = sqrt(v - a*a)
-            a = state["grad_avg"]
+            a = state["grad_avg"]._data
             np.subtract(g, a, out=tmp)
             tmp *= 1 - alpha
             a += tmp
@@ -101,9 +89,9 @@ class RMSprop(Optimizer):
         np.divide(g, tmp, out=tmp)
         if momentum > 0:
             # b = momentum * b + d;  w = w - lr * b
-            buffer = state.get("momentum_buffer")
-            if buffer is None:  # momentum was turned on after the first step
-                buffer = state["momentum_buffer"] = array_module(param).zeros_like(param)
+            if state.get("momentum_buffer") is None:  # momentum was turned on after step 1
+                state["momentum_buffer"] = zeros_field(param)
+            buffer = state["momentum_buffer"]._data
             buffer *= momentum
             buffer += tmp
             np.multiply(buffer, lr, out=tmp)

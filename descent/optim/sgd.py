@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim.optimizer import Optimizer
+from descent.tensor import wrap
 
 
 class SGD(Optimizer):
@@ -47,14 +48,8 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def check_options(self, options: dict[str, Any]) -> None:
-        lr, momentum, weight_decay = options["lr"], options["momentum"], options["weight_decay"]
-        dampening = options["dampening"]
-        if lr < 0:
-            raise ValueError(f"SGD: {lr=} must be >= 0")
-        if momentum < 0:
-            raise ValueError(f"SGD: {momentum=} must be >= 0")
-        if weight_decay < 0:
-            raise ValueError(f"SGD: {weight_decay=} must be >= 0")
+        self.check_nonnegative(options, "lr", "momentum", "weight_decay")
+        momentum, dampening = options["momentum"], options["dampening"]
         if options["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got {momentum=} "
@@ -76,8 +71,10 @@ class SGD(Optimizer):
         if momentum != 0:
             buffer = state.get("momentum_buffer")
             if buffer is None:
-                buffer = state["momentum_buffer"] = g.copy()
+                buffer = g.copy()
+                state["momentum_buffer"] = wrap(buffer)
             else:
+                buffer = buffer._data
                 # b = momentum * b + (1 - dampening) * g
                 buffer *= momentum
                 if group["dampening"] == 0:
