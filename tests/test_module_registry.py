@@ -129,3 +129,14 @@ def test_module_to_a_dtype_casts_floating_parameters_and_buffers():
     assert model[1].num_batches_tracked.dtype == dc.int64
     with pytest.raises(RuntimeError, match="no GPU backend"):
         model.to("cuda")
+
+
+@pytest.mark.parametrize(
+    "make", [lambda **kw: nn.BatchNorm1d(3, **kw), lambda **kw: nn.BatchNorm2d(3, **kw),
+             lambda **kw: nn.LayerNorm(3, **kw)],  # fmt: skip
+)
+def test_normalisation_layers_take_dtype_and_device(make):
+    layer = make(dtype=dc.float64, device="cpu")
+    assert {t.dtype for t in layer.state_dict().values() if t.dtype.kind == "f"} == {dc.float64}
+    with pytest.raises(RuntimeError, match="no GPU backend"):
+        make(device="cuda")

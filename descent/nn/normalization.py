@@ -6,8 +6,8 @@ import numpy as np
 
 from descent.errors import ShapeError
 from descent.nn import functional as F
+from descent.nn.factory import floating_dtype, new_buffer, new_parameter
 from descent.nn.module import Module
-from descent.nn.parameter import Parameter
 from descent.tensor import Tensor, wrap
 
 
@@ -23,14 +23,18 @@ class _BatchNorm(Module):
         momentum: float = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        device=None,
+        dtype=None,
     ):
+        super().__init__()
+        dtype = floating_dtype(type(self).__name__, dtype, device)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
+        self.weight = new_parameter((num_features,), dtype, fill=1.0) if affine else None
+        self.bias = new_parameter((num_features,), dtype) if affine else None
         if track_running_stats:
-            self.register_buffer("running_mean", wrap(np.zeros(num_features, np.float32)))
-            self.register_buffer("running_var", wrap(np.ones(num_features, np.float32)))
+            self.register_buffer("running_mean", new_buffer((num_features,), dtype))
+            self.register_buffer("running_var", new_buffer((num_features,), dtype, fill=1.0))
             self.register_buffer("num_batches_tracked", wrap(np.zeros((), np.int64)))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
@@ -84,16 +88,19 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
+        device=None,
+        dtype=None,
     ):
+        super().__init__()
+        dtype = floating_dtype("LayerNorm", dtype, device)
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape, self.eps = tuple(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
         affine_bias = elementwise_affine and bias
-        self.weight = (
-            Parameter(np.ones(normalized_shape, np.float32)) if elementwise_affine else None
-        )
-        self.bias = Parameter(np.zeros(normalized_shape, np.float32)) if affine_bias else None
+        shape = self.normalized_shape
+        self.weight = new_parameter(shape, dtype, fill=1.0) if elementwise_affine else None
+        self.bias = new_parameter(shape, dtype) if affine_bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
