@@ -57,6 +57,7 @@ def test_rmsprop_momentum_turned_on_later_is_gathered(monkeypatch):
     opt.param_groups[0]["momentum"] = 0.9
     opt.step()
     buffer = opt.state[w]["momentum_buffer"]
+    buffer = buffer.numpy()
     assert buffer.shape == (10, 10) and np.all(buffer == buffer.flat[0]) and buffer.flat[0] > 0
 
 
