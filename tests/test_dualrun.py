@@ -27,7 +27,6 @@ KNOWN_GAPS = {
     "autograd_grad_function": "create_graph=True (double backward) is not supported",
     "dtype_conversion_promotion": "dtypes are NumPy's, without torch's .is_floating_point",
     # whole training programs (issue #12's evidence): the first thing each trips on
-    "grad_clipping_training": "descent has no torch.nn.utils (clip_grad_norm_, clip_grad_value_)",
 }
 
 

@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's names: modules, layers, losses, init."""
 
-from descent.nn import functional, init, models
+from descent.nn import functional, init, models, utils
 from descent.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -58,6 +58,6 @@ __all__ = [
     "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LazyLinear", "LeakyReLU", "Linear",
     "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
     "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
-    "SmoothL1Loss", "Softmax", "Tanh", "UninitializedParameter", "Unflatten", "functional",
-    "init", "models",
+    "SmoothL1Loss", "Softmax", "Tanh", "Unflatten", "UninitializedParameter", "functional",
+    "init", "models", "utils",
 ]  # fmt: skip

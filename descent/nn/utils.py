@@ -1,4 +1,5 @@
-"""Gradient clipping, in place on `.grad`, as `torch.nn.utils.clip_grad_norm_` and `_value_`."""
+"""`descent.nn.utils`, as `torch.nn.utils`: gradient clipping, in place on `.grad`, and a
+model's parameters as one vector and back."""
 
 from __future__ import annotations
 
@@ -63,3 +64,23 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         raise ValueError(f"clip_grad_value_: {clip_value=} must be >= 0")
     for g in _grads(parameters):
         np.clip(g, -clip_value, clip_value, out=g)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """Every parameter flattened and joined into one vector (a copy)."""
+    from descent import ops
+
+    return ops.concatenate([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of `vec` into `parameters`, in place."""
+    start = 0
+    for p in parameters:
+        size = p.numel()
+        p._data[...] = np.asarray(vec._data[start : start + size]).reshape(p.shape)
+        p._bump_version()
+        start += size
+    if start != vec.numel():
+        raise ValueError(f"vector_to_parameters: the vector has {vec.numel()} elements, the "
+                         f"parameters {start}")  # fmt: skip

@@ -1,11 +1,11 @@
 """Optimizers, learning-rate schedulers and gradient clipping, with PyTorch's names and numbers."""
 
+from descent.nn.utils import clip_grad_norm_, clip_grad_value_
 from descent.optim import lr_scheduler, schedules
 from descent.optim.adadelta import Adadelta
 from descent.optim.adagrad import Adagrad
 from descent.optim.adam import Adam, AdamW
 from descent.optim.adamax import Adamax
-from descent.optim.clip import clip_grad_norm_, clip_grad_value_
 from descent.optim.nadam import NAdam
 from descent.optim.optimizer import Optimizer
 from descent.optim.radam import RAdam

@@ -61,7 +61,8 @@ for epoch in range(6):
         history.append([loss.item(), (logits.argmax(1) == y_t).float().mean().item(),
                         F.mse_loss(reg, target_reg).item()])
 results["history"] = history
-results["steps"] = [model.steps.item(), str(model.steps.dtype).replace("torch.", ""), model.steps.requires_grad]
+steps_dtype = str(model.steps.dtype).replace("torch.", "")
+results["steps"] = [model.steps.item(), steps_dtype, model.steps.requires_grad]
 results["mean_no_grad"] = model.mean.grad is None and not model.mean.requires_grad
 
 clone = MultiHead()
