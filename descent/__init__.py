@@ -29,7 +29,7 @@ from descent.dtypes import (
 )
 from descent.errors import CheckpointError, ShapeError
 from descent.functions import *  # noqa: F403  (sum, max, cat, ...: the ops with torch's names)
-from descent.random import manual_seed
+from descent.random import Generator, manual_seed
 from descent.serialization import load, save
 from descent.tensor import Tensor
 

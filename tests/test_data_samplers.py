@@ -220,3 +220,17 @@ def test_plain_dataset_without_batching_serves_converted_samples():
     samples = list(DataLoader(Squares(), batch_size=None))
     x, y = samples[2]
     assert len(samples) == 6 and x.tolist() == [2, 4] and y == 2
+
+
+def test_a_torch_style_generator_seeds_random_split_reproducibly():
+    import descent as dc
+    from descent.utils.data import TensorDataset, random_split
+
+    dataset = TensorDataset(dc.arange(20.0))
+    first = random_split(dataset, [15, 5], generator=dc.Generator().manual_seed(42))
+    again = random_split(dataset, [15, 5], generator=dc.Generator().manual_seed(42))
+    other = random_split(dataset, [15, 5], generator=dc.Generator().manual_seed(7))
+    assert list(first[1].indices) == list(again[1].indices)
+    assert list(first[1].indices) != list(other[1].indices)
+    assert sorted([*first[0].indices, *first[1].indices]) == list(range(20))
+    assert dc.Generator().manual_seed(3).initial_seed() == 3
