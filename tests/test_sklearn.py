@@ -355,3 +355,13 @@ def test_diverging_training_says_so(iris):
     X, y = iris
     with pytest.raises(ValueError, match="non-finite parameter weights"):
         MLPRegressor(solver="sgd", learning_rate_init=10.0, max_iter=20).fit(X * 1e3, y * 1e3)
+
+
+@pytest.mark.parametrize("solver", ["adadelta", "adamax", "nadam", "radam", "rmsprop", "adagrad"])
+def test_every_solver_trains_with_its_own_optimizer(solver):
+    from descent import optim
+    from descent.sklearn import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    model = MLPClassifier(solver=solver, max_iter=3, random_state=0).fit(X, y)
+    assert type(model.optimizer_) is optim.BY_NAME[solver]

@@ -215,12 +215,12 @@ class _BaseMLP(BaseEstimator):
         if self.solver == "sgd":
             nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
             return optim.SGD(groups, lr=lr, momentum=self.momentum, nesterov=nesterov)
-        if self.solver in ("adam", "adamw"):
-            kind = optim.AdamW if self.solver == "adamw" else optim.Adam
+        kind = optim.BY_NAME[self.solver]
+        if self.solver in ("adam", "adamw", "adamax", "nadam", "radam"):
             return kind(groups, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
-        if self.solver == "rmsprop":
-            return optim.RMSprop(groups, lr=lr, eps=self.epsilon)
-        return optim.Adagrad(groups, lr=lr)
+        if self.solver in ("rmsprop", "adadelta"):
+            return kind(groups, lr=lr, eps=self.epsilon)
+        return kind(groups, lr=lr)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
