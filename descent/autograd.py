@@ -292,12 +292,14 @@ def run_backward(
                     key = id(edge)
                     previous = grads_of.get(key)
                     grads_of[key] = input_grad if previous is None else previous + input_grad
+                elif edge._hooks is None and not capturing:
+                    _accumulate_leaf(edge, input_grad, handed_out)  # no hook: add at once
                 else:
                     _add_to_leaf(leaf_grads, edge, input_grad)
         if not retain_graph:
             node.__dict__.clear()  # drops saved arrays and edges; `next` reads None after
 
-    # A leaf's hooks see its gradient summed over all its uses, once, as torch's.
+    # A leaf with hooks gets its gradient summed over all its uses, hooks run once, as torch's.
     for key, (leaf, grad) in leaf_grads.items():
         if leaf._hooks:
             grad = _run_hooks(leaf._hooks, grad)

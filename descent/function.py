@@ -62,34 +62,21 @@ class Function(Node):
     @classmethod
     def apply(cls, *inputs: Tensor, **options) -> Tensor:
         node = cls()
-        recording = False
-        if grad_mode.enabled:
-            for t in inputs:
-                if t._requires_grad:
-                    recording = True
-                    break
+        # Unrolled for one and two inputs, nearly every op: this runs once per op.
+        if len(inputs) == 2:
+            a, b = inputs
+            needs, arrays = (a._requires_grad, b._requires_grad), (a._data, b._data)
+        elif len(inputs) == 1:
+            a = inputs[0]
+            needs, arrays = (a._requires_grad,), (a._data,)
+        else:
+            needs = tuple([t._requires_grad for t in inputs])
+            arrays = tuple([t._data for t in inputs])
+        recording = grad_mode.enabled and True in needs
         if recording:
-            # Unrolled for one to three inputs, nearly every op: this runs once per op.
-            if len(inputs) == 2:
-                a, b = inputs
-                node.needs_grad = (a._requires_grad, b._requires_grad)
-                edges = (_edge(a), _edge(b))
-                shapes = (a._data.shape, b._data.shape)
-            elif len(inputs) == 1:
-                a = inputs[0]
-                node.needs_grad = (True,)
-                edges, shapes = (_edge(a),), (a._data.shape,)
-            elif len(inputs) == 3:
-                a, b, c = inputs
-                node.needs_grad = (a._requires_grad, b._requires_grad, c._requires_grad)
-                edges = (_edge(a), _edge(b), _edge(c))
-                shapes = (a._data.shape, b._data.shape, c._data.shape)
-            else:
-                node.needs_grad = tuple([t._requires_grad for t in inputs])
-                edges = tuple([_edge(t) for t in inputs])
-                shapes = tuple([t._data.shape for t in inputs])
+            node.needs_grad = needs
         try:
-            data = node.forward(*[t._data for t in inputs], **options)
+            data = node.forward(*arrays, **options)
         except ShapeError:
             raise
         except ValueError as error:  # NumPy's own words, e.g. on broadcasting: name the op
@@ -102,7 +89,12 @@ class Function(Node):
             if cls.saves != ():
                 node.made_at = inplace_clock[0]
                 node.inputs, node.out_id = inputs, id(data)
-            node.next, node.shapes = edges, shapes
+            if len(inputs) == 2:
+                node.next = (_edge(a), _edge(b))
+                node.shapes = (arrays[0].shape, arrays[1].shape)
+            else:
+                node.next = tuple([_edge(t) for t in inputs])
+                node.shapes = tuple([array.shape for array in arrays])
             out._requires_grad = True
             out._ctx = node
         if cls.is_view and data.base is not None and shares_memory(data, inputs[0]._data):
