@@ -1084,9 +1084,6 @@ class Tensor:
     def unbind(self, dim: int = 0):
         return tuple(self.select(dim, i) for i in range(self.shape[dim]))
 
-    def unfold(self, dimension: int, size: int, step: int):
-        raise NotImplementedError("unfold is not supported yet")
-
     # -- dtype and device ------------------------------------------------------------------------
 
     def to(self, *args, **kwargs) -> Tensor:
