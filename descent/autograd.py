@@ -105,6 +105,7 @@ class Node:
     output_changed = False  # set when the values this node made are changed in place
     hooks: list | None = None  # tensor hooks of the node's output
     retained = None  # the output tensor, when retain_grad() was called on it
+    watched = False  # True once it has hooks or a retained output (one check in the sweep)
 
     def backward(self, grad):
         raise NotImplementedError
@@ -273,13 +274,8 @@ def run_backward(
         if grad is not None:
             if node.made_at != clock and node.saves != ():
                 check_saved_tensors(node)
-            if node.hooks:
-                grad = _run_hooks(node.hooks, grad)
-            if capturing:
-                if id(node) in captured:
-                    captured[id(node)] = grad
-            elif node.retained is not None:
-                _accumulate_leaf(node.retained, grad, handed_out)
+            if node.watched or capturing:
+                grad = _watch(node, grad, captured, handed_out)
             input_grads = node.backward(grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
@@ -310,6 +306,19 @@ def run_backward(
     if captured is None:
         return None
     return [captured[id(t._edge())] for t in capture]
+
+
+def _watch(node: Node, grad, captured: dict | None, handed_out: set[int]):
+    """Run the hooks of `node`'s output, then capture its gradient (autograd.grad) or keep
+    it in a retained output's `.grad`; returns the gradient the hooks left."""
+    if node.hooks:
+        grad = _run_hooks(node.hooks, grad)
+    if captured is not None:
+        if id(node) in captured:
+            captured[id(node)] = grad
+    elif node.retained is not None:
+        _accumulate_leaf(node.retained, grad, handed_out)
+    return grad
 
 
 def _add_to_leaf(leaf_grads: dict, leaf: Tensor, grad) -> None:

@@ -89,7 +89,9 @@ class Function(Node):
             if cls.saves != ():
                 node.made_at = inplace_clock[0]
                 node.inputs, node.out_id = inputs, id(data)
-            if len(inputs) == 2:
+            if len(inputs) == 1:
+                node.next, node.shapes = (_edge(a),), (arrays[0].shape,)
+            elif len(inputs) == 2:
                 node.next = (_edge(a), _edge(b))
                 node.shapes = (arrays[0].shape, arrays[1].shape)
             else:

@@ -115,6 +115,9 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | np.ndarray | None) -> None:
+        if value is None:
+            self._grad = None
+            return
         if isinstance(value, np.ndarray):
             value = wrap(value)  # beyond torch: an array is taken as it is
         if value is not None:
@@ -321,6 +324,7 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._ctx is not None:
             self._ctx.retained = self
+            self._ctx.watched = True
         self._retains_grad = True
 
     @property
@@ -339,6 +343,7 @@ class Tensor:
         else:
             if self._ctx.hooks is None:
                 self._ctx.hooks = []
+                self._ctx.watched = True
             hooks = self._ctx.hooks
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
@@ -861,16 +866,20 @@ class Tensor:
 
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         x = self if dtype is None else self.to(dtype)
-        return ops.sum(x, _dim(dim, axis), _keep(keepdim, keepdims))
+        if axis is not None or keepdims is not None:
+            dim, keepdim = _dim(dim, axis), _keep(keepdim, keepdims)
+        return ops.sum(x, dim, keepdim)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         x = self if dtype is None else self.to(dtype)
-        if x.dtype.kind != "f":
+        if x._data.dtype.kind != "f":
             raise RuntimeError(
                 f"mean(): could not infer output dtype. Input dtype must be either a floating "
                 f"point or complex dtype. Got: {x.dtype}"
             )
-        return ops.mean(x, _dim(dim, axis), _keep(keepdim, keepdims))
+        if axis is not None or keepdims is not None:
+            dim, keepdim = _dim(dim, axis), _keep(keepdim, keepdims)
+        return ops.mean(x, dim, keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
             keepdims=None, ddof=None):  # fmt: skip
