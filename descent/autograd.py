@@ -175,15 +175,16 @@ def _topological_order(roots: list[Node]) -> list[Node]:
     order: list[Node] = []
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
+    push, pop, mark, is_node = stack.append, stack.pop, seen.add, isinstance  # hot loop
     while stack:
-        node, inputs_done = stack.pop()
+        node, inputs_done = pop()
         if inputs_done:
             order.append(node)
             continue
         if id(node) in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
+        mark(id(node))
+        push((node, True))
         edges = node.next
         if edges is None:
             raise RuntimeError(
@@ -191,8 +192,8 @@ def _topological_order(roots: list[Node]) -> list[Node]:
                 "backward(); pass retain_graph=True to the first backward() to call it twice"
             )
         for edge in edges:
-            if isinstance(edge, Node) and id(edge) not in seen:
-                stack.append((edge, False))
+            if is_node(edge, Node) and id(edge) not in seen:
+                push((edge, False))
     order.reverse()
     return order
 
@@ -269,8 +270,9 @@ def run_backward(
     captured = None if capture is None else {id(t._edge()): None for t in capture}
 
     clock, capturing = inplace_clock[0], captured is not None
+    take, get = grads_of.pop, grads_of.get  # hot loop
     for node in _topological_order(roots):
-        grad = grads_of.pop(id(node), None)
+        grad = take(id(node), None)
         if grad is not None:
             if node.made_at != clock and node.saves != ():
                 check_saved_tensors(node)
@@ -286,7 +288,7 @@ def run_backward(
                     input_grad = sum_to_shape(input_grad, shape)
                 if isinstance(edge, Node):
                     key = id(edge)
-                    previous = grads_of.get(key)
+                    previous = get(key)
                     grads_of[key] = input_grad if previous is None else previous + input_grad
                 elif edge._hooks is None and not capturing:
                     _accumulate_leaf(edge, input_grad, handed_out)  # no hook: add at once
