@@ -62,13 +62,18 @@ class Function(Node):
     @classmethod
     def apply(cls, *inputs: Tensor, **options) -> Tensor:
         node = cls()
-        # Unrolled for one and two inputs, nearly every op: this runs once per op.
-        if len(inputs) == 2:
+        # Unrolled for one to three inputs, nearly every op: this runs once per op.
+        n = len(inputs)
+        if n == 2:
             a, b = inputs
             needs, arrays = (a._requires_grad, b._requires_grad), (a._data, b._data)
-        elif len(inputs) == 1:
+        elif n == 1:
             a = inputs[0]
             needs, arrays = (a._requires_grad,), (a._data,)
+        elif n == 3:
+            a, b, c = inputs
+            needs = (a._requires_grad, b._requires_grad, c._requires_grad)
+            arrays = (a._data, b._data, c._data)
         else:
             needs = tuple([t._requires_grad for t in inputs])
             arrays = tuple([t._data for t in inputs])
@@ -89,11 +94,14 @@ class Function(Node):
             if cls.saves != ():
                 node.made_at = inplace_clock[0]
                 node.inputs, node.out_id = inputs, id(data)
-            if len(inputs) == 1:
+            if n == 1:
                 node.next, node.shapes = (_edge(a),), (arrays[0].shape,)
-            elif len(inputs) == 2:
+            elif n == 2:
                 node.next = (_edge(a), _edge(b))
                 node.shapes = (arrays[0].shape, arrays[1].shape)
+            elif n == 3:
+                node.next = (_edge(a), _edge(b), _edge(c))
+                node.shapes = (arrays[0].shape, arrays[1].shape, arrays[2].shape)
             else:
                 node.next = tuple([_edge(t) for t in inputs])
                 node.shapes = tuple([array.shape for array in arrays])
