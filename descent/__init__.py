@@ -4,7 +4,7 @@
 names below are torch's, with its arguments and its numbers.
 """
 
-from descent import autograd, checkpoint, cuda, data, nn, ops, optim, train, utils
+from descent import accelerator, autograd, checkpoint, cuda, data, nn, ops, optim, train, utils
 from descent.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from descent.creation import *  # noqa: F403  (tensor, zeros, arange, randn, ...)
 from descent.device import device

@@ -14,6 +14,11 @@ class LabelError(ValueError, IndexError):
     """A class label outside [0, classes): an IndexError as in torch, a ValueError as before."""
 
 
+class OutOfRangeError(ValueError, RuntimeError):
+    """Values outside the range an op is defined on: a RuntimeError as in torch, a ValueError
+    too."""
+
+
 class DtypeError(TypeError, RuntimeError):
     """A tensor of a dtype an op cannot take: a RuntimeError as in torch, a TypeError too."""
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from descent import ops
-from descent.errors import DtypeError, LabelError, ShapeError
+from descent.errors import DtypeError, LabelError, OutOfRangeError, ShapeError
 from descent.ops.fused import softmax_cross_entropy
 from descent.ops.loss import BinaryCrossEntropy
 from descent.tensor import Tensor, lift, wrap
@@ -175,9 +175,14 @@ def binary_cross_entropy(
     target = _regression_pair("binary_cross_entropy", input, target, reduction)
     probabilities = input._data
     if not ((probabilities >= 0) & (probabilities <= 1)).all():
-        raise ValueError(
+        raise OutOfRangeError(
             "binary_cross_entropy: all elements of input should be between 0 and 1; for "
             "logits use binary_cross_entropy_with_logits (or BCEWithLogitsLoss)"
+        )
+    if not ((target._data >= 0) & (target._data <= 1)).all():
+        raise OutOfRangeError(
+            "binary_cross_entropy: all elements of target should be between 0 and 1 (they "
+            "are probabilities or 0/1 labels)"
         )
     if target.dtype != input.dtype:
         target = ops.astype(target, input.dtype)
