@@ -34,3 +34,4 @@ with torch.no_grad():
     model.bias.fill_(-0.25)
 results["forward"] = model(x).detach().cpu().numpy()
 results["numpy_after_cpu"] = x.cpu().numpy().tolist()
+results["accelerator"] = [torch.accelerator.is_available(), torch.accelerator.current_accelerator()]
