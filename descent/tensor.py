@@ -22,13 +22,13 @@ from descent.device import CPU, as_device
 from descent.device import device as _device_type
 
 
-def as_array(data, dtype=None, copy: bool = False):
+def as_array(data, dtype=None):
     """User data as an array: floats become the default dtype (float32) unless `dtype` says."""
     if isinstance(data, Tensor):
         data = data._data
     xp = array_module(data)
     dtype = None if dtype is None else dtypes.as_dtype(dtype)
-    array = xp.array(data, dtype=dtype, copy=True) if copy else xp.asarray(data, dtype=dtype)
+    array = xp.asarray(data, dtype=dtype)
     if dtype is None and array.dtype.kind == "f" and array.dtype != dtypes.get_default_dtype():
         array = array.astype(dtypes.get_default_dtype())
     return array
@@ -468,7 +468,7 @@ class Tensor:
         from descent.ops.shape import AsView, CopySlices
 
         base = self._base
-        before = wrap(base._data.copy())  # already written: only its node matters to CopySlices
+        before = wrap(base._data)  # already written: only its node matters to CopySlices
         before._requires_grad, before._ctx = base._requires_grad, base._ctx
         base._ctx = CopySlices.apply(before, result, path=self._view_path)._ctx
         base._requires_grad = True
@@ -477,7 +477,7 @@ class Tensor:
         self._view_version = base._version
 
     def __setitem__(self, index, value) -> None:
-        index = _plain_index(index)
+        index = plain_index(index)
         if self._records(value):
             self._check_inplace()
             value = lift(value, self)
@@ -660,7 +660,7 @@ class Tensor:
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __getitem__(self, index):
-        return ops.getitem(self, _plain_index(index))
+        return ops.getitem(self, index)
 
     # Comparisons are not differentiable: boolean tensors outside the graph.
     def __eq__(self, other):
@@ -1213,7 +1213,8 @@ def _plain(value):
     return value._data if isinstance(value, Tensor) else value
 
 
-def _plain_index(index):
+def plain_index(index):
+    """An index with the tensors in it replaced by their arrays."""
     if isinstance(index, tuple):
         return tuple(part._data if isinstance(part, Tensor) else part for part in index)
     return index._data if isinstance(index, Tensor) else index

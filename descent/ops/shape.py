@@ -11,7 +11,7 @@ import numpy as np
 from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
-from descent.tensor import Tensor, lift
+from descent.tensor import Tensor, lift, plain_index
 
 
 class Reshape(Function):
@@ -89,6 +89,8 @@ class BroadcastTo(Function):
 class Repeat(Function):
     """Tile `x`: the gradient sums the tiles back."""
 
+    saves = ()
+
     def forward(self, x, repeats):
         self.shape = x.shape
         return array_module(x).tile(x, repeats)
@@ -104,6 +106,7 @@ class Repeat(Function):
 
 class Clone(Function):
     """A copy in new memory; the gradient passes unchanged."""
+
     saves = ()
 
     def forward(self, x):
@@ -116,6 +119,8 @@ class Clone(Function):
 class CopyFrom(Function):
     """`x.copy_(src)` out of place: src's values in x's shape and dtype."""
 
+    saves = ()
+
     def forward(self, x, src):
         self.src_dtype = src.dtype
         return array_module(x).broadcast_to(src, x.shape).astype(x.dtype)
@@ -126,6 +131,8 @@ class CopyFrom(Function):
 
 class IndexPut(Function):
     """`x[index] = value` out of place: the value's gradient is read from the written region."""
+
+    saves = ()
 
     def forward(self, x, value, index):
         self.index = index
@@ -144,6 +151,8 @@ class IndexPut(Function):
 class AsView(Function):
     """A view of `base` (redone through `path`), for a view whose base changed in place."""
 
+    saves = ()
+
     def forward(self, base, path):
         self.shape, self.dtype, self.path = base.shape, base.dtype, path
         return _through(path, base)
@@ -156,6 +165,8 @@ class AsView(Function):
 
 class CopySlices(Function):
     """`base` with the region that `path` views replaced by `values` (torch's CopySlices)."""
+
+    saves = ()
 
     def forward(self, base, values, path):
         self.path = path
@@ -425,12 +436,8 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 def getitem(x: Tensor, index) -> Tensor:
     """`x[index]` with NumPy's basic and advanced indexing; tensors in the index are data."""
-    if isinstance(index, tuple):
-        index = tuple(part._data if isinstance(part, Tensor) else part for part in index)
-    elif isinstance(index, Tensor):
-        index = index._data
     try:
-        return GetItem.apply(x, index=index)
+        return GetItem.apply(x, index=plain_index(index))
     except IndexError as error:
         raise IndexError(f"getitem: index into a tensor of shape {x.shape}: {error}") from None
 
