@@ -11,17 +11,16 @@ non-string keys, so those are written as one-key objects: {"__tuple__": [...]},
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
-import secrets
 from typing import Any
 
 import numpy as np
 import safetensors.numpy
 
+from descent.files import write_atomic
 from descent.tensor import Tensor, wrap
 
 _META_KEY = "descent"
@@ -38,29 +37,6 @@ _TAGS = ("__tuple__", "__items__", "__scalar__", "__tensor__", "__leaf__")
 
 class Bad(Exception):
     """A problem with a file's content; callers add the path and raise their own error."""
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync it, rename it over `path`, fsync the dir."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temp, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temp)
-        raise
-    if os.name == "posix":  # makes the rename durable; Windows cannot open a directory
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
 
 
 def contiguous(array: np.ndarray, name: str) -> np.ndarray:

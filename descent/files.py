@@ -1,0 +1,58 @@
+"""Every file descent writes goes through `write_atomic`: a crash leaves the old file whole.
+
+The bytes go to a temporary file beside the target, are fsynced, and are renamed over
+it; then the directory is fsynced, so the rename itself survives a power cut. A reader
+never sees half a file, and a failed write leaves no temporary file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+from typing import Any
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Replace `path` with `data` (str is written as UTF-8) in one step."""
+    path = os.fspath(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+    if os.name == "posix":  # Windows cannot open a directory
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def json_safe(value: Any) -> Any:
+    """Floats that JSON cannot hold (NaN, Inf) become None; containers are walked."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike, value: Any, indent: int | None = 2) -> None:
+    """`value` as strict JSON (NaN and Inf as null), written atomically."""
+    write_atomic(path, json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n")
