@@ -176,9 +176,24 @@ def test_state_dict_survives_descent_save_and_load_exactly():
 
 def test_every_optimizer_is_registered_by_its_lower_case_name():
     names = {case[1] for case in CASES}
-    assert {optim.BY_NAME[name.lower()] for name in names} == {getattr(optim, n) for n in names}
-    for key, kind in optim.BY_NAME.items():
+    assert {optim.OPTIMIZERS[name.lower()] for name in names} == {getattr(optim, n) for n in names}
+    for key, kind in optim.OPTIMIZERS.items():
         assert key == kind.__name__.lower() and hasattr(torch.optim, kind.__name__)
+
+
+def test_create_builds_the_named_optimizer_with_its_options():
+    w = dc.nn.Parameter(np.ones(3, np.float32))
+    made = optim.create("adamw", [w], lr=0.5, betas=(0.8, 0.9))
+    assert type(made) is optim.AdamW
+    assert made.param_groups[0]["lr"] == 0.5 and made.param_groups[0]["betas"] == (0.8, 0.9)
+
+
+def test_create_names_an_unknown_optimizer_and_the_close_ones():
+    w = dc.nn.Parameter(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adm'; did you mean 'adam'"):
+        optim.create("adm", [w])
+    with pytest.raises(TypeError, match="momentm"):
+        optim.create("sgd", [w], momentm=0.9)
 
 
 SPLIT_CASES = [case for case in CASES if case[1] in ("Adadelta", "Adamax", "NAdam", "RAdam")]

@@ -1,5 +1,8 @@
 """Optimizers, learning-rate schedulers and gradient clipping, with PyTorch's names and numbers."""
 
+from typing import Any
+
+from descent.errors import unknown_name
 from descent.nn.utils import clip_grad_norm_, clip_grad_value_
 from descent.optim import lr_scheduler, schedules
 from descent.optim.adadelta import Adadelta
@@ -12,7 +15,7 @@ from descent.optim.radam import RAdam
 from descent.optim.rmsprop import RMSprop
 from descent.optim.sgd import SGD
 
-BY_NAME = {
+OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "adam": Adam,
     "adamw": AdamW,
@@ -23,10 +26,27 @@ BY_NAME = {
     "nadam": NAdam,
     "radam": RAdam,
 }
-"""The optimizers by the lower-case names that configs, the CLI and the lab use."""
+"""The optimizers by their torch class names in lower case: the one table that configs,
+the command line, the lab and the estimators read."""
+
+BY_NAME = OPTIMIZERS  # the old name of OPTIMIZERS, kept until its readers have switched
+
+
+def create(name: str, params, **options: Any) -> Optimizer:
+    """The optimizer called `name` (a key of OPTIMIZERS) over `params`, with `options`.
+
+    An unknown name is a ValueError that names it and the close matches; an unknown
+    option is the optimizer's own TypeError, as for a direct call.
+    """
+    kind = OPTIMIZERS.get(name)
+    if kind is None:
+        raise unknown_name("optimizer", name, OPTIMIZERS)
+    return kind(params, **options)
+
 
 __all__ = [
     "BY_NAME",
+    "OPTIMIZERS",
     "SGD",
     "Adadelta",
     "Adagrad",
@@ -39,6 +59,7 @@ __all__ = [
     "RMSprop",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "create",
     "lr_scheduler",
     "schedules",
 ]
