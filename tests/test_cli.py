@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 SCRIPT = Path(sys.executable).with_name("descent")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "descent.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "descent"]
 
 
 def descent(*args, cwd, check=True):

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from descent.config import RunConfig
+from descent.cli.config import RunConfig
 
 
 def test_defaults_are_valid_and_round_trip_through_toml(tmp_path):

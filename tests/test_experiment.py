@@ -4,21 +4,22 @@ import numpy as np
 import pytest
 
 from descent import nn, optim
-from descent.config import RunConfig
-from descent.experiment import features_for_prediction, make_loss, prepare
+from descent.cli.config import RunConfig
+from descent.cli.build import build, make_loss
+from descent.cli.data import features_for_prediction
 
 
 def test_the_same_config_builds_the_same_run():
-    first, second = prepare(RunConfig(data="iris")), prepare(RunConfig(data="iris"))
+    first, second = build(RunConfig(data="iris")), build(RunConfig(data="iris"))
     assert np.array_equal(first.data.train.features, second.data.train.features)
     for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
         assert np.array_equal(a.data, b.data)
-    other = prepare(RunConfig(data="iris", seed=1))
+    other = build(RunConfig(data="iris", seed=1))
     assert not np.array_equal(first.data.train.features, other.data.train.features)
 
 
 def test_splits_sizes_and_standardization():
-    run = prepare(RunConfig(data="digits", val_split=0.1, test_split=0.2))
+    run = build(RunConfig(data="digits", val_split=0.1, test_split=0.2))
     sizes = run.data.info()["sizes"]
     assert sizes == {"train": 1294, "val": 144, "test": 359}  # 20% test, then 10% of the rest
     assert np.allclose(run.data.train.features.mean(axis=0), 0, atol=1e-5)
@@ -32,7 +33,7 @@ def test_splits_sizes_and_standardization():
      ({"optimizer": "adagrad"}, optim.Adagrad), ({"optimizer": "adamw"}, optim.AdamW)],
 )  # fmt: skip
 def test_optimizers_get_their_options(settings, kind):
-    run = prepare(RunConfig(data="iris", lr=0.02, weight_decay=1e-3, **settings))
+    run = build(RunConfig(data="iris", lr=0.02, weight_decay=1e-3, **settings))
     group = run.optimizer.param_groups[0]
     assert type(run.optimizer) is kind and group["lr"] == 0.02 and group["weight_decay"] == 1e-3
     if kind is optim.SGD:
@@ -41,7 +42,7 @@ def test_optimizers_get_their_options(settings, kind):
 
 @pytest.mark.parametrize("schedule", ["constant", "step", "exponential", "cosine", "onecycle"])
 def test_schedules(schedule):
-    run = prepare(RunConfig(data="iris", schedule=schedule, epochs=4))
+    run = build(RunConfig(data="iris", schedule=schedule, epochs=4))
     assert (run.scheduler is None) == (schedule == "constant")
 
 
@@ -55,7 +56,7 @@ def test_losses_must_fit_the_task():
 
 
 def test_prediction_features_are_shaped_and_scaled_as_in_training():
-    run = prepare(RunConfig(data="iris"))
+    run = build(RunConfig(data="iris"))
     info = run.data.info()
     raw = run.data.standardizer.inverse_transform(run.data.test.features)
     np.testing.assert_allclose(features_for_prediction(info, raw), run.data.test.features,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from descent import jobs
-from descent.config import RunConfig
+from descent.cli import jobs
+from descent.cli.config import RunConfig
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and DRIVER):

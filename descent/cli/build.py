@@ -1,87 +1,26 @@
-"""Turn a `RunConfig` into the objects of a run: data splits, model, loss, optimizer, schedule.
+"""Build a run's objects from its config: model, loss, optimizer, schedule, loaders, callbacks.
 
 The same config always builds the same objects (the seed fixes the splits and the initial
-weights), which is what lets `descent resume` and `descent evaluate` rebuild a run from
-its folder.
+weights), which is what lets `descent resume` and `descent evaluate` rebuild a run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 
-import numpy as np
-
 from descent import nn, optim
-from descent.config import RunConfig
-from descent.data import (
-    DataLoader,
-    Standardizer,
-    SupervisedDataset,
-    load_dataset,
-    read_csv,
-    read_npz,
-    split,
-)
+from descent.cli.config import RunConfig
+from descent.cli.data import DataSplits, load_splits
+from descent.cli.schedules import make_scheduler
+from descent.data import DataLoader
+from descent.nn.loss import loss_for_task
+from descent.nn.models import build_model
 from descent.random import manual_seed
 from descent.train import DivergenceGuard, EarlyStopping
 
-LOSSES = {
-    "cross_entropy": nn.CrossEntropyLoss,
-    "mse": nn.MSELoss,
-    "l1": nn.L1Loss,
-    "huber": nn.HuberLoss,
-}
-
 
 @dataclass
-class DataSplits:
-    """The train, validation (None without one) and test parts, standardized on train."""
-
-    train: SupervisedDataset
-    val: SupervisedDataset | None
-    test: SupervisedDataset
-    standardizer: Standardizer | None
-    source_sha256: str | None = None  # of the data file, when the data came from one
-    target_standardizer: Standardizer | None = None  # a regression's, with standardize
-
-    @property
-    def task(self) -> str:
-        return self.train.task
-
-    @property
-    def out_features(self) -> int:
-        if self.task == "classification":
-            return int(self.train.num_classes)
-        return int(self.train.targets.shape[1])
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.train.features.shape[1:])
-
-    def info(self) -> dict:
-        """What predicting on new data needs, JSON-safe: feature layout, classes, scaling."""
-        return {
-            "task": self.task,
-            "sample_shape": list(self.sample_shape),
-            "out_features": self.out_features,
-            "feature_names": self.train.feature_names,
-            "class_names": self.train.class_names,
-            "standardizer": self.standardizer.state_dict() if self.standardizer else None,
-            "target_standardizer": (self.target_standardizer.state_dict()
-                                    if self.target_standardizer else None),  # fmt: skip
-            "source_sha256": self.source_sha256,
-            "sizes": {
-                "train": len(self.train),
-                "val": len(self.val) if self.val is not None else 0,
-                "test": len(self.test),
-            },
-        }
-
-
-@dataclass
-class Experiment:
+class Setup:
     """Everything `fit` needs for one run, built from its config."""
 
     config: RunConfig
@@ -89,7 +28,7 @@ class Experiment:
     model: nn.Module
     loss_fn: nn.Module
     optimizer: optim.Optimizer
-    scheduler: object | None
+    scheduler: optim.lr_scheduler.LRScheduler | None
     train_loader: DataLoader
     val_loader: DataLoader | None
     test_loader: DataLoader
@@ -99,7 +38,7 @@ class Experiment:
         return ("accuracy",) if self.data.task == "classification" else ("mae", "r2")
 
     def callbacks(self) -> list:
-        """The config's early stopping and divergence guard."""
+        """The config's divergence guard and early stopping."""
         callbacks = []
         if self.config.guard:
             callbacks.append(DivergenceGuard())
@@ -109,125 +48,25 @@ class Experiment:
         return callbacks
 
 
-def _read_file(config: RunConfig) -> SupervisedDataset:
-    path = config.data
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"data {path!r} is neither a built-in data set nor an existing file; "
-            "run `descent datasets` for the built-in ones"
-        )
-    if path.endswith(".npz"):
-        return read_npz(path)
-    return read_csv(path, target=config.target)
-
-
-def _is_file(name: str) -> bool:
-    return name.endswith((".csv", ".npz")) or os.sep in name
-
-
-def resolved(config: RunConfig) -> RunConfig:
-    """The config with a data file's path made absolute, so the run folder works from anywhere."""
-    if _is_file(config.data) and os.path.exists(config.data):
-        return config.replace(data=os.path.abspath(config.data))
-    return config
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_unchanged(config: RunConfig, info: dict) -> None:
-    """Refuse a data file that changed since the run split it: its splits would differ."""
-    expected = info.get("source_sha256")
-    if expected and _is_file(config.data):
-        if not os.path.exists(config.data):
-            raise FileNotFoundError(f"the run's data file {config.data} is gone; restore it")
-        if file_sha256(config.data) != expected:
-            raise ValueError(
-                f"the run's data file {config.data} changed since the run was trained, so its "
-                "train/validation/test split would differ; restore the file or train a new run"
-            )
-
-
-def load_splits(config: RunConfig) -> DataSplits:
-    """The config's data, split into train / val / test by its seed and standardized."""
-    source_sha256 = None
-    if _is_file(config.data):
-        whole = _read_file(config)
-        source_sha256 = file_sha256(config.data)
-        stratify = whole.targets if whole.task == "classification" else None
-        train, test = split(whole, test_size=config.test_split, stratify=stratify,
-                            seed=config.seed)  # fmt: skip
-    else:
-        train, test = load_dataset(config.data, seed=config.seed, test_size=config.test_split)
-    if len(train) == 0 or len(test) == 0:
-        raise ValueError(f"data {config.data!r}: too few samples to split off a test set")
-    val = None
-    if config.val_split > 0:
-        stratify = train.targets if train.task == "classification" else None
-        train, val = split(train, test_size=config.val_split, stratify=stratify,
-                           seed=config.seed)  # fmt: skip
-    features = targets = None
-    if config.standardize:
-        features = Standardizer().fit(train)
-        if train.task == "regression":  # targets too: a loss of 2e4 makes any lr explode
-            targets = Standardizer(array=1).fit(train)
-    for scaler in (s for s in (features, targets) if s is not None):
-        train, test = scaler.transform(train), scaler.transform(test)
-        val = scaler.transform(val) if val is not None else None
-    return DataSplits(train, val, test, features, source_sha256, targets)
-
-
 def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
     """The optimizer a config names, given only the options that optimizer takes."""
-    name, lr, decay = config.optimizer, config.lr, config.weight_decay
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
-                         weight_decay=decay)  # fmt: skip
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=decay)
-    return optim.BY_NAME[name](params, lr=lr, weight_decay=decay)
-
-
-def make_scheduler(config: RunConfig, optimizer, batches_per_epoch: int):
-    """The config's learning-rate schedule (None for a constant rate)."""
-    schedules = optim.lr_scheduler
-    if config.schedule == "step":
-        return schedules.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
-    if config.schedule == "exponential":
-        return schedules.ExponentialLR(optimizer, gamma=config.gamma)
-    if config.schedule == "cosine":
-        return schedules.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    if config.schedule == "onecycle":
-        return schedules.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
-                                    steps_per_epoch=batches_per_epoch)  # fmt: skip
-    return None
+    options = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if config.optimizer in ("sgd", "rmsprop"):
+        options["momentum"] = config.momentum
+    if config.optimizer == "sgd":
+        options["nesterov"] = config.nesterov
+    return optim.create(config.optimizer, params, **options)
 
 
 def make_loss(config: RunConfig, task: str) -> nn.Module:
-    name = config.loss or ("cross_entropy" if task == "classification" else "mse")
-    if name != "cross_entropy" and task == "classification":
-        raise ValueError(
-            f"loss {name} compares numbers, but {config.data!r} is a classification task "
-            "(class labels); use cross_entropy"
-        )
-    if name == "cross_entropy" and task != "classification":
-        raise ValueError(
-            f"loss cross_entropy needs class labels, but {config.data!r} is a regression task; "
-            "use mse, l1 or huber"
-        )
-    return LOSSES[name]()
+    return loss_for_task(config.loss, task, repr(config.data))
 
 
-def prepare(config: RunConfig, data: DataSplits | None = None) -> Experiment:
+def build(config: RunConfig, data: DataSplits | None = None) -> Setup:
     """Build a run's objects; the same config builds the same ones, weights included."""
     data = data if data is not None else load_splits(config)
     manual_seed(config.seed)
-    model = nn.models.build_model(config.model, data.sample_shape, data.out_features)
+    model = build_model(config.model, data.sample_shape, data.out_features)
     loss_fn = make_loss(config, data.task)
     optimizer = make_optimizer(config, model.parameters())
     train_loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True,
@@ -236,30 +75,5 @@ def prepare(config: RunConfig, data: DataSplits | None = None) -> Experiment:
                   if data.val is not None else None)  # fmt: skip
     test_loader = DataLoader(data.test, batch_size=1024, shuffle=False)
     scheduler = make_scheduler(config, optimizer, len(train_loader))
-    return Experiment(config, data, model, loss_fn, optimizer, scheduler, train_loader,
-                      val_loader, test_loader)  # fmt: skip
-
-
-def targets_from_prediction(info: dict, out: np.ndarray) -> np.ndarray:
-    """A regression's outputs back in the targets' own units."""
-    if info.get("target_standardizer") is None:
-        return out
-    scaler = Standardizer()
-    scaler.load_state_dict(info["target_standardizer"])
-    return scaler.inverse_transform(out)
-
-
-def features_for_prediction(info: dict, x: np.ndarray) -> np.ndarray:
-    """New samples shaped and scaled as the run's training data were."""
-    shape = tuple(info["sample_shape"])
-    if x.shape[1:] != shape and int(np.prod(x.shape[1:])) == int(np.prod(shape)):
-        x = x.reshape(len(x), *shape)  # flat CSV rows of an image-shaped run
-    if x.shape[1:] != shape:
-        raise ValueError(
-            f"the input has {x.shape[1:]} features per sample, the run was trained on {shape}"
-        )
-    if info["standardizer"] is not None:
-        scaler = Standardizer()
-        scaler.load_state_dict(info["standardizer"])
-        x = scaler.transform(x)
-    return x.astype(np.float32, copy=False)
+    return Setup(config, data, model, loss_fn, optimizer, scheduler, train_loader,
+                 val_loader, test_loader)  # fmt: skip

@@ -1,4 +1,7 @@
-"""The `descent` command: flags in, jobs run (`descent.jobs`), clear errors out.
+"""The `descent` command's flags and subcommands: flags in, jobs run, clear errors out.
+
+The jobs (`descent.cli.jobs`) are imported inside each command, so `descent --help` and a
+usage error never pay for NumPy's training stack, matplotlib or scikit-learn.
 
     descent train                       # an MLP on digits by mini-batch SGD, in seconds
     descent train --config run.toml --lr 0.1
@@ -12,16 +15,17 @@
 from __future__ import annotations
 
 import math
-import sys
 import tomllib
 import warnings
 from collections.abc import Sequence
 
 import click
 
-from descent import jobs
-from descent.config import OPTIMIZERS, SCHEDULES, RunConfig
+from descent.cli.config import RunConfig
+from descent.cli.schedules import SCHEDULES
 from descent.errors import CheckpointError
+from descent.nn.loss import LOSSES
+from descent.optim import OPTIMIZERS
 
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, OSError, CheckpointError, TypeError)
 
@@ -56,7 +60,7 @@ def _run_job(job, *args, **kwargs):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="descent", prog_name="descent")
-def main() -> None:
+def cli() -> None:
     """Train neural networks by backpropagation and gradient descent, and watch them learn."""
 
 
@@ -76,8 +80,8 @@ CONFIG_OPTIONS = [
                  help="A built-in data set (see `descent datasets`) or a .csv/.npz file."),
     click.option("--target", help="The label column of a CSV file (default: the last column)."),
     click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet"),
-    click.option("--loss", type=click.Choice(["cross_entropy", "mse", "l1", "huber"])),
-    click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
+    click.option("--loss", type=click.Choice(list(LOSSES))),
+    click.option("--optimizer", type=click.Choice(list(OPTIMIZERS))),
     click.option("--lr", type=float,
                  help="The learning rate (default: 0.05 for sgd, 1e-3 for adam, adamw and "
                       "rmsprop, 1e-2 for adagrad)."),
@@ -85,7 +89,7 @@ CONFIG_OPTIONS = [
                  help="Momentum of sgd (default 0.9) and rmsprop (default 0)."),
     click.option("--nesterov/--no-nesterov", default=None),
     click.option("--weight-decay", type=float),
-    click.option("--schedule", type=click.Choice(SCHEDULES)),
+    click.option("--schedule", type=click.Choice(list(SCHEDULES))),
     click.option("--gamma", type=float,
                  help="The lr factor of the step and exponential schedules."),
     click.option("--step-size", type=int, help="Epochs between the step schedule's drops."),
@@ -126,15 +130,17 @@ def _config(config_path, flags) -> RunConfig:
 PROGRESS = click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 
 
-@main.command(epilog=TRAIN_EXAMPLE)
+@cli.command(epilog=TRAIN_EXAMPLE)
 @config_options
 @PROGRESS
 def train(config_path, progress, **flags) -> None:
     """Train a model; write a run folder with history, checkpoints, plots and a report."""
+    from descent.cli import jobs
+
     _run_job(jobs.train, _config(config_path, flags), echo=_echo, progress=progress)
 
 
-@main.command("lr-find", epilog="""
+@cli.command("lr-find", epilog="""
 \b
 Example:
   descent lr-find --data digits --model mlp:128 --batch-size 32
@@ -146,11 +152,13 @@ Example:
               help="Learning rates tried, one mini-batch each.")
 def lr_find(config_path, start_lr, end_lr, steps, **flags) -> None:
     """The learning-rate range test: raise the lr each mini-batch and suggest one."""
+    from descent.cli import jobs
+
     _run_job(jobs.find_lr, _config(config_path, flags), start_lr=start_lr, end_lr=end_lr,
              steps=steps, echo=_echo)  # fmt: skip
 
 
-@main.command(epilog="""
+@cli.command(epilog="""
 \b
 Example:
   descent sharpness --data moons --model mlp:32,32:tanh --batch-size full --lr 0.2
@@ -163,6 +171,8 @@ Example:
 @PROGRESS
 def sharpness(config_path, every, samples, progress, **flags) -> None:
     """Train while tracking the Hessian's top eigenvalue against 2/lr (edge of stability)."""
+    from descent.cli import jobs
+
     _run_job(jobs.track_sharpness, _config(config_path, flags), every=every, samples=samples,
              echo=_echo, progress=progress)  # fmt: skip
 
@@ -246,7 +256,7 @@ PER_ARM = ("optimizer", "lr", "batch_size", "epochs", "schedule", "gamma", "step
            "early_stopping", "guard", "nesterov")
 
 
-@main.command(epilog="""
+@cli.command(epilog="""
 \b
 Examples:
   descent compare
@@ -297,6 +307,8 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
         budget = _budget(budget_text)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    from descent.cli import jobs
+
     _run_job(jobs.run_comparison, config, arms, budget, list(range(seeds)),
              target_loss=target_loss, sharpness_every=sharpness_every, echo=_echo)  # fmt: skip
 
@@ -304,12 +316,14 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
 RUN = click.argument("run", type=click.Path())
 
 
-@main.command(epilog="\b\nExample:\n  descent resume runs/<run> --epochs 40")
+@cli.command(epilog="\b\nExample:\n  descent resume runs/<run> --epochs 40")
 @RUN
 @click.option("--epochs", type=int, help="A new total number of epochs (default: the run's).")
 @click.option("--progress/--no-progress", default=True)
 def resume(run, epochs, progress) -> None:
     """Continue a run from its last checkpoint, exactly as if it had never stopped."""
+    from descent.cli import jobs
+
     _run_job(jobs.resume, run, epochs=epochs, echo=_echo, progress=progress)
 
 
@@ -317,15 +331,17 @@ WHICH = click.option("--which", type=click.Choice(["best", "last"]), default="be
                      help="The best (lowest val_loss) or the last checkpoint.")  # fmt: skip
 
 
-@main.command(epilog="\b\nExample:\n  descent evaluate runs/20261125-101500-digits-mlp-128")
+@cli.command(epilog="\b\nExample:\n  descent evaluate runs/20261125-101500-digits-mlp-128")
 @RUN
 @WHICH
 def evaluate(run, which) -> None:
     """Print a run's loss and metrics on its train, validation and test data."""
+    from descent.cli import jobs
+
     _run_job(jobs.evaluate_run, run, which=which, echo=_echo)
 
 
-@main.command(epilog="\b\nExample:\n  descent predict runs/<run> --input new.csv --output out.csv")
+@cli.command(epilog="\b\nExample:\n  descent predict runs/<run> --input new.csv --output out.csv")
 @RUN
 @click.option("--input", "input_csv", required=True, type=click.Path(dir_okay=False),
               help="A CSV with a header naming the training features.")
@@ -334,21 +350,23 @@ def evaluate(run, which) -> None:
 @WHICH
 def predict(run, input_csv, output_csv, which) -> None:
     """Predict each row of a CSV with a run's model (class and probabilities, or values)."""
+    from descent.cli import jobs
+
     _run_job(jobs.predict, run, input_csv, output_csv, which=which, echo=_echo)
 
 
-@main.command(epilog="\b\nExample:\n  descent report runs/20261125-101500-digits-mlp-128")
+@cli.command(epilog="\b\nExample:\n  descent report runs/20261125-101500-digits-mlp-128")
 @RUN
 def report(run) -> None:
     """Redraw a run's plots and report.html from its files."""
-    from descent.run_folder import RunFolder
-    from descent.run_report import write_report
+    from descent.cli.report import write_report
+    from descent.cli.run_folder import RunFolder
 
     folder = _run_job(lambda: write_report(RunFolder.open(run)))
     click.echo(f"wrote {folder.report}")
 
 
-@main.command(epilog="\b\nExample:\n  descent datasets")
+@cli.command(epilog="\b\nExample:\n  descent datasets")
 def datasets() -> None:
     """List the built-in data sets (all load offline)."""
     from descent.data import list_datasets
@@ -363,11 +381,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"warning: {message}", err=True)
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with `argv` (default: sys.argv[1:]) and return its exit code."""
     warnings.showwarning = _show_warning  # a user needs the message, not our source line
     try:
-        main.main(args=list(argv) if argv is not None else None, prog_name="descent",
+        cli.main(args=list(argv) if argv is not None else None, prog_name="descent",
                   standalone_mode=False)  # fmt: skip
     except click.ClickException as error:
         error.show()
@@ -380,5 +398,4 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(run())
+

@@ -24,16 +24,17 @@ from typing import Any
 
 import tomli_w
 
+from descent.cli.schedules import SCHEDULES
 from descent.errors import unknown_name
+from descent.nn.loss import LOSSES
 from descent.nn.models import format_model, parse_model
-from descent.optim import BY_NAME
+from descent.optim import OPTIMIZERS
 
-OPTIMIZERS = tuple(BY_NAME)
-LOSSES = ("cross_entropy", "mse", "l1", "huber")
-SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2,
+              "adadelta": 1.0, "adamax": 2e-3, "nadam": 2e-3, "radam": 1e-3}  # fmt: skip
 """Each optimizer's learning rate when none is given: one rate cannot suit them all (an
-adaptive method's step is about lr per weight, whatever the gradient's size)."""
+adaptive method's step is about lr per weight, whatever the gradient's size). Beyond sgd
+and rmsprop, these are torch's defaults."""
 
 
 @dataclasses.dataclass
@@ -171,7 +172,7 @@ def _canonical_model(model: str | dict) -> str:
     return format_model(parse_model(model))
 
 
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+def _choice(name: str, value: str, choices) -> None:
     if value not in choices:
         raise unknown_name(name, value, choices)
 

@@ -15,26 +15,25 @@ import numpy as np
 
 from descent import checkpoint
 from descent.autograd import no_grad
-from descent.config import RunConfig
-from descent.data import read_csv_features
-from descent.experiment import (
-    Experiment,
+from descent.cli.build import Setup, build, make_loss
+from descent.cli.config import RunConfig
+from descent.cli.data import (
     check_unchanged,
     features_for_prediction,
     load_splits,
-    make_loss,
-    prepare,
     resolved,
     targets_from_prediction,
 )
+from descent.cli.report import COMPARE_SETTINGS, SHOWN, sharpness_summary, write_report
+from descent.cli.run_folder import RunFolder
+from descent.cli.schedules import FIXED_LENGTH
+from descent.data import read_csv_features
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
-from descent.lab.report import format_value
 from descent.lab.sharpness import SharpnessTracker
 from descent.nn.models import build_model
-from descent.run_folder import RunFolder
-from descent.run_report import COMPARE_SETTINGS, SHOWN, sharpness_summary, write_report
 from descent.tensor import Tensor
+from descent.text import format_number
 from descent.train import (
     CSVLogger,
     EpochTable,
@@ -54,12 +53,12 @@ def _label(config: RunConfig) -> str:
     return f"{data}-{str(config.model).replace(':', '-').replace(',', '-')}"
 
 
-def _callbacks(experiment: Experiment, folder: RunFolder, echo: Echo, progress: bool) -> list:
-    has_val = experiment.val_loader is not None
+def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool) -> list:
+    has_val = setup.val_loader is not None
     folder.checkpoints.mkdir(exist_ok=True)
     return [
         ProgressBar(disable=None if progress else True, leave=False),
-        *experiment.callbacks(),
+        *setup.callbacks(),
         ModelCheckpoint(folder.last_checkpoint, every=1, save_best=has_val,
                         monitor="val_loss", best_path=folder.best_checkpoint),  # fmt: skip
         JSONLogger(folder.file("history.json")),
@@ -68,14 +67,14 @@ def _callbacks(experiment: Experiment, folder: RunFolder, echo: Echo, progress: 
     ]
 
 
-def _finish(experiment: Experiment, folder: RunFolder, history: History, echo: Echo) -> dict:
+def _finish(setup: Setup, folder: RunFolder, history: History, echo: Echo) -> dict:
     """Test the final model, save the metrics, plots and report; print the test metrics."""
     for event in history.events:
         if event["event"] == "early_stopping":
             echo(f"early stopping: stopped after epoch {event['epoch']}; the weights of the "
                  f"best epoch, {event['best_epoch']}, are restored")  # fmt: skip
-    test = evaluate(experiment.model, experiment.loss_fn, experiment.test_loader,
-                    experiment.metrics)  # fmt: skip
+    test = evaluate(setup.model, setup.loss_fn, setup.test_loader,
+                    setup.metrics)  # fmt: skip
     folder.write_json("metrics.json", {"test": test, "epochs": history.epochs,
                                        "samples_seen": history.samples_seen,
                                        "seconds": sum(history.epoch_time)})  # fmt: skip
@@ -92,11 +91,11 @@ def _fail(folder: RunFolder, history: History, error: Exception, echo: Echo) -> 
     echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
 
 
-def _new_folder(config: RunConfig, experiment: Experiment, kind: str = "") -> RunFolder:
+def _new_folder(config: RunConfig, setup: Setup, kind: str = "") -> RunFolder:
     """A fresh run folder holding the config and the data's layout."""
     folder = RunFolder.create(config.out, kind + _label(config))
     folder.write_text("config.toml", config.to_toml())
-    folder.write_json("data.json", experiment.data.info())
+    folder.write_json("data.json", setup.data.info())
     return folder
 
 
@@ -106,39 +105,39 @@ def _save_extras(folder: RunFolder, extras: dict) -> None:
 
 
 def train(config: RunConfig, echo: Echo = print, progress: bool = True,
-          extras: Callable[[Experiment], dict] | None = None, kind: str = "",
+          extras: Callable[[Setup], dict] | None = None, kind: str = "",
           ) -> tuple[RunFolder, dict]:  # fmt: skip
     """Train as `config` says into a fresh run folder; returns it and the test metrics.
 
-    `extras(experiment)` may add callbacks, by the JSON file each one's `to_dict()` is
+    `extras(setup)` may add callbacks, by the JSON file each one's `to_dict()` is
     saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
     prefixes the folder's name.
     """
     config = resolved(config)
-    experiment = prepare(config)  # bad data or settings fail here, before a folder is made
-    folder = _new_folder(config, experiment, kind)
-    extra = {"diagnostics.json": LayerDiagnostics(), **(extras(experiment) if extras else {})}
-    sizes = experiment.data.info()["sizes"]
+    setup = build(config)  # bad data or settings fail here, before a folder is made
+    folder = _new_folder(config, setup, kind)
+    extra = {"diagnostics.json": LayerDiagnostics(), **(extras(setup) if extras else {})}
+    sizes = setup.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
          f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
          f"lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epochs")  # fmt: skip
-    if experiment.data.target_standardizer is not None:
-        scale = experiment.data.target_standardizer.scale.ravel()
+    if setup.data.target_standardizer is not None:
+        scale = setup.data.target_standardizer.scale.ravel()
         echo(f"targets standardized: losses and errors are in units of the targets' standard "
              f"deviation ({', '.join(f'{s:.4g}' for s in scale)})")  # fmt: skip
     history = History()
     try:
-        fit(experiment.model, experiment.loss_fn, experiment.optimizer, experiment.train_loader,
-            config.epochs, val_loader=experiment.val_loader, scheduler=experiment.scheduler,
-            metrics=experiment.metrics,
-            callbacks=_callbacks(experiment, folder, echo, progress) + list(extra.values()),
+        fit(setup.model, setup.loss_fn, setup.optimizer, setup.train_loader,
+            config.epochs, val_loader=setup.val_loader, scheduler=setup.scheduler,
+            metrics=setup.metrics,
+            callbacks=_callbacks(setup, folder, echo, progress) + list(extra.values()),
             progress=False, history=history)  # fmt: skip
     except (TrainingDiverged, KeyboardInterrupt) as error:
         _save_extras(folder, extra)
         _fail(folder, history, error, echo)
         raise
     _save_extras(folder, extra)
-    return folder, _finish(experiment, folder, history, echo)
+    return folder, _finish(setup, folder, history, echo)
 
 
 def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo: Echo = print,
@@ -147,8 +146,8 @@ def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo:
     if samples < 1 or every < 1:
         raise ValueError(f"sharpness: samples={samples} and every={every} must be >= 1")
 
-    def tracker(experiment: Experiment) -> dict:
-        train_data = experiment.data.train
+    def tracker(setup: Setup) -> dict:
+        train_data = setup.data.train
         n = min(samples, len(train_data))
         return {"sharpness.json": SharpnessTracker(train_data.features[:n],
                                                    train_data.targets[:n], every=every)}
@@ -162,14 +161,14 @@ def find_lr(config: RunConfig, start_lr: float = 1e-6, end_lr: float = 10.0, ste
             echo: Echo = print) -> tuple[RunFolder, dict]:  # fmt: skip
     """The learning-rate range test on the config's data, model and optimizer."""
     config = resolved(config)
-    experiment = prepare(config)
-    result = lr_find(experiment.model, experiment.loss_fn, experiment.optimizer,
-                     experiment.train_loader, start_lr=start_lr, end_lr=end_lr,
+    setup = build(config)
+    result = lr_find(setup.model, setup.loss_fn, setup.optimizer,
+                     setup.train_loader, start_lr=start_lr, end_lr=end_lr,
                      num_steps=steps).to_dict()  # fmt: skip
-    folder = _new_folder(config, experiment, "lr-find-")
+    folder = _new_folder(config, setup, "lr-find-")
     folder.write_json("lr_find.json", result)
     write_report(folder)
-    echo(f"suggested learning rate: {format_value(result['suggested_lr'])}")
+    echo(f"suggested learning rate: {format_number(result['suggested_lr'])}")
     echo(f"why: {result['reason']}")
     echo(f"run folder: {folder.path}  (report: {folder.report})")
     return folder, result
@@ -195,20 +194,20 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
         _check_new_length(config, epochs, saved.epochs)
         config = config.replace(epochs=epochs)
         folder.write_text("config.toml", config.to_toml())
-    experiment = prepare(config)
+    setup = build(config)
     diagnostics = _resumed_diagnostics(folder)
-    callbacks = _callbacks(experiment, folder, echo, progress) + [diagnostics]
+    callbacks = _callbacks(setup, folder, echo, progress) + [diagnostics]
     best = [v for v in saved.metrics.get("val_loss", []) if v is not None]
     for callback in callbacks:
         if isinstance(callback, ModelCheckpoint) and best:
             callback.best = min(best)  # the resumed run's best must beat the saved one
-    history = resume_fit(folder.last_checkpoint, experiment.model, experiment.loss_fn,
-                         experiment.optimizer, experiment.train_loader, config.epochs,
-                         scheduler=experiment.scheduler, val_loader=experiment.val_loader,
-                         metrics=experiment.metrics, callbacks=callbacks,
+    history = resume_fit(folder.last_checkpoint, setup.model, setup.loss_fn,
+                         setup.optimizer, setup.train_loader, config.epochs,
+                         scheduler=setup.scheduler, val_loader=setup.val_loader,
+                         metrics=setup.metrics, callbacks=callbacks,
                          progress=False)  # fmt: skip
     _save_extras(folder, {"diagnostics.json": diagnostics})
-    return folder, _finish(experiment, folder, history, echo)
+    return folder, _finish(setup, folder, history, echo)
 
 
 def _check_new_length(config: RunConfig, epochs: int, done: int) -> None:
@@ -216,7 +215,7 @@ def _check_new_length(config: RunConfig, epochs: int, done: int) -> None:
     if epochs < done:
         raise ValueError(f"resume: the run has already trained {done} epochs; --epochs {epochs} "
                          "would end it before where it stopped")  # fmt: skip
-    if config.schedule in ("onecycle", "cosine"):
+    if config.schedule in FIXED_LENGTH:
         raise ValueError(
             f"resume: the {config.schedule} schedule was laid out for {config.epochs} epochs "
             f"and cannot stretch to {epochs}; resume without --epochs, or start a new run "
@@ -253,19 +252,19 @@ def _rebuilt(folder: RunFolder) -> RunConfig:
 def evaluate_run(path, which: str = "best", echo: Echo = print) -> dict[str, dict]:
     """Loss and metrics of a run's saved model on its train, validation and test splits."""
     folder = RunFolder.open(path)
-    experiment = prepare(_rebuilt(folder))
+    setup = build(_rebuilt(folder))
     saved = _checkpoint(folder, which)
-    extra = checkpoint.load(saved, model=experiment.model)
+    extra = checkpoint.load(saved, model=setup.model)
     echo(f"weights: {saved.name}, saved after epoch {extra.get('epoch', '?')}")
 
 
-    loaders = {"train": experiment.train_loader, "validation": experiment.val_loader,
-               "test": experiment.test_loader}  # fmt: skip
+    loaders = {"train": setup.train_loader, "validation": setup.val_loader,
+               "test": setup.test_loader}  # fmt: skip
     results = {}
     for split, loader in loaders.items():
         if loader is not None:
-            results[split] = evaluate(experiment.model, experiment.loss_fn, loader,
-                                      experiment.metrics)  # fmt: skip
+            results[split] = evaluate(setup.model, setup.loss_fn, loader,
+                                      setup.metrics)  # fmt: skip
             echo(f"{split:>10}: " + "  ".join(f"{k} {v:.4g}" for k, v in results[split].items()))
     return results
 
@@ -344,7 +343,7 @@ def _table_lines(table: list[dict]) -> list[str]:
     """The comparison table's main columns, aligned for a terminal."""
     columns = [c for c in SHOWN if any(row.get(c) is not None for row in table)]
     cells = [[SHOWN[c] for c in columns]]
-    cells += [[format_value(row.get(c)) for c in columns] for row in table]
+    cells += [[format_number(row.get(c)) for c in columns] for row in table]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                       for i, (cell, w) in enumerate(zip(line, widths)))

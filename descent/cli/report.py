@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import platform
 
-from descent.config import RunConfig
+from descent.cli.config import RunConfig
+from descent.cli.run_folder import RunFolder
 from descent.lab import Comparison, compare_plots, plots
-from descent.lab.report import Report, format_value
-from descent.run_folder import RunFolder
+from descent.lab.report import Report
+from descent.text import format_number
 
 CAPTIONS = {
     "epochs": "Loss and accuracy after each epoch, on the training and validation data.",
@@ -51,7 +52,7 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
     if folder.file("lr_find.json").is_file():
         result = folder.read_json("lr_find.json")
         report.heading("Learning-rate range test")
-        report.paragraph(f"Suggested learning rate: {format_value(result['suggested_lr'])}. "
+        report.paragraph(f"Suggested learning rate: {format_number(result['suggested_lr'])}. "
                          f"Why: {result['reason']}.")  # fmt: skip
         _figure(report, folder, "lr_find", plots.lr_find_curve(result))
     if folder.file("comparison.json").is_file():

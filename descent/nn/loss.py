@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from descent.errors import unknown_name
 from descent.nn import functional as F
 from descent.nn.loss_functions import REDUCTIONS, check_reduction, legacy_reduction
 from descent.nn.module import Module
@@ -149,3 +150,23 @@ class SmoothL1Loss(_Loss):
 
     def forward(self, input: Tensor, target) -> Tensor:
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+LOSSES = {"cross_entropy": CrossEntropyLoss, "mse": MSELoss, "l1": L1Loss, "huber": HuberLoss}
+"""The losses a run config, the command and the lab name, by torch's functional names."""
+
+
+def loss_for_task(name: str | None, task: str, data: str = "the data") -> _Loss:
+    """The named loss (default: cross_entropy to classify, mse to regress), checked against
+    the task: cross_entropy needs class labels, the others compare numbers."""
+    if name is None:
+        name = "cross_entropy" if task == "classification" else "mse"
+    if name not in LOSSES:
+        raise unknown_name("loss", name, LOSSES)
+    if name != "cross_entropy" and task == "classification":
+        raise ValueError(f"loss {name} compares numbers, but {data} is a classification task "
+                         "(class labels); use cross_entropy")  # fmt: skip
+    if name == "cross_entropy" and task != "classification":
+        raise ValueError(f"loss cross_entropy needs class labels, but {data} is a regression "
+                         "task; use mse, l1 or huber")  # fmt: skip
+    return LOSSES[name]()

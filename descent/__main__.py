@@ -1,0 +1,5 @@
+"""`python -m descent`: the `descent` command."""
+
+from descent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""The `descent` command: the application on top of the library.
+
+    command.py      the click group: flags, subcommands, errors as one line and exit code 1
+    config.py       `RunConfig`: every choice a run makes, from TOML and flags, checked
+    schedules.py    the learning-rate schedules a config names
+    data.py         a run's data: read, split by the seed, standardized; new samples alike
+    build.py        a run's objects (model, loss, optimizer, loaders, callbacks) from a config
+    jobs.py         train, resume, evaluate, predict, lr-find, sharpness, compare
+    run_folder.py   the folder a run writes, and the names of what it holds
+    report.py       the report page and plots, drawn from a run folder's files
+
+A config's route: `command.train` parses flags into a `RunConfig`; `jobs.train` builds its
+objects (`build.build`), makes a `RunFolder`, trains with `descent.train.fit` and the
+folder's callbacks, and `report.write_report` draws the page from the files written.
+"""
+
+from descent.cli.command import main
+
+__all__ = ["main"]
