@@ -1,5 +1,5 @@
 """Optimizer state as torch's: tensors in `state`, a float step count, torch's state dicts
-loaded, the registry of names, and the threaded path for every optimizer."""
+loaded, and the registry of names."""
 
 import io
 
@@ -10,7 +10,6 @@ from test_optim import CASES, IDS, TRAJECTORY_LR, WEIGHTS, mlp_loss_torch, param
 
 import descent as dc
 from descent import optim
-from descent.optim import optimizer as optimizer_module
 
 
 def options_of(case):
@@ -171,7 +170,7 @@ def test_state_dict_survives_descent_save_and_load_exactly():
         np.testing.assert_array_equal(a, b)
 
 
-# -- names and the threaded path ------------------------------------------------------------------
+# -- names ------------------------------------------------------------------
 
 
 def test_every_optimizer_is_registered_by_its_lower_case_name():
@@ -194,32 +193,3 @@ def test_create_names_an_unknown_optimizer_and_the_close_ones():
         optim.create("adm", [w])
     with pytest.raises(TypeError, match="momentm"):
         optim.create("sgd", [w], momentm=0.9)
-
-
-SPLIT_CASES = [case for case in CASES if case[1] in ("Adadelta", "Adamax", "NAdam", "RAdam")]
-
-
-@pytest.mark.parametrize("case", SPLIT_CASES, ids=[case[0] for case in SPLIT_CASES])
-def test_threaded_step_is_bit_identical(monkeypatch, case):
-    name, options, _ = options_of(case)
-
-    def run():
-        rng = np.random.default_rng(0)
-        shapes = [(37, 11), (5,), (3, 4, 9)]
-        params = [dc.nn.Parameter(rng.standard_normal(s).astype(np.float32)) for s in shapes]
-        optimizer = getattr(optim, name)(params, **options)
-        for _ in range(8):  # RAdam's rectified step starts at the sixth
-            for p in params:
-                p.grad = rng.standard_normal(p.shape).astype(np.float32)
-            optimizer.step()
-        return [p.detach().numpy().copy() for p in params], optimizer.state_dict()["state"]
-
-    expected, expected_state = run()
-    monkeypatch.setattr(optimizer_module, "SPLIT_SIZE", 16)
-    monkeypatch.setattr(optimizer_module, "THREADS", 3)
-    got, state = run()
-    for a, b in zip(got, expected):
-        np.testing.assert_array_equal(a, b)
-    for index, fields in expected_state.items():
-        for key, value in fields.items():  # the scalars (step, mu_product) advance once
-            np.testing.assert_array_equal(state[index][key].numpy(), value.numpy())

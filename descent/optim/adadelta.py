@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, Range
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -23,6 +23,13 @@ class Adadelta(Optimizer):
     has no learning rate; torch's lr multiplies d, so the default 1.0 is his.
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "rho": Range(0.0, 1.0, closed=True),
+        "eps": EPSILON,
+        "weight_decay": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -32,9 +39,7 @@ class Adadelta(Optimizer):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "rho": rho,
@@ -43,12 +48,6 @@ class Adadelta(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "eps", "weight_decay")
-        rho = options["rho"]
-        if not 0 <= rho <= 1:
-            raise ValueError(f"Adadelta: {rho=} must be in [0, 1]")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": scalar_field(), "square_avg": zeros_field(param),

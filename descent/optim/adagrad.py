@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.backend import array_module
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field
 from descent.tensor import wrap
 
@@ -23,6 +23,14 @@ class Adagrad(Optimizer):
     t counts this parameter's steps from 1.
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "lr_decay": NONNEGATIVE,
+        "weight_decay": NONNEGATIVE,
+        "initial_accumulator_value": NONNEGATIVE,
+        "eps": EPSILON,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -33,9 +41,7 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
@@ -45,11 +51,6 @@ class Adagrad(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(
-            options, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
-        )
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         initial = array_module(param).full_like(param, group["initial_accumulator_value"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import BETAS, EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -24,6 +24,13 @@ class Adam(Optimizer):
     alone and shrinks w directly, w = w * (1 - lr * weight_decay): AdamW.
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "eps": EPSILON,
+        "betas": BETAS,
+        "weight_decay": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -35,9 +42,7 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -48,11 +53,6 @@ class Adam(Optimizer):
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "eps")
-        self.check_betas(options)
-        self.check_nonnegative(options, "weight_decay")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": scalar_field(), "exp_avg": zeros_field(param),
@@ -118,9 +118,7 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         super().__init__(
             params,
             lr,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import BETAS, EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -23,6 +23,13 @@ class Adamax(Optimizer):
     maximum, as in torch, so u is never zero.
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "eps": EPSILON,
+        "betas": BETAS,
+        "weight_decay": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -32,9 +39,7 @@ class Adamax(Optimizer):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -43,11 +48,6 @@ class Adamax(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "eps")
-        self.check_betas(options)
-        self.check_nonnegative(options, "weight_decay")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": scalar_field(), "exp_avg": zeros_field(param),

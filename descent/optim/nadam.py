@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import BETAS, EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -28,6 +28,14 @@ class NAdam(Optimizer):
 
     scalar_fields = ("step", "mu_product")
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "eps": EPSILON,
+        "betas": BETAS,
+        "weight_decay": NONNEGATIVE,
+        "momentum_decay": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -39,9 +47,7 @@ class NAdam(Optimizer):
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -52,11 +58,6 @@ class NAdam(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "eps")
-        self.check_betas(options)
-        self.check_nonnegative(options, "weight_decay", "momentum_decay")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": scalar_field(), "mu_product": scalar_field(1.0),

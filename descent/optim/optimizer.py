@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-import inspect
-import os
-import threading
+import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,34 +14,53 @@ import numpy as np
 from descent.autograd import enable_grad
 from descent.backend import array_module
 from descent.optim.state import loaded_value, saved_value
-from descent.tensor import Tensor, wrap
-
-# A parameter of at least SPLIT_SIZE elements is updated in THREADS parts at once. Measured
-# on 2 cores: Adam over 1M float32 parameters (one 800k array) 1.6 ms in one thread, 1.1 ms
-# with that array in two parts; SGD with momentum, 4 passes bound by memory bandwidth,
-# neither gains nor loses. Handing work to a thread costs about 0.1 ms on a busy machine,
-# which is why smaller arrays stay whole (plain SGD on a 200k array takes 0.01 ms).
-SPLIT_SIZE = 2**19
-THREADS = min(os.cpu_count() or 1, 4)
-_pool = None
+from descent.tensor import Tensor
 
 
-def _thread_pool():
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor  # only when a large step needs it
+@dataclass(frozen=True)
+class Range:
+    """The values an option accepts, declared by each optimizer and checked by the base.
 
-        _pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="descent-optim")
-    return _pool
+    A number from `low` to `high` (`high` itself only if `closed`), or with `pair`, two
+    such numbers (Adam's betas). `what` is torch's word for the option in its message
+    ("learning rate"); by default "<option> value", as torch says for most.
+    """
+
+    low: float = 0.0
+    high: float = math.inf
+    closed: bool = False
+    pair: bool = False
+    what: str | None = None
+
+    def check(self, optimizer: str, option: str, value: Any) -> None:
+        """Raise ValueError naming the optimizer, the option, the value and this range."""
+        what = self.what or f"{option} value"
+        accepts = f"{option} must be {'two numbers ' if self.pair else ''}{self}"
+        if not self.pair:
+            if not self._holds(value):
+                raise ValueError(f"{optimizer}: Invalid {what}: {value!r}; {accepts}")
+            return
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise ValueError(f"{optimizer}: Invalid {what}s: {value!r}; {accepts}")
+        for i, number in enumerate(value):
+            if not self._holds(number):
+                raise ValueError(f"{optimizer}: Invalid {what} at index {i}: {number!r}; {accepts}")
+
+    def _holds(self, value: Any) -> bool:
+        return bool(
+            self.low <= value and (value <= self.high if self.closed else value < self.high)
+        )
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            return f">= {self.low:g}"
+        return f"in [{self.low:g}, {self.high:g}{']' if self.closed else ')'}"
 
 
-def _forget_pool_in_child() -> None:
-    """A forked child has none of the parent's threads: it must start its own pool."""
-    global _pool
-    _pool = None
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
+NONNEGATIVE = Range()
+LEARNING_RATE = Range(what="learning rate")
+EPSILON = Range(what="epsilon value")
+BETAS = Range(0.0, 1.0, pair=True, what="beta parameter")
 
 
 _SET_MESSAGE = (
@@ -99,16 +117,22 @@ class Optimizer:
     scalar_fields: tuple[str, ...] = ("step",)
     """State fields that are one number per parameter (0-d tensors), not arrays like it."""
 
+    option_ranges: Mapping[str, Range] = {}
+    """The values each checked option accepts; the defaults and every group are checked."""
+
     def check_options(self, options: dict[str, Any]) -> None:
-        """Raise ValueError for a bad option value (the defaults and every group pass here)."""
+        """Raise ValueError for an option outside its range (the defaults and every group
+        pass here). A subclass extends this only for a rule that ties options together."""
+        for option, accepted in self.option_ranges.items():
+            accepted.check(self._name, option, options[option])
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Tensor]:
         """The named, zero-initialised state fields of one parameter (its array is `param`)."""
         return {}
 
     def advance(self, state: dict[str, Tensor], group: dict[str, Any]) -> None:
-        """Advance the scalar fields, once per parameter and step, before `update_step`
-        (which may run on parts of the parameter at once): here, t = t + 1."""
+        """Advance the scalar fields, once per parameter and step, before `update_step`:
+        here, t = t + 1."""
         step = state.get("step")
         if step is not None:
             step._data[()] = step._data.item() + 1  # rounded to the count's dtype, as torch's
@@ -145,49 +169,9 @@ class Optimizer:
                 if not state:  # no entry yet, or an empty one that reading state[param] made
                     state = self.state[param] = self.init_state(data, group)
                 self.advance(state, group)
-                if data.size >= SPLIT_SIZE and THREADS > 1:
-                    self._update_in_parts(data, grad, state, group)
-                else:
-                    self.update_step(data, grad, state, group)
+                self.update_step(data, grad, state, group)
                 param._bump_version()  # a backward through the old values now raises, as torch
         return loss
-
-    def _update_in_parts(
-        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
-        """`update_step` on a large parameter, split into one contiguous part per thread of
-        a small pool, the parts updated at once (NumPy's ufuncs release the GIL).
-
-        Every update rule is elementwise, so each part gets exactly the numbers the
-        whole array would: results are bit-identical. Each part sees the array fields
-        as tensors over its slice, the scalar fields whole (`advance` changed them
-        already). A field that the rule creates or replaces (SGD's momentum buffer at
-        the first step) is gathered from the parts afterwards.
-        """
-        fields = [k for k, v in state.items()
-                  if isinstance(v, Tensor) and v._data.shape == param.shape]  # fmt: skip
-        arrays = [param, grad, *(state[k]._data for k in fields)]
-        if not all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays):
-            self.update_step(param, grad, state, group)
-            return
-        size = -(-param.size // THREADS)
-        bounds = [slice(start, start + size) for start in range(0, param.size, size)]
-        flat = {k: state[k]._data.reshape(-1) for k in fields}
-        parts = [{**state, **{k: wrap(v[b]) for k, v in flat.items()}} for b in bounds]
-        passed = [dict(part) for part in parts]
-        shape, param, grad = param.shape, param.reshape(-1), grad.reshape(-1)
-        pool = _thread_pool()
-        others = [
-            pool.submit(self.update_step, param[b], grad[b], part, group)
-            for b, part in zip(bounds[1:], parts[1:])
-        ]
-        self.update_step(param[bounds[0]], grad[bounds[0]], parts[0], group)
-        for future in others:
-            future.result()
-        for key in parts[0]:
-            if any(part[key] is not before.get(key) for part, before in zip(parts, passed)):
-                gathered = np.concatenate([part[key]._data for part in parts]).reshape(shape)
-                state[key] = wrap(gathered)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: set it to None (the default) or fill it with 0."""
@@ -202,10 +186,10 @@ class Optimizer:
     def scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A work array shaped like `like`, reused across steps; different slots never alias.
 
-        One buffer per (dtype, slot, thread), as large as the largest parameter (part),
-        so a step allocates nothing once the first one has run.
+        One buffer per (dtype, slot), as large as the largest parameter, so a step
+        allocates nothing once the first one has run.
         """
-        key = (type(like), like.dtype, slot, threading.get_ident())  # threads never share
+        key = (type(like), like.dtype, slot)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < like.size:
             buffer = self._buffers[key] = array_module(like).empty(like.size, like.dtype)
@@ -229,18 +213,6 @@ class Optimizer:
         else:
             g += grad
         return g
-
-    def check_nonnegative(self, options: dict[str, Any], *names: str) -> None:
-        """Raise ValueError naming the first of the options `names` that is below 0."""
-        for name in names:
-            if options[name] < 0:
-                raise ValueError(f"{self._name}: {name}={options[name]!r} must be >= 0")
-
-    def check_betas(self, options: dict[str, Any]) -> None:
-        """Raise ValueError unless options["betas"] is two numbers in [0, 1)."""
-        betas = options["betas"]
-        if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
-            raise ValueError(f"{self._name}: {betas=} must be two numbers in [0, 1)")
 
     # -- groups ----------------------------------------------------------------------
 
@@ -379,14 +351,3 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join([*lines, ")"])
-
-    @classmethod
-    def reject_unknown(cls, unknown: dict[str, Any]) -> None:
-        """Raise TypeError naming unknown keyword options and the valid ones."""
-        if unknown:
-            signature = inspect.signature(cls.__init__).parameters
-            valid = [p for p in signature if p not in ("self", "params", "unknown")]
-            raise TypeError(
-                f"{cls.__name__}: unknown option {', '.join(map(repr, unknown))}; the options "
-                f"are {', '.join(valid)}"
-            )

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import BETAS, EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -26,6 +26,13 @@ class RAdam(Optimizer):
     weight_decay) (RAdamW).
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "eps": EPSILON,
+        "betas": BETAS,
+        "weight_decay": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -36,9 +43,7 @@ class RAdam(Optimizer):
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -48,11 +53,6 @@ class RAdam(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "eps")
-        self.check_betas(options)
-        self.check_nonnegative(options, "weight_decay")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": scalar_field(), "exp_avg": zeros_field(param),

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -23,6 +23,14 @@ class RMSprop(Optimizer):
     PyTorch (TensorFlow adds it inside).
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "eps": EPSILON,
+        "momentum": NONNEGATIVE,
+        "weight_decay": NONNEGATIVE,
+        "alpha": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -34,9 +42,7 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "alpha": alpha,
@@ -47,9 +53,6 @@ class RMSprop(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": scalar_field(), "square_avg": zeros_field(param)}

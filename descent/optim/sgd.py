@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.tensor import wrap
 
 
@@ -24,6 +24,12 @@ class SGD(Optimizer):
     `w := w - lr * grad`.
     """
 
+    option_ranges = {
+        "lr": LEARNING_RATE,
+        "momentum": NONNEGATIVE,
+        "weight_decay": NONNEGATIVE,
+    }
+
     def __init__(
         self,
         params: Iterable,
@@ -34,9 +40,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
-        **unknown: Any,
     ) -> None:
-        self.reject_unknown(unknown)
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -48,7 +52,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def check_options(self, options: dict[str, Any]) -> None:
-        self.check_nonnegative(options, "lr", "momentum", "weight_decay")
+        super().check_options(options)
         momentum, dampening = options["momentum"], options["dampening"]
         if options["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError(
