@@ -1,6 +1,7 @@
 """descent.sklearn: scikit-learn's estimator checks, its tools, learning results, bad input."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -13,8 +14,8 @@ from sklearn.neural_network import MLPRegressor as SklearnRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
+from descent.backend import blas_threads
 from descent.data import DataLoader
 from descent.sklearn import MLPClassifier, MLPRegressor
 
@@ -52,7 +53,7 @@ def test_digits_accuracy_matches_sklearn_within_a_point(digits):
     ours, theirs = [], []
     for seed in range(3):
         ours.append(MLPClassifier(random_state=seed).fit(X_train, y_train).score(X_test, y_test))
-        with threadpool_limits(limits=1, user_api="blas"):  # quicker on a busy machine
+        with blas_threads(1):  # quicker on a busy machine
             model = SklearnClassifier(random_state=seed).fit(X_train, y_train)
         theirs.append(model.score(X_test, y_test))
     assert np.mean(ours) > 0.95
@@ -67,7 +68,7 @@ def test_regressor_r2_close_to_sklearn():
         model = TransformedTargetRegressor(
             make_pipeline(StandardScaler(), kind(random_state=0)), transformer=StandardScaler()
         )
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_threads(1):
             scores.append(model.fit(X_train, y_train).score(X_test, y_test))
     ours, theirs = scores
     assert ours > 0.9
@@ -255,6 +256,29 @@ def test_sgd_learning_rate_schedules(iris):
     assert constant.optimizer_.param_groups[0]["lr"] == 0.1
 
 
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+def test_sgd_learning_rate_follows_sklearn_through_partial_fit_and_warm_start(iris, learning_rate):
+    """The schedulers carry the rate over from call to call as scikit-learn's solver does."""
+    X, y = iris
+    options = dict(solver="sgd", learning_rate=learning_rate, learning_rate_init=0.1,
+                   hidden_layer_sizes=(5,), random_state=0, n_iter_no_change=1,
+                   tol=10.0 if learning_rate == "adaptive" else 1e-4)  # fmt: skip
+    ours, theirs = MLPClassifier(**options), SklearnClassifier(**options)
+    for _ in range(4):
+        ours.partial_fit(X, y, classes=[0, 1, 2])
+        theirs.partial_fit(X, y, classes=[0, 1, 2])
+        assert ours.optimizer_.param_groups[0]["lr"] == pytest.approx(
+            theirs._optimizer.learning_rate
+        )
+    for model in (ours, theirs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.set_params(max_iter=6).fit(X, y)
+            model.set_params(warm_start=True, max_iter=2).fit(X, y)
+    assert ours.optimizer_.param_groups[0]["lr"] == pytest.approx(theirs._optimizer.learning_rate)
+    assert ours.n_iter_ == theirs.n_iter_
+
+
 def test_alpha_is_an_l2_penalty_on_the_weights(iris):
     X, y = iris
     norms = []
@@ -364,4 +388,4 @@ def test_every_solver_trains_with_its_own_optimizer(solver):
 
     X, y = load_iris(return_X_y=True)
     model = MLPClassifier(solver=solver, max_iter=3, random_state=0).fit(X, y)
-    assert type(model.optimizer_) is optim.BY_NAME[solver]
+    assert type(model.optimizer_) is optim.OPTIMIZERS[solver]

@@ -6,8 +6,7 @@ import copy
 import functools
 import math
 import warnings
-from collections.abc import Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
@@ -15,13 +14,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
 from descent import nn, optim
 from descent.autograd import no_grad
+from descent.backend import blas_threads, blas_threads_for
 from descent.data import DataLoader, TensorDataset
 from descent.errors import unknown_name
 from descent.nn.models import mlp
+from descent.optim.lr_scheduler import LambdaLR
 from descent.tensor import Tensor
 from descent.train import Callback
 from descent.train import fit as train_fit
@@ -36,33 +36,28 @@ ACTIVATIONS = {
     "gelu": "gelu",
     "leaky_relu": "leaky_relu",
 }
-SOLVERS = tuple(optim.BY_NAME)
+SOLVERS = tuple(optim.OPTIMIZERS)
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = (np.float32, np.float64)
-# Below this many multiply-adds per layer and batch, training runs on one BLAS thread: for
-# layers this small, threads cost more than they save (an Adam step of a 64-100-10 MLP on
-# a batch of 200 took 0.32 ms on one thread, 0.70 ms on two; of a 64-256-128-10 one, 1.4
-# ms and 45 ms, on a 2-core machine shared with other work). Larger layers keep BLAS's
-# own threading.
-ONE_THREAD_WORK = 1 << 23
-
-
-@functools.cache
-def _blas() -> ThreadpoolController:
-    """The loaded thread pools, found once (a search costs milliseconds)."""
-    return ThreadpoolController()
+ADAPTIVE_FACTOR = 0.2
+"""learning_rate='adaptive' divides the rate by 5 each time the loss stalls."""
+ADAPTIVE_MIN_LR = 1e-6
+"""... and stops training instead once the rate is at or below this."""
 
 
 class _EndOfEpoch(Callback):
-    """Hands each epoch's mean loss to the estimator, which decides whether to stop."""
+    """Runs scikit-learn's end of an epoch, `rule(loss) -> stop`, then steps the scheduler
+    that carries out its learning-rate schedule: after the rule, because the schedule
+    reads what the rule recorded (samples seen, the rate cuts), as scikit-learn does."""
 
-    def __init__(self, estimator: _BaseMLP, **context) -> None:
-        self.estimator, self.context = estimator, context
-        self.stopped = False  # by the estimator's rules, not by running out of epochs
+    def __init__(self, rule: Callable[[float], bool], scheduler: LambdaLR | None) -> None:
+        self.rule, self.scheduler = rule, scheduler
+        self.stopped = False  # by scikit-learn's rules, not by running out of epochs
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.stop_training = self.estimator._end_epoch(logs["loss"], **self.context)
-        self.stopped = self.stop_training
+        self.stopped = self.stop_training = self.rule(logs["loss"])
+        if self.scheduler is not None:
+            self.scheduler.step()
 
 
 class _BaseMLP(BaseEstimator):
@@ -211,16 +206,38 @@ class _BaseMLP(BaseEstimator):
         decay = self.alpha if self.solver == "adamw" else self.alpha / batch_size
         groups = [{"params": weights, "weight_decay": decay},
                   {"params": biases, "weight_decay": 0.0}]  # fmt: skip
-        lr = self.learning_rate_init
+        options = {"lr": self.learning_rate_init}
         if self.solver == "sgd":
             nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-            return optim.SGD(groups, lr=lr, momentum=self.momentum, nesterov=nesterov)
-        kind = optim.BY_NAME[self.solver]
-        if self.solver in ("adam", "adamw", "adamax", "nadam", "radam"):
-            return kind(groups, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
-        if self.solver in ("rmsprop", "adadelta"):
-            return kind(groups, lr=lr, eps=self.epsilon)
-        return kind(groups, lr=lr)
+            options.update(momentum=self.momentum, nesterov=nesterov)
+        elif self.solver in ("adam", "adamw", "adamax", "nadam", "radam"):
+            options.update(betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+        elif self.solver in ("rmsprop", "adadelta"):
+            options.update(eps=self.epsilon)
+        return optim.create(self.solver, groups, **options)
+
+    def _make_scheduler(self, fresh: bool) -> LambdaLR | None:
+        """scikit-learn's learning_rate for SGD as a scheduler, stepped after each epoch's
+        record; None for a constant rate and for the other solvers (which ignore it).
+
+        invscaling: lr = learning_rate_init / (t_ + 1) ** power_t, t_ the samples seen.
+        adaptive: lr = learning_rate_init * 0.2 ** cuts, a cut each time the loss stalls.
+        The first epoch keeps the rate the optimizer has: learning_rate_init when it is
+        `fresh`, else where the last fit or partial_fit left it.
+        """
+        if self.solver != "sgd" or self.learning_rate == "constant":
+            return None
+        start = 1.0 if fresh else self.optimizer_.param_groups[0]["lr"] / self.learning_rate_init
+        self._lr_cuts = 0
+        if self.learning_rate == "invscaling":
+            return LambdaLR(self.optimizer_, functools.partial(self._invscaling, start))
+        return LambdaLR(self.optimizer_, functools.partial(self._adaptive, start))
+
+    def _invscaling(self, start: float, epoch: int) -> float:
+        return start if epoch == 0 else (self.t_ + 1) ** -self.power_t
+
+    def _adaptive(self, start: float, epoch: int) -> float:
+        return start * ADAPTIVE_FACTOR**self._lr_cuts
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -266,7 +283,8 @@ class _BaseMLP(BaseEstimator):
                 )
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
-        if not incremental or self.optimizer_ is None:
+        fresh = not incremental or self.optimizer_ is None
+        if fresh:
             self.optimizer_ = self._make_optimizer(batch_size)
         if self._shuffle_rng is None:
             self._shuffle_rng = np.random.default_rng(int(rng.randint(2**31)))
@@ -276,12 +294,12 @@ class _BaseMLP(BaseEstimator):
                             seed=self._shuffle_rng)  # fmt: skip
         self.n_iter_ = 0
         self._best_state = None
-        end = _EndOfEpoch(self, n_samples=n_samples, n_batches=len(loader),
-                          validation=(X_val, y_val), incremental=incremental)  # fmt: skip
+        rule = functools.partial(self._end_epoch, n_samples=n_samples, n_batches=len(loader),
+                                 validation=(X_val, y_val))  # fmt: skip
+        end = _EndOfEpoch(rule, self._make_scheduler(fresh))
         widest = max(a * b for a, b in zip([X.shape[1], *sizes], [*sizes, self.n_outputs_]))
-        one_thread = batch_size * widest < ONE_THREAD_WORK
         try:
-            with _blas().limit(limits=1, user_api="blas") if one_thread else nullcontext():
+            with blas_threads(blas_threads_for(batch_size * widest)):
                 train_fit(self.model_, self._loss_fn(), self.optimizer_, loader,
                           epochs=1 if incremental else self.max_iter, metrics=None,
                           callbacks=[end], progress=False)  # fmt: skip
@@ -305,8 +323,12 @@ class _BaseMLP(BaseEstimator):
             )
         return self
 
-    def _end_epoch(self, loss, n_samples, n_batches, validation, incremental) -> bool:
-        """scikit-learn's end of an epoch: record, compare with tol, schedule; True to stop."""
+    def _end_epoch(self, loss, n_samples, n_batches, validation) -> bool:
+        """scikit-learn's end of an epoch: record, compare with tol; True to stop.
+
+        With learning_rate='adaptive' a stall cuts the rate (the scheduler divides it
+        by 5 when it is stepped next) instead of stopping, while the rate is above 1e-6.
+        """
         self.n_iter_ += 1
         self.t_ += n_samples
         self.loss_ = loss + self._penalty() * n_batches / n_samples
@@ -327,27 +349,21 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, self.loss_)
         self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
         sgd = self.solver == "sgd"
-        if sgd and self.learning_rate == "invscaling":
-            self._set_lr(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
         if self._no_improvement_count > self.n_iter_no_change:
             what = "Validation score" if self.early_stopping else "Training loss"
             message = (f"{what} did not improve more than tol={self.tol:f} for "
                        f"{self.n_iter_no_change} consecutive epochs.")  # fmt: skip
             lr = self.optimizer_.param_groups[0]["lr"]
-            if sgd and self.learning_rate == "adaptive" and lr > 1e-6:
-                self._set_lr(lr / 5.0)
+            if sgd and self.learning_rate == "adaptive" and lr > ADAPTIVE_MIN_LR:
+                self._lr_cuts += 1
                 self._no_improvement_count = 0
                 if self.verbose:
-                    print(f"{message} Setting learning rate to {lr / 5.0:f}")
+                    print(f"{message} Setting learning rate to {lr * ADAPTIVE_FACTOR:f}")
             else:
                 if self.verbose:
                     print(message, "Learning rate too small. Stopping." if sgd else "Stopping.")
                 return True
         return False
-
-    def _set_lr(self, lr: float) -> None:
-        for group in self.optimizer_.param_groups:
-            group["lr"] = lr
 
     # -- prediction -------------------------------------------------------------------------
 
