@@ -68,24 +68,47 @@ def regression_data(n=64):
     return TensorDataset(x, (x.sum(axis=1, keepdims=True) ** 2).astype(np.float32))
 
 
+class LastStepSpy(Callback):
+    """The oracle: each epoch's last step's gradient norms and weight changes, per parameter,
+    recorded in the plainest way."""
+
+    def on_train_begin(self, logs=None):
+        self.before, self.grad_norm, self.update_ratio = None, [], []
+
+    def on_batch_begin(self, step, logs=None):
+        if logs["batch"] == self.run.batches_per_epoch - 1:
+            self.before = {n: p.detach().numpy().copy()
+                           for n, p in self.run.model.named_parameters()}  # fmt: skip
+
+    def on_batch_end(self, step, logs=None):
+        if self.before is not None:
+            params = dict(self.run.model.named_parameters())
+            self.grad_norm.append({n: np.linalg.norm(p.grad.numpy()) for n, p in params.items()})
+            self.update_ratio.append({n: np.linalg.norm(params[n].detach().numpy() - w)
+                                      / np.linalg.norm(w) for n, w in self.before.items()})
+            self.before = None
+
+
 def train(model, epochs=3, batch_size=16, callbacks=()):
-    diagnostics = LayerDiagnostics(probe_size=32)
+    diagnostics, spy = LayerDiagnostics(probe_size=32), LastStepSpy()
     loader = DataLoader(regression_data(), batch_size, shuffle=True, seed=0)
-    history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01), loader, epochs,
-                  metrics=None, callbacks=[diagnostics, *callbacks], progress=False)  # fmt: skip
-    return diagnostics, history
+    fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01), loader, epochs,
+        metrics=None, callbacks=[diagnostics, spy, *callbacks], progress=False)  # fmt: skip
+    return diagnostics, spy
 
 
-def test_layer_series_have_one_entry_per_epoch_and_aggregate_the_history():
-    diagnostics, history = train(known_dead_network())
-    assert diagnostics.epochs == 3
+def test_layer_series_have_one_entry_per_epoch_and_aggregate_the_parameters():
+    diagnostics, spy = train(known_dead_network())
+    assert diagnostics.epochs == 3 and len(spy.grad_norm) == 3
     assert diagnostics.dead_relu == {"1": [0.5] * 3, "3": [0.5] * 3}  # dead units stay dead
     assert set(diagnostics.grad_norm) == set(diagnostics.update_ratio) == {"0", "2", "4"}
     for layer in ("0", "2", "4"):
-        expected = np.sqrt(np.square(history.grad_norm[f"{layer}.weight"])
-                           + np.square(history.grad_norm[f"{layer}.bias"]))  # fmt: skip
-        np.testing.assert_allclose(diagnostics.grad_norm[layer], expected)
-        assert diagnostics.update_ratio[layer] == history.update_ratio[f"{layer}.weight"]
+        expected = [np.hypot(norms[f"{layer}.weight"], norms[f"{layer}.bias"])
+                    for norms in spy.grad_norm]  # fmt: skip
+        np.testing.assert_allclose(diagnostics.grad_norm[layer], expected, rtol=1e-6)
+        np.testing.assert_allclose(diagnostics.update_ratio[layer],
+                                   [r[f"{layer}.weight"] for r in spy.update_ratio], rtol=1e-6)
+        assert all(r > 0 for r in diagnostics.update_ratio[layer])
 
 
 def test_a_model_without_relus_records_an_empty_dead_series():
@@ -101,8 +124,8 @@ class StopMidEpoch(Callback):
 
 
 def test_an_epoch_cut_short_has_nan_layer_entries_and_to_dict_is_json():
-    diagnostics, history = train(known_dead_network(), callbacks=[StopMidEpoch()])
-    assert diagnostics.epochs == 2 and len(history.grad_norm["0.weight"]) == 1
+    diagnostics, spy = train(known_dead_network(), callbacks=[StopMidEpoch()])
+    assert diagnostics.epochs == 2 and len(spy.grad_norm) == 1
     assert math.isnan(diagnostics.grad_norm["0"][1])
     assert math.isnan(diagnostics.update_ratio["0"][1])
     data = json.loads(json.dumps(diagnostics.to_dict(), allow_nan=False))

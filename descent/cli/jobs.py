@@ -197,10 +197,6 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
     setup = build(config)
     diagnostics = _resumed_diagnostics(folder)
     callbacks = _callbacks(setup, folder, echo, progress) + [diagnostics]
-    best = [v for v in saved.metrics.get("val_loss", []) if v is not None]
-    for callback in callbacks:
-        if isinstance(callback, ModelCheckpoint) and best:
-            callback.best = min(best)  # the resumed run's best must beat the saved one
     history = resume_fit(folder.last_checkpoint, setup.model, setup.loss_fn,
                          setup.optimizer, setup.train_loader, config.epochs,
                          scheduler=setup.scheduler, val_loader=setup.val_loader,

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from descent.autograd import no_grad
+from descent.files import json_safe
 from descent.nn.layers import ReLU
 from descent.tensor import Tensor, as_array, wrap
 from descent.train.callbacks import Callback
-from descent.train.history import json_safe
 
 PROBE_SIZE = 256
 
@@ -89,17 +89,18 @@ class LayerDiagnostics(Callback):
     Dead units are measured at the end of each epoch on a fixed probe batch (the
     same samples every epoch, so the series compares like with like): `probe`, or
     the first `probe_size` samples of the training loader's data set. Gradient
-    norms and update-to-weight ratios come from the `History`'s per-parameter
-    records of the epoch's last step, grouped by the module that owns them:
+    norms and update-to-weight ratios are measured over each epoch's last step
+    (the first, when the loader has no length), grouped by the module that owns
+    the parameters:
 
-    - a layer's gradient norm is the L2 norm of all its parameters' gradients,
-      sqrt(sum of squared per-parameter norms), which is exact;
-    - a layer's update-to-weight ratio is that of its largest parameter (the
-      weight of a Linear or Conv2d), as in the usual per-layer ratio plots: a bias
-      is small and its ratio says little about the layer.
+    - a layer's gradient norm is the L2 norm of all its parameters' gradients;
+    - a layer's update-to-weight ratio is ||delta w|| / ||w|| of its largest
+      parameter (the weight of a Linear or Conv2d), as in the usual per-layer ratio
+      plots: a bias is small and its ratio says little about the layer.
 
-    An epoch cut short (a budget stop mid-epoch) has no History record, so its
-    gradient and ratio entries are NaN; every series has one entry per epoch.
+    An epoch cut short before its last step (a budget stop mid-epoch) has no such
+    step, so its gradient and ratio entries are NaN; every series has one entry per
+    epoch.
     """
 
     def __init__(self, probe=None, probe_size: int = PROBE_SIZE) -> None:
@@ -114,27 +115,40 @@ class LayerDiagnostics(Callback):
     def on_train_begin(self, logs=None):
         if self.probe is None:
             self.probe = _first_samples(self.run.train_loader, self.probe_size)
-        sizes = {name: p._data.size for name, p in self.run.model.named_parameters()}
-        self._largest: dict[str, str] = {}
-        for name, size in sizes.items():
-            layer = layer_of(name)
-            if layer not in self._largest or size > sizes[self._largest[layer]]:
-                self._largest[layer] = name
-        self._records = len(next(iter(self.run.history.grad_norm.values()), []))
+        self._layers: dict[str, list] = {}  # layer -> its parameters, the largest first
+        for name, param in self.run.model.named_parameters():
+            self._layers.setdefault(layer_of(name), []).append(param)
+        for params in self._layers.values():
+            params.sort(key=lambda p: -p._data.size)
+        self._before: dict[str, np.ndarray] | None = None
+        self._measured: dict[str, tuple[float, float]] | None = None
+
+    def on_batch_begin(self, step, logs=None):
+        batches = self.run.batches_per_epoch
+        if logs["batch"] == (batches - 1 if batches else 0):
+            self._before = {layer: params[0]._data.copy() for layer, params in self._layers.items()}
+
+    def on_batch_end(self, step, logs=None):
+        if self._before is None:
+            return
+        self._measured = {}
+        for layer, params in self._layers.items():
+            squares = [float(np.vdot(p._grad._data, p._grad._data)) for p in params
+                       if p._grad is not None]  # fmt: skip
+            norm = math.sqrt(sum(squares)) if squares else math.nan
+            old = self._before[layer]
+            weight = float(np.linalg.norm(old))
+            delta = float(np.linalg.norm(params[0]._data - old))
+            ratio = delta / weight if weight > 0 else (0.0 if delta == 0 else math.inf)
+            self._measured[layer] = (norm, ratio)
+        self._before = None
 
     def on_epoch_end(self, epoch, logs=None):
         for name, fraction in dead_relu_fraction(self.run.model, self.probe).items():
             self.dead_relu.setdefault(name, []).append(fraction)
-        history = self.run.history
-        records = len(next(iter(history.grad_norm.values()), []))
-        fresh = records > self._records
-        self._records = records
-        for layer, largest in self._largest.items():
-            names = [n for n in history.grad_norm if layer_of(n) == layer]
-            norm = (
-                math.sqrt(sum(history.grad_norm[n][-1] ** 2 for n in names)) if fresh else math.nan
-            )
-            ratio = history.update_ratio[largest][-1] if fresh else math.nan
+        measured, self._measured = self._measured or {}, None
+        for layer in self._layers:
+            norm, ratio = measured.get(layer, (math.nan, math.nan))
             self.grad_norm.setdefault(layer, []).append(norm)
             self.update_ratio.setdefault(layer, []).append(ratio)
         self.epochs += 1

@@ -3,17 +3,17 @@
 from descent.train import metrics
 from descent.train.callbacks import (
     Callback,
-    CSVLogger,
-    DivergenceGuard,
     EarlyStopping,
     EpochTable,
-    JSONLogger,
-    ModelCheckpoint,
     ProgressBar,
-    TrainingDiverged,
+    SchedulerStep,
 )
+from descent.train.checkpoints import ModelCheckpoint
+from descent.train.guard import DivergenceGuard, TrainingDiverged
 from descent.train.history import History
-from descent.train.loop import evaluate, fit, resume, steps_per_batch
+from descent.train.loggers import CSVLogger, JSONLogger
+from descent.train.loop import evaluate, fit, resume
+from descent.train.state import TrainingState, preserved
 
 __all__ = [
     "CSVLogger",
@@ -25,10 +25,12 @@ __all__ = [
     "JSONLogger",
     "ModelCheckpoint",
     "ProgressBar",
+    "SchedulerStep",
     "TrainingDiverged",
+    "TrainingState",
     "evaluate",
     "fit",
     "metrics",
+    "preserved",
     "resume",
-    "steps_per_batch",
 ]

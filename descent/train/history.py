@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-
-def json_safe(value: Any) -> Any:
-    """Floats that JSON cannot hold (NaN, Inf) become None; containers are walked."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from descent.files import json_safe
 
 
 class History:
@@ -28,8 +16,6 @@ class History:
             and 'lr' (the first group's lr during the epoch): {name: [value per epoch]}.
         epoch_time: wall seconds per epoch (validation included).
         samples: samples seen by the end of each epoch; `samples_seen` is the total.
-        grad_norm, update_ratio: {parameter name: [value per epoch]}: the L2 norm of the
-            gradient at the last step of each epoch, and ||delta w|| / ||w|| over that step.
         events: notable happenings, e.g. a divergence guard's roll-backs, as dicts.
     """
 
@@ -40,8 +26,6 @@ class History:
         self.epoch_time: list[float] = []
         self.samples: list[int] = []
         self.samples_seen = 0
-        self.grad_norm: dict[str, list[float]] = {}
-        self.update_ratio: dict[str, list[float]] = {}
         self.events: list[dict] = []
 
     @property
@@ -57,6 +41,11 @@ class History:
 
     def __contains__(self, key: str) -> bool:
         return key in self.metrics
+
+    def record_step(self, loss: float, lr: float, samples: int) -> None:
+        self.step_loss.append(loss)
+        self.step_lr.append(lr)
+        self.samples_seen += samples
 
     def record_epoch(self, logs: dict[str, float], seconds: float) -> None:
         for key, value in logs.items():
@@ -74,8 +63,6 @@ class History:
                 "epoch_time": self.epoch_time,
                 "samples": self.samples,
                 "samples_seen": self.samples_seen,
-                "grad_norm": self.grad_norm,
-                "update_ratio": self.update_ratio,
                 "events": self.events,
             }
         )
@@ -83,11 +70,17 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """The inverse of `to_dict` (None stays None where a NaN or Inf was)."""
+        unknown = sorted(set(data) - set(cls().to_dict()))
+        if unknown:
+            raise KeyError(f"History.from_dict: unknown key {unknown[0]!r}")
         history = cls()
-        for key, value in data.items():
-            if not hasattr(history, key) or key in ("epochs", "steps"):
-                raise KeyError(f"History.from_dict: unknown key {key!r}")
-            setattr(history, key, value)
+        history.step_loss = list(data.get("step_loss", []))
+        history.step_lr = list(data.get("step_lr", []))
+        history.metrics = {k: list(v) for k, v in data.get("metrics", {}).items()}
+        history.epoch_time = list(data.get("epoch_time", []))
+        history.samples = list(data.get("samples", []))
+        history.samples_seen = int(data.get("samples_seen", 0))
+        history.events = list(data.get("events", []))
         return history
 
     def __repr__(self) -> str:

@@ -2,11 +2,13 @@
 
 The inner step is the textbook one (Chainer's `StandardUpdater.update_core`):
 batch, forward, loss, zero grads, backward, step. Everything else (progress,
-early stopping, the divergence guard, checkpoints, logs) is a callback.
+scheduler stepping, statistics, early stopping, the divergence guard,
+checkpoints, logs) is a callback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -17,18 +19,49 @@ from typing import Any
 import numpy as np
 
 from descent.autograd import no_grad
-from descent.optim.cyclic_lr import CyclicLR, OneCycleLR
-from descent.optim.lr_scheduler import ReduceLROnPlateau
-from descent.train.callbacks import Callback, ProgressBar
+from descent.train.callbacks import Callback, ProgressBar, SchedulerStep
 from descent.train.history import History
 from descent.train.metrics import resolve
 
-PER_BATCH_SCHEDULERS = (OneCycleLR, CyclicLR)
+
+def _array(value) -> np.ndarray:
+    return np.asarray(getattr(value, "data", value))
 
 
-def steps_per_batch(scheduler) -> bool:
-    """Whether `scheduler` is stepped after every batch (OneCycleLR, CyclicLR, or `per_batch`)."""
-    return isinstance(scheduler, PER_BATCH_SCHEDULERS) or bool(getattr(scheduler, "per_batch", 0))
+def _size(x) -> int:
+    return int(np.shape(getattr(x, "data", x))[0])
+
+
+class EpochMeans:
+    """The sample-weighted mean loss and the metrics of one epoch, batch by batch."""
+
+    def __init__(self, metrics: dict) -> None:
+        self.metrics, self.preds, self.targets = metrics, [], []
+        self.total, self.count, self._last = 0.0, 0, None
+
+    def add(self, loss: float, n: int, pred, target) -> None:
+        self.total += loss * n
+        self.count += n
+        self._last = (loss, n)
+        if self.metrics:
+            self.preds.append(_array(pred))
+            self.targets.append(_array(target))
+
+    def discard_last(self) -> None:
+        """Leave the last batch out: a guard undid its step (see `DivergenceGuard`)."""
+        if self._last is not None:
+            loss, n = self._last
+            self.total, self.count, self._last = self.total - loss * n, self.count - n, None
+            if self.preds:
+                self.preds.pop()
+                self.targets.pop()
+
+    def results(self, prefix: str = "") -> dict[str, float]:
+        means = {prefix + "loss": self.total / self.count if self.count else math.nan}
+        if self.metrics and self.preds:
+            pred, target = np.concatenate(self.preds), np.concatenate(self.targets)
+            means |= {prefix + name: float(fn(pred, target)) for name, fn in self.metrics.items()}
+        return means
 
 
 @dataclass
@@ -45,79 +78,27 @@ class Run:
     batches_per_epoch: int | None
     callbacks: list = field(default_factory=list)
     loss_fn: Any = None
+    epoch_means: EpochMeans | None = None  # of the epoch in progress
 
     def log(self, message: str) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _array(value) -> np.ndarray:
-    return np.asarray(getattr(value, "data", value))
-
-
-def _size(x) -> int:
-    return int(np.shape(getattr(x, "data", x))[0])
-
-
-class _Outputs:
-    """Predictions and targets of an epoch, batch by batch, for the metrics."""
-
-    def __init__(self, metrics: dict) -> None:
-        self.metrics, self.preds, self.targets = metrics, [], []
-
-    def add(self, pred, target) -> None:
-        if self.metrics:
-            self.preds.append(_array(pred))
-            self.targets.append(_array(target))
-
-    def drop_last(self) -> None:
-        if self.preds:
-            self.preds.pop()
-            self.targets.pop()
-
-    def results(self, prefix: str = "") -> dict[str, float]:
-        if not self.metrics or not self.preds:
-            return {}
-        pred, target = np.concatenate(self.preds), np.concatenate(self.targets)
-        return {prefix + name: float(fn(pred, target)) for name, fn in self.metrics.items()}
-
-
 def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[str, float]:
     """The mean loss and the metrics of `model` over `loader`, in eval mode without grad."""
-    metrics = resolve(metrics)
+    means = EpochMeans(resolve(metrics))
     was_training = getattr(model, "training", True)
     model.eval()
-    total, count, outputs = 0.0, 0, _Outputs(metrics)
     try:
         with no_grad():
             for x, y in loader:
                 pred = model(x)
-                n = _size(x)
-                total += float(loss_fn(pred, y).item()) * n
-                count += n
-                outputs.add(pred, y)
+                means.add(float(loss_fn(pred, y).item()), _size(x), pred, y)
     finally:
         model.train(was_training)
-    if count == 0:
+    if means.count == 0:
         raise ValueError("evaluate: the loader served no batch")
-    return {"loss": total / count, **outputs.results()}
-
-
-def _measure_before(named) -> list[tuple[str, Any, np.ndarray, float]]:
-    """Each parameter's gradient norm and a copy of its weights, before the last step."""
-    out = []
-    for name, p in named:
-        grad_norm = float(np.linalg.norm(p._grad._data)) if p._grad is not None else math.nan
-        out.append((name, p, p._data.copy(), grad_norm))
-    return out
-
-
-def _measure_after(before, history: History) -> None:
-    for name, p, old, grad_norm in before:
-        weight = float(np.linalg.norm(old))
-        delta = float(np.linalg.norm(p._data - old))
-        ratio = delta / weight if weight > 0 else (0.0 if delta == 0 else math.inf)
-        history.grad_norm.setdefault(name, []).append(grad_norm)
-        history.update_ratio.setdefault(name, []).append(ratio)
+    return means.results()
 
 
 def fit(
@@ -141,12 +122,14 @@ def fit(
         loss_fn: `loss_fn(prediction, target) -> scalar Tensor`, a mean over the batch.
         optimizer: an `Optimizer` over the model's parameters.
         train_loader, val_loader: iterables of (inputs, targets) batches, e.g. `DataLoader`s.
-        scheduler: stepped after every batch for OneCycleLR and CyclicLR (or any with
-            `per_batch = True`), after every epoch otherwise; ReduceLROnPlateau gets
-            the validation loss (the training loss without validation).
+        scheduler: a learning-rate scheduler, stepped by a `SchedulerStep` callback: after
+            every batch when its `interval` is "batch" (OneCycleLR, CyclicLR), after every
+            epoch otherwise; ReduceLROnPlateau gets the validation loss (the training loss
+            without validation).
         metrics: names ('accuracy', 'mse', 'mae', 'r2'), callables(pred, target) -> float,
             or {name: callable}; logged per epoch, with 'val_' versions when validating.
-        callbacks: `Callback`s; one that sets `stop_training` ends the run after its epoch.
+        callbacks: `Callback`s; one that sets `stop_training` ends the run after its batch
+            or epoch. Every callback's `on_train_end` runs, even when training raises.
         progress: a tqdm bar per epoch (also quiet when stderr is not a terminal).
         initial_epoch, history: where a resumed run starts (Keras's `initial_epoch`)
             and the history it continues; see `resume`.
@@ -161,85 +144,64 @@ def fit(
         batches = len(train_loader)  # type: ignore[arg-type]
     except TypeError:
         batches = None
-    callbacks = list(callbacks)
-    if progress:
-        callbacks.insert(0, ProgressBar(disable=None))
+    callbacks = [
+        *([ProgressBar()] if progress else []),
+        *([SchedulerStep(scheduler)] if scheduler is not None else []),
+        *callbacks,
+    ]
     run = Run(model, optimizer, scheduler, train_loader, val_loader, int(epochs), history,
               batches, callbacks, loss_fn)  # fmt: skip
     for callback in callbacks:
         callback.set_run(run)
         callback.stop_training = False
-    per_batch = scheduler is not None and steps_per_batch(scheduler)
-    named = list(model.named_parameters())
-    step = len(history.step_loss)
 
     def hook(name: str, *args) -> bool:
         for callback in callbacks:
             getattr(callback, name)(*args)
         return any(callback.stop_training for callback in callbacks)
 
-    hook("on_train_begin", {})
-    try:
+    with contextlib.ExitStack() as ends:
+        ends.callback(model.train)
+        for callback in reversed(callbacks):  # the stack unwinds them in list order
+            ends.callback(callback.on_train_end, {})
+        hook("on_train_begin", {})
+        step = history.steps
         for epoch in range(int(initial_epoch), int(epochs)):
             hook("on_epoch_begin", epoch, {})
             start = time.perf_counter()
             epoch_lr = float(optimizer.param_groups[0]["lr"])
             model.train()
-            total, count, outputs = 0.0, 0, _Outputs(metrics)
+            run.epoch_means = means = EpochMeans(metrics)
             stop, batch_count = False, 0
             for batch, (x, y) in enumerate(train_loader):
-                last = batch == (batches - 1 if batches else 0)
                 lr = float(optimizer.param_groups[0]["lr"])
-                # -- the step ------------------------------------------------------------
+                hook("on_batch_begin", step, {"epoch": epoch, "batch": batch})
+                # -- the step ---------------------------------------------------------------
                 pred = model(x)
                 loss = loss_fn(pred, y)
                 optimizer.zero_grad()
                 loss.backward()
-                before = _measure_before(named) if last else None
                 optimizer.step()
-                # -------------------------------------------------------------------------
-                if before is not None:
-                    _measure_after(before, history)
-                if per_batch:
-                    scheduler.step()
+                # ----------------------------------------------------------------------------
                 value, n = float(loss.item()), _size(x)
-                total += value * n
-                count += n
-                history.samples_seen += n
-                history.step_loss.append(value)
-                history.step_lr.append(lr)
-                outputs.add(pred, y)
+                means.add(value, n, pred, y)
+                history.record_step(value, lr, n)
                 logs = {"loss": value, "lr": lr, "batch_size": n, "epoch": epoch, "batch": batch}
-                if hook("on_batch_end", step, logs):
-                    stop = True
-                if logs.get("rolled_back"):  # a guard undid this step: leave it out of the means
-                    total, count = total - value * n, count - n
-                    outputs.drop_last()
+                stop = hook("on_batch_end", step, logs)
                 step += 1
                 batch_count += 1
                 if stop:
                     break
-            if count == 0 and batch_count == 0:
+            if batch_count == 0:
                 raise ValueError("fit: the training loader served no batch")
-            logs = {"loss": total / count if count else math.nan, **outputs.results()}
+            logs = means.results()
             if val_loader is not None:
                 val = evaluate(model, loss_fn, val_loader, metrics)
-                logs.update({"val_" + k: v for k, v in val.items()})
+                logs |= {"val_" + k: v for k, v in val.items()}
             logs["lr"] = epoch_lr
-            if scheduler is not None and not per_batch:
-                if isinstance(scheduler, ReduceLROnPlateau):
-                    scheduler.step(logs.get("val_loss", logs["loss"]))
-                else:
-                    scheduler.step()
             history.record_epoch(logs, time.perf_counter() - start)
             if hook("on_epoch_end", epoch, dict(logs)) or stop:
                 break
-    finally:
-        model.train()
-        for callback in callbacks:
-            if isinstance(callback, ProgressBar):
-                callback.on_train_end({})
-    hook("on_train_end", {})
     return history
 
 

@@ -1,0 +1,57 @@
+"""`ModelCheckpoint`: the training state saved after epochs, the last one and the best one."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from descent.files import json_safe
+from descent.train.callbacks import Callback, better, monitored, resolve_mode
+
+
+class ModelCheckpoint(Callback):
+    """Save model, optimizer, scheduler and loader with `descent.checkpoint.save`.
+
+    `path` may hold `{epoch}` (1-based), e.g. 'ckpt-{epoch:03d}.dc'. Every `every`
+    epochs it writes `path`; with `save_best`, it writes `best_path` (default
+    `path` with '.best' before the extension) when `monitor` improves on the best
+    value in the run's history, so a resumed run's best must beat the saved one.
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int | None = 1, save_best: bool = True,
+                 monitor: str = "val_loss", mode: str = "auto",
+                 best_path: str | os.PathLike | None = None) -> None:  # fmt: skip
+        self.path, self.every, self.save_best = os.fspath(path), every, save_best
+        self.monitor, self.mode = monitor, resolve_mode(monitor, mode)
+        if best_path is None:
+            root, ext = os.path.splitext(self.path)
+            best_path = re.sub(r"[-_.]?\{epoch[^}]*\}", "", root) + ".best" + ext
+        self.best_path = os.fspath(best_path)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved: list[str] = []
+
+    def on_train_begin(self, logs=None):
+        earlier = [v for v in self.run.history.metrics.get(self.monitor, []) if v is not None]
+        for value in earlier:
+            if math.isfinite(value) and better(value, self.best, self.mode):
+                self.best = value
+
+    def _save(self, path: str, epoch: int, logs: dict) -> None:
+        from descent.checkpoint import save
+
+        run = self.run
+        save(path, model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
+             loader=run.train_loader if hasattr(run.train_loader, "state_dict") else None,
+             extra={"epoch": epoch + 1, "logs": json_safe(dict(logs)),
+                    "history": run.history.to_dict()})  # fmt: skip
+        self.saved.append(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every and (epoch + 1) % self.every == 0:
+            self._save(self.path.format(epoch=epoch + 1), epoch, logs)
+        if self.save_best:
+            value = monitored(logs, self.monitor, "ModelCheckpoint")
+            if math.isfinite(value) and better(value, self.best, self.mode):
+                self.best = value
+                self._save(self.best_path, epoch, logs)

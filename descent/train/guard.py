@@ -1,0 +1,97 @@
+"""`DivergenceGuard`: roll a diverging run back to its last good state, lower the lr, go on."""
+
+from __future__ import annotations
+
+import math
+
+from descent.text import format_number
+from descent.train.callbacks import Callback
+from descent.train.divergence import divergence
+from descent.train.state import TrainingState
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss went NaN, Inf or past the explosion bound and could not be recovered."""
+
+
+class DivergenceGuard(Callback):
+    """Roll back and lower the learning rate when the loss goes NaN, Inf or explodes.
+
+    The last good state (model and optimizer, copied arrays) is kept in memory:
+    the state when training begins, and one taken after an epoch without trouble
+    (or every `snapshot_every` good steps) once the next loss, computed with those
+    weights, is at most `healthy` times the first loss. A step whose loss is not
+    finite or exceeds `explode` times the first loss restores that state, leaves the
+    step out of the epoch's means, and multiplies every group's lr by `factor` (through
+    the scheduler's `scale_lr`, so the schedule does not set the old lr back). After
+    `max_retries` roll-backs the next bad step raises `TrainingDiverged`, naming the
+    step and the learning rate.
+    """
+
+    def __init__(self, max_retries: int = 3, factor: float = 0.5, explode: float = 1e4,
+                 snapshot_every: int | None = None, healthy: float = 10.0) -> None:  # fmt: skip
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"DivergenceGuard: {factor=} must be in (0, 1)")
+        self.max_retries, self.factor, self.explode = int(max_retries), factor, explode
+        self.snapshot_every, self.healthy = snapshot_every, healthy
+
+    def on_train_begin(self, logs=None):
+        self.retries, self.first_loss, self._good_steps = 0, None, 0
+        self._good, self._pending = self._snapshot(), None
+
+    def _snapshot(self) -> TrainingState:
+        return TrainingState.capture(self.run.model, self.run.optimizer)
+
+    def on_batch_end(self, step, logs=None):
+        loss = float(logs["loss"])
+        if self.first_loss is None and math.isfinite(loss):
+            self.first_loss = abs(loss)
+        trouble = divergence(loss, self.first_loss or 0.0, self.explode, "the first loss")
+        if trouble is None:
+            if self._pending is not None:  # this loss came from the pending weights
+                if divergence(loss, self.first_loss, self.healthy) is None:
+                    self._good = self._pending
+                self._pending = None
+            self._good_steps += 1
+            if self.snapshot_every and self._good_steps % self.snapshot_every == 0:
+                self._pending = self._snapshot()
+            return
+        self._roll_back(step, logs, loss, trouble)
+
+    def _roll_back(self, step: int, logs: dict, loss: float, trouble: str) -> None:
+        self._pending = None
+        run = self.run
+        lrs = [float(group["lr"]) for group in run.optimizer.param_groups]
+        where = f"step {step} (epoch {logs['epoch'] + 1}, batch {logs['batch'] + 1})"
+        if self.retries >= self.max_retries:
+            raise TrainingDiverged(
+                f"training diverged at {where}: loss {trouble} with learning rate "
+                f"{format_number(lrs)}, after {self.retries} roll-back(s) each lowering the "
+                f"learning rate by a factor {self.factor}. Run a learning-rate range test "
+                "(`descent lr-find`, or descent.lab.lr_find) and pick a rate well below where "
+                "the loss turns up, or clip gradients"
+            )
+        self.retries += 1
+        self._good.restore()
+        for group, lr in zip(run.optimizer.param_groups, lrs):
+            group["lr"] = lr  # the restored state holds the old rates; scale the current ones
+        if run.scheduler is not None:
+            run.scheduler.scale_lr(self.factor)
+        else:
+            for group in run.optimizer.param_groups:
+                group["lr"] *= self.factor
+        new_lrs = [lr * self.factor for lr in lrs]
+        run.epoch_means.discard_last()
+        run.history.events.append(
+            {"event": "divergence_rollback", "step": step, "loss": loss, "lr": lrs,
+             "new_lr": new_lrs, "retry": self.retries}
+        )  # fmt: skip
+        run.log(
+            f"DivergenceGuard: loss {trouble} at {where} with learning rate "
+            f"{format_number(lrs)}; rolled back to the last good state, learning rate now "
+            f"{format_number(new_lrs)} (retry {self.retries}/{self.max_retries})"
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if all(math.isfinite(float(v)) for v in logs.values()):
+            self._pending = self._snapshot()
