@@ -28,6 +28,7 @@ from descent.cli.report import COMPARE_SETTINGS, SHOWN, sharpness_summary, write
 from descent.cli.run_folder import RunFolder
 from descent.cli.schedules import FIXED_LENGTH
 from descent.data import read_csv_features
+from descent.files import write_atomic
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
 from descent.lab.sharpness import SharpnessTracker
@@ -295,13 +296,12 @@ def _write_predictions(path, out: np.ndarray, info: dict) -> None:
         header = ["prediction"] if out.shape[1] == 1 else [f"prediction_{i}" for i in
                                                            range(out.shape[1])]  # fmt: skip
         rows = ([f"{v:.6g}" for v in row] for row in out)
-    temporary = os.fspath(path) + ".tmp"
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
     try:
-        with open(temporary, "w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(temporary, path)
+        write_atomic(path, text.getvalue())
     except OSError as error:
         raise OSError(f"cannot write predictions to {path}: {error.strerror or error}") from None
 

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from descent.files import write_atomic, write_json
+
 CONFIG = "config.toml"
 
 
@@ -95,15 +97,15 @@ class RunFolder:
         return self.path / name
 
     def write_text(self, name: str, text: str) -> Path:
-        """Write through a temporary file and a rename, so a crash leaves the old file whole."""
+        """Write atomically: a crash leaves the old file whole."""
         target = self.path / name
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target)
+        write_atomic(target, text)
         return target
 
     def write_json(self, name: str, value: Any) -> Path:
-        return self.write_text(name, json.dumps(value, indent=2, allow_nan=False) + "\n")
+        target = self.path / name
+        write_json(target, value)
+        return target
 
     def read_json(self, name: str) -> Any:
         path = self.path / name
