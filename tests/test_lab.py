@@ -9,6 +9,8 @@ import descent as dc
 from descent import nn, optim
 from descent.data import DataLoader, TensorDataset
 from descent.lab import LRFindResult, lr_find, sharpness
+from descent.lab.sharpness import SharpnessTracker
+from descent.train import fit
 
 N, D = 256, 5
 
@@ -105,12 +107,27 @@ def test_sharpness_is_reproducible_and_checks_its_arguments(regression):
         sharpness(model, nn.MSELoss(), x, y, tol=-1.0)
 
 
+def test_sharpness_tracker_measures_at_the_start_and_every_few_epochs(regression):
+    x, y, lam_max, _ = regression
+    model = linear_model()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    tracker = SharpnessTracker(x, y, every=2)
+    fit(model, nn.MSELoss(), optimizer, regression_loader(x, y, "full"), 4, metrics=None,
+        callbacks=[tracker], progress=False)  # fmt: skip
+    assert [(r["epoch"], r["update"]) for r in tracker.records] == [(0, 0), (2, 2), (4, 4)]
+    for record in tracker.records:  # a quadratic loss: the same sharpness everywhere
+        assert record["sharpness"] == pytest.approx(lam_max, rel=1e-3)
+        assert record["two_over_lr"] == pytest.approx(20.0)
+    assert json.loads(json.dumps(tracker.to_dict(), allow_nan=False))["samples"] == N
+
+
 # -- lr_find ---------------------------------------------------------------------------
 
 
 def regression_loader(x, y, batch_size=32):
-    return DataLoader(TensorDataset(x, y, dtype=np.float64), batch_size=batch_size, shuffle=True,
-                      seed=0)
+    return DataLoader(
+        TensorDataset(x, y, dtype=np.float64), batch_size=batch_size, shuffle=True, seed=0
+    )
 
 
 @pytest.mark.parametrize("batch_size", [32, "full"])

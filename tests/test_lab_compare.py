@@ -9,7 +9,7 @@ import pytest
 from descent import nn
 from descent.data import TensorDataset, load_dataset
 from descent.lab import Arm, Budget, Comparison, compare, grid, lr_label
-from descent.lab.compare import MIN_POINTS
+from descent.lab.compare import EVALS_PER_EPOCH, MIN_POINTS
 from descent.lab.comparison import TABLE_COLUMNS, max_updates
 from descent.lab.summary import edge_of_stability
 
@@ -181,12 +181,22 @@ def test_an_updates_budget_stops_mid_epoch(digits):
 
 
 def test_a_seconds_budget_runs_on_the_training_clock(digits):
+    """A clock that moves a quarter second (exact in binary) whenever a loss is computed,
+    by a training step, an evaluation or a gradient probe: only the steps count."""
     train, _ = digits
-    result = compare(train, None, "linear", [Arm(1, "sgd", 0.01)], Budget("seconds", 0.15),
-                     seeds=(0,))  # fmt: skip
-    seconds = result.arms[0].traces[0].points["seconds"]
-    assert 0.15 <= seconds[-1] < 0.5
-    assert result.arms[0].traces[0].points["epochs"][-1] < 2
+    clock, cross_entropy = [0.0], nn.CrossEntropyLoss()
+
+    def loss_fn(prediction, target):
+        clock[0] += 0.25
+        return cross_entropy(prediction, target)
+
+    result = compare(train, None, "linear", [Arm(1, "sgd", 0.01)], Budget("seconds", 100),
+                     seeds=(0,), loss_fn=loss_fn, clock=lambda: clock[0])  # fmt: skip
+    points = result.arms[0].traces[0].points
+    every = math.ceil(len(train) / EVALS_PER_EPOCH)  # updates between evaluation points
+    assert points["updates"] == [0, every, 400]  # 400 steps of 1/4 s spend the 100 s
+    assert points["seconds"] == [0.0, every / 4, 100.0]
+    assert clock[0] > 100.0  # the evaluations and probes ran, off the training clock
 
 
 @pytest.mark.parametrize(

@@ -79,9 +79,14 @@ def test_lr_find_curve_marks_the_suggestion_and_the_divergence():
 
 
 def test_sharpness_curve_draws_both_series_per_epoch():
-    tracked = {"every": 2, "samples": 10, "records": [
-        {"epoch": 0, "update": 0, "sharpness": 1.0, "lr": 0.5, "two_over_lr": 4.0},
-        {"epoch": 2, "update": 2, "sharpness": 3.9, "lr": 0.5, "two_over_lr": 4.0}]}
+    tracked = {
+        "every": 2,
+        "samples": 10,
+        "records": [
+            {"epoch": 0, "update": 0, "sharpness": 1.0, "lr": 0.5, "two_over_lr": 4.0},
+            {"epoch": 2, "update": 2, "sharpness": 3.9, "lr": 0.5, "two_over_lr": 4.0},
+        ],
+    }
     (ax,) = plots.sharpness_curve(tracked).axes
     drawn = lines(ax)
     assert list(drawn["sharpness (top Hessian eigenvalue)"][1]) == [1.0, 3.9]
@@ -113,8 +118,15 @@ def comparison():
     from descent.lab import Arm, Budget, compare
 
     train, val = load_dataset("iris", standardize=True)
-    return compare(train, val, model="mlp:8", arms=[Arm("full", "sgd", 0.5), Arm(8, "sgd", 0.1)],
-                   budget=Budget("epochs", 3), seeds=(0, 1), sharpness_every=1).to_dict()
+    return compare(
+        train,
+        val,
+        model="mlp:8",
+        arms=[Arm("full", "sgd", 0.5), Arm(8, "sgd", 0.1)],
+        budget=Budget("epochs", 3),
+        seeds=(0, 1),
+        sharpness_every=1,
+    ).to_dict()
 
 
 def test_compare_loss_draws_every_arm_against_four_clocks(comparison):

@@ -9,13 +9,16 @@ The experiments return data (plain objects with `to_dict`), never a plot:
 - `LayerDiagnostics`: a callback recording dead ReLUs, gradient norms and update
   ratios per layer and epoch.
 - `lr_find`: the learning-rate range test (Smith 2017), an `LRFindResult`.
-- `sharpness`: the top eigenvalue of the loss's Hessian, by power iteration.
+- `sharpness`: the top eigenvalue of the loss's Hessian, by power iteration, and
+  `SharpnessTracker`, the callback that measures it during `fit` (compare's too).
+- `gradient_cosine`: how far mini-batch gradients point from the full-batch one
+  (`gradients` also holds `flat_grad`, the gradient as one float64 vector).
 
 Showing them is apart: `plots` draws matplotlib figures from that data and `report`
 writes it, with the figures, as an HTML page.
 """
 
-from descent.lab.compare import compare, gradient_cosine
+from descent.lab.compare import compare
 from descent.lab.comparison import (
     Arm,
     ArmResult,
@@ -27,6 +30,7 @@ from descent.lab.comparison import (
     grid,
 )
 from descent.lab.diagnostics import LayerDiagnostics, dead_relu_fraction
+from descent.lab.gradients import gradient_cosine
 from descent.lab.lr_find import LRFindResult, lr_find
 from descent.lab.sharpness import sharpness
 from descent.lab.verdicts import lr_label, sentences

@@ -8,6 +8,7 @@ the loss and accuracy are measured on the whole training set and on the validati
 set with the weights of that moment, so that every arm's curve stands on the same
 footing whatever its batch size. The training clock counts the training steps
 only: evaluations, gradient-noise probes and sharpness estimates are left out.
+Measurements run on one BLAS thread (`MEASURE_THREADS`).
 
 Training goes through `descent.train.fit`; a callback records the points, stops at
 the budget (mid-epoch if need be) and stops an arm whose loss diverges, so that the
@@ -27,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from descent import backend
 from descent.data.loader import DataLoader
 from descent.errors import unknown_name
 from descent.lab.comparison import (
@@ -43,17 +44,19 @@ from descent.lab.comparison import (
     variant,
 )
 from descent.lab.diagnostics import LayerDiagnostics
-from descent.lab.sharpness import sharpness
+from descent.lab.gradients import gradient_cosine
+from descent.lab.sharpness import SharpnessTracker
 from descent.lab.summary import bands, table_row
 from descent.lab.verdicts import auto_target, lr_labels
 from descent.nn.loss import CrossEntropyLoss, MSELoss
 from descent.nn.models import build_model
-from descent.optim import BY_NAME
-from descent.random import get_rng_state, manual_seed, set_rng_state
+from descent.optim import OPTIMIZERS, create
+from descent.random import manual_seed
 from descent.train.callbacks import Callback
+from descent.train.divergence import divergence
 from descent.train.loop import evaluate, fit
+from descent.train.state import TrainingState
 
-OPTIMIZERS = BY_NAME
 EVALS_PER_EPOCH = 4
 """Evaluation points per epoch (fewer when an epoch has fewer updates): enough to place
 a stochastic arm's time-to-target within a quarter epoch, cheap enough to ignore."""
@@ -65,68 +68,16 @@ DIVERGENCE_FACTOR = 1e4
 initial training loss diverged. The factor is large because a single sample's loss
 (stochastic descent) can exceed the mean loss many times over without anything
 being wrong; a diverging run passes any such bound within a few more steps."""
-GRAD_COSINE_BATCHES = 16
-"""Mini-batches whose gradients are compared with the full-batch gradient at a point."""
 SHARPNESS_SAMPLES = 1024
 SHARPNESS_ITERATIONS = 20
+SHARPNESS_TOL = 1e-3
+MEASURE_THREADS = 1
+"""BLAS threads while measuring: a multi-threaded product over the whole data set leaves
+OpenBLAS's threads spinning, which slowed the tiny stochastic steps after it two- to
+threefold on two cores, a cost of measuring and not of training."""
 
 
-# -- measurements at a point ------------------------------------------------------------------
-
-
-def _gradient(model, loss_fn, x, y) -> np.ndarray:
-    for p in model.parameters():
-        p.grad = None
-    loss_fn(model(x), y).backward()
-    return np.concatenate(
-        [
-            np.zeros(p._data.size) if p._grad is None else p._grad._data.ravel().astype(np.float64)
-            for p in model.parameters()
-        ]
-    )
-
-
-def gradient_cosine(model, loss_fn, x, y, batch_size: int,
-                    batches: int = GRAD_COSINE_BATCHES, seed: int = 0) -> float:  # fmt: skip
-    """The mean cosine between mini-batch gradients and the full-batch gradient, at the
-    model's current weights: 1 for batch descent, lower the noisier the updates.
-
-    `batches` mini-batches of `batch_size` samples are drawn without replacement by a
-    generator seeded with `seed`. For SGD the update direction is minus that gradient;
-    for adaptive optimizers it is the gradient the update is built from. The model's
-    weights, buffers, gradients and descent's random generator are left as they were.
-    Returns NaN when the full-batch gradient is zero or not finite.
-    """
-    state = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
-    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
-    rng_state = get_rng_state()
-    n = int(np.shape(getattr(x, "data", x))[0])
-    try:
-        full = _gradient(model, loss_fn, x, y)
-        if batch_size >= n:
-            return 1.0 if np.isfinite(full).all() and full.any() else math.nan
-        generator, cosines = np.random.default_rng(seed), []
-        for _ in range(batches):
-            rows = generator.choice(n, batch_size, replace=False)
-            g = _gradient(model, loss_fn, x[rows], y[rows])
-            cosines.append(float(g @ full) / (np.linalg.norm(g) * np.linalg.norm(full) or math.nan))
-        value = float(np.mean(cosines))
-        return value if math.isfinite(value) else math.nan
-    finally:
-        model.load_state_dict(state)
-        for p, grad in zip(model.parameters(), grads):
-            p.grad = grad
-        set_rng_state(rng_state)
-
-
-_BLAS = ThreadpoolController()  # finds the BLAS libraries once; each limit is then cheap
-
-
-def _one_blas_thread():
-    """Measurements run on one BLAS thread: a multi-threaded product over the whole data
-    set leaves OpenBLAS's threads spinning, which slowed the tiny stochastic steps after
-    it two- to threefold on two cores, a cost of measuring and not of training."""
-    return _BLAS.limit(limits=1, user_api="blas")
+# -- recording an arm -------------------------------------------------------------------------
 
 
 def _eval_every(per_epoch: int, limit: int | None) -> int:
@@ -139,55 +90,58 @@ def _eval_every(per_epoch: int, limit: int | None) -> int:
 
 class _Recorder(Callback):
     """Records evaluation points on the training clock, stops at the budget or divergence,
-    and estimates the sharpness every `sharpness_every` epochs."""
+    and drives the sharpness tracker (if any), which stops measuring once the arm has
+    diverged: there is no curvature to read at exploded weights."""
 
     def __init__(self, measure, per_epoch: int, limit: int | None, seconds: float | None,
-                 sharp, sharpness_every: int | None) -> None:  # fmt: skip
+                 tracker: SharpnessTracker | None, clock: Callable[[], float]) -> None:  # fmt: skip
         self.measure, self.per_epoch, self.limit, self.seconds = measure, per_epoch, limit, seconds
-        self.sharp, self.sharpness_every = sharp, sharpness_every
+        self.tracker, self.now = tracker, clock
         self.every = _eval_every(per_epoch, limit)
         self.points: dict[str, list[float]] = {}
-        self.sharpness: dict[str, list[float]] = {}
         self.updates = self.samples = 0
         self.clock = 0.0
         self.stopped_by, self.diverged_at = "budget", None
 
+    def set_run(self, run) -> None:
+        super().set_run(run)
+        if self.tracker is not None:
+            self.tracker.set_run(run)
+
     def _point(self) -> None:
-        pause = time.perf_counter()
+        pause = self.now()
         where = {"updates": self.updates, "samples": self.samples,
                  "epochs": self.updates / self.per_epoch, "seconds": self.clock}  # fmt: skip
-        with _one_blas_thread():
+        with backend.blas_threads(MEASURE_THREADS):
             measured = self.measure()
         for key, value in {**where, **measured}.items():
             self.points.setdefault(key, []).append(value)
-        self._start += time.perf_counter() - pause  # the evaluation is off the clock
+        self._start += self.now() - pause  # the evaluation is off the clock
 
-    def _sharpness(self) -> None:
-        if self.sharp is None:
-            return
-        with _one_blas_thread():
-            try:
-                value = self.sharp()
-            except FloatingPointError:  # the loss is not finite at these weights
-                value = math.nan
-        self.sharpness.setdefault("epochs", []).append(self.updates / self.per_epoch)
-        self.sharpness.setdefault("value", []).append(value)
+    def sharpness(self) -> dict[str, list[float]]:
+        """The tracker's measurements as a `Trace`'s sharpness: 'epochs' and 'value'."""
+        records = self.tracker.records if self.tracker is not None else []
+        if not records:
+            return {}
+        return {"epochs": [r["update"] / self.per_epoch for r in records],
+                "value": [r["sharpness"] for r in records]}  # fmt: skip
 
     def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
+        self._start = self.now()
         self._point()
         self.first_loss = self.points["loss"][0]
-        self._sharpness()
+        if self.tracker is not None:
+            with backend.blas_threads(MEASURE_THREADS):
+                self.tracker.on_train_begin(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._base, self._start = self.clock, time.perf_counter()
+        self._base, self._start = self.clock, self.now()
 
     def on_batch_end(self, step, logs=None):
-        self.clock = self._base + time.perf_counter() - self._start
+        self.clock = self._base + self.now() - self._start
         self.updates += 1
         self.samples += int(logs["batch_size"])
-        loss = float(logs["loss"])
-        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * abs(self.first_loss):
+        if divergence(float(logs["loss"]), self.first_loss, DIVERGENCE_FACTOR) is not None:
             self.stopped_by, self.diverged_at = "diverged", self.updates
             self.stop_training = True
         elif (self.limit is not None and self.updates >= self.limit) or (
@@ -199,9 +153,9 @@ class _Recorder(Callback):
             self._point()
 
     def on_epoch_end(self, epoch, logs=None):
-        every = self.sharpness_every
-        if every and (epoch + 1) % every == 0 and self.stopped_by != "diverged":
-            self._sharpness()
+        if self.tracker is not None and self.stopped_by != "diverged":
+            with backend.blas_threads(MEASURE_THREADS):
+                self.tracker.on_epoch_end(epoch, logs)
 
 
 # -- running the grid ------------------------------------------------------------------------
@@ -212,7 +166,7 @@ class _Setup:
     """What every arm of one seed shares."""
 
     model: object
-    initial: dict
+    initial: TrainingState
     loss_fn: object
     data: tuple
     val: tuple | None
@@ -221,6 +175,7 @@ class _Setup:
     budget: Budget
     sharpness_every: int | None
     diagnostics: bool
+    clock: Callable[[], float]
 
 
 def _measure(setup: _Setup) -> Callable[[], dict[str, float]]:
@@ -234,44 +189,40 @@ def _measure(setup: _Setup) -> Callable[[], dict[str, float]]:
     return measure
 
 
-def _sharpness_probe(setup: _Setup, seed: int) -> Callable[[], float] | None:
+def _sharpness_tracker(setup: _Setup, seed: int) -> SharpnessTracker | None:
     """Sharpness on a fixed subset of the training set (the same for every arm of a seed)."""
     if not setup.sharpness_every:
         return None
     x, y = setup.data
     n = int(np.shape(x)[0])
     rows = np.sort(np.random.default_rng(seed).permutation(n)[:SHARPNESS_SAMPLES])
-    xs, ys = x[rows], y[rows]
-
-    def probe() -> float:
-        return sharpness(setup.model, setup.loss_fn, xs, ys, SHARPNESS_ITERATIONS, 1e-3, seed)
-
-    return probe
+    return SharpnessTracker(x[rows], y[rows], setup.sharpness_every, SHARPNESS_ITERATIONS, seed,
+                            SHARPNESS_TOL)  # fmt: skip
 
 
 def _train(setup: _Setup, arm: Arm, batch_size: int, per_epoch: int, limit: int | None,
            seed: int) -> Trace:  # fmt: skip
     """Train one arm from the seed's initial weights; its `Trace`."""
     model, loss_fn = setup.model, setup.loss_fn
-    model.load_state_dict(setup.initial)
+    setup.initial.restore()
     x, y = setup.data
-    with _one_blas_thread():
+    with backend.blas_threads(MEASURE_THREADS):
         start = gradient_cosine(model, loss_fn, x, y, batch_size, seed=seed)
     manual_seed(seed)
-    optimizer = OPTIMIZERS[arm.optimizer](model.parameters(), lr=arm.lr, **arm.options)
+    optimizer = create(arm.optimizer, model.parameters(), lr=arm.lr, **arm.options)
     loader = DataLoader(setup.train, batch_size, shuffle=True, seed=seed)
     seconds = setup.budget.amount if setup.budget.kind == "seconds" else None
     recorder = _Recorder(_measure(setup), per_epoch, limit, seconds,
-                         _sharpness_probe(setup, seed), setup.sharpness_every)  # fmt: skip
+                         _sharpness_tracker(setup, seed), setup.clock)  # fmt: skip
     callbacks = [recorder] + ([LayerDiagnostics()] if setup.diagnostics else [])
     epochs = math.ceil(limit / per_epoch) if limit is not None else 2**62
     history = fit(model, loss_fn, optimizer, loader, epochs, metrics=None, callbacks=callbacks,
                   progress=False)  # fmt: skip
     end = math.nan
     if recorder.stopped_by != "diverged":
-        with _one_blas_thread():
+        with backend.blas_threads(MEASURE_THREADS):
             end = gradient_cosine(model, loss_fn, x, y, batch_size, seed=seed)
-    return Trace(seed, recorder.points, list(history.step_loss), recorder.sharpness, start, end,
+    return Trace(seed, recorder.points, list(history.step_loss), recorder.sharpness(), start, end,
                  recorder.stopped_by, recorder.diverged_at,
                  callbacks[1].to_dict() if setup.diagnostics else None)  # fmt: skip
 
@@ -323,6 +274,7 @@ def compare(
     diagnostics: bool = False,
     progress: Callable[[str], None] | None = None,
     blas_threads: int | None = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Comparison:
     """Train every arm from the same initial weights per seed, on an equal budget.
 
@@ -347,6 +299,8 @@ def compare(
             One by default: on small models a multi-threaded product costs more than
             it saves, and on a busy machine (two cores, measured) it made a full-batch
             step 60 times slower, so the timings measured the load, not the variant.
+        clock: the training clock's source of seconds; `time.process_time` counts the
+            process's CPU time instead, which other load on the machine does not inflate.
 
     Raises:
         ValueError: an empty grid or seed list, a bad learning rate, or a budget that
@@ -362,13 +316,12 @@ def compare(
     metrics = ("accuracy",) if task == "classification" else ()
 
     traces: list[list[Trace]] = [[] for _ in arms]
-    with _BLAS.limit(limits=blas_threads, user_api="blas"):
+    with backend.blas_threads(blas_threads):
         for seed in seeds:
             manual_seed(seed)
             net = build()
-            initial = {k: np.array(v, copy=True) for k, v in net.state_dict().items()}
-            setup = _Setup(net, initial, loss_fn, (x, y), val_data, metrics, train, budget,
-                           sharpness_every, diagnostics)  # fmt: skip
+            setup = _Setup(net, TrainingState.capture(net), loss_fn, (x, y), val_data, metrics,
+                           train, budget, sharpness_every, diagnostics, clock)  # fmt: skip
             for arm, plan, arm_traces in zip(arms, plans, traces):
                 arm_traces.append(_train(setup, arm, *plan[1:], int(seed)))
                 if progress is not None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import product
 
 from descent.errors import unknown_name
-from descent.train.history import json_safe
+from descent.files import json_safe
 
 BUDGET_KINDS = ("epochs", "samples", "updates", "seconds")
 DEFAULT_EPOCHS = 10

@@ -11,13 +11,14 @@ are left exactly as they were.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from descent.random import get_rng_state, set_rng_state
+from descent.files import json_safe
+from descent.train.divergence import divergence
+from descent.train.state import preserved
 
 
 @dataclass
@@ -37,10 +38,7 @@ class LRFindResult:
 
     def to_dict(self) -> dict:
         """A JSON-safe dict: a loss that is NaN or infinite becomes None."""
-        out = asdict(self)
-        for key in ("losses", "smoothed_losses"):
-            out[key] = [v if math.isfinite(v) else None for v in out[key]]
-        return out
+        return json_safe(asdict(self))
 
 
 def _check(start_lr, end_lr, num_steps, smoothing, diverge_factor) -> None:
@@ -143,50 +141,35 @@ def lr_find(
         loader with `state_dict`) and descent's random generator are as before.
     """
     _check(start_lr, end_lr, num_steps, smoothing, diverge_factor)
-    model_state = {name: np.array(value, copy=True) for name, value in model.state_dict().items()}
-    grads = [(p, None if p.grad is None else p.grad.clone()) for p in model.parameters()]
-    modes = [(m, m.training) for m in model.modules()]
-    optimizer_state = optimizer.state_dict()
-    rng_state = copy.deepcopy(get_rng_state())
-    loader_state = loader.state_dict() if hasattr(loader, "load_state_dict") else None
-
     ratio = end_lr / start_lr
     lrs, losses, smoothed = [], [], []
     average, best, diverged_at = 0.0, math.inf, None
     beta = 1.0 - smoothing
-    batches = _Cycle(loader)
-    try:
-        model.train()
-        for step in range(num_steps):
-            lr = start_lr * ratio ** (step / (num_steps - 1))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = batches.next()
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            value = float(loss.item())
-            average = beta * average + (1 - beta) * value
-            smooth = average / (1 - beta ** (step + 1))
-            lrs.append(lr)
-            losses.append(value)
-            smoothed.append(smooth)
-            if not math.isfinite(smooth) or smooth > diverge_factor * best:
-                diverged_at = lr
-                break
-            best = min(best, smooth)
-    finally:
-        batches.close()
-        model.load_state_dict(model_state)
-        for param, grad in grads:
-            param.grad = grad
-        for module, mode in modes:
-            module.training = mode
-        optimizer.load_state_dict(optimizer_state)
-        set_rng_state(rng_state)
-        if loader_state is not None:
-            loader.load_state_dict(loader_state)
+    with preserved(model, optimizer, loader):
+        batches = _Cycle(loader)
+        try:
+            model.train()
+            for step in range(num_steps):
+                lr = start_lr * ratio ** (step / (num_steps - 1))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = batches.next()
+                loss = loss_fn(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                value = float(loss.item())
+                average = beta * average + (1 - beta) * value
+                smooth = average / (1 - beta ** (step + 1))
+                lrs.append(lr)
+                losses.append(value)
+                smoothed.append(smooth)
+                if divergence(smooth, best, diverge_factor) is not None:
+                    diverged_at = lr
+                    break
+                best = min(best, smooth)
+        finally:
+            batches.close()  # before the loader's position is put back
 
     suggested, reason = suggest(lrs, smoothed, smoothing)
     if diverged_at is not None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from descent.files import write_atomic
+from descent.text import format_number
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
@@ -27,17 +29,7 @@ figcaption { color: #555; font-size: 0.9em; }
 """
 
 
-def format_value(value: Any) -> str:
-    """Numbers to 4 significant digits, None (a NaN or Inf in JSON) as a dash."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(format_value(v) for v in value)
-    return str(value)
+format_value = format_number  # the old name, kept until its readers import descent.text
 
 
 class Report:
@@ -64,7 +56,7 @@ class Report:
     def key_values(self, values: Mapping[str, Any]) -> Report:
         """A two-column table: one row per key."""
         rows = "".join(
-            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(format_value(v))}</td></tr>"
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(format_number(v))}</td></tr>"
             for k, v in values.items()
         )
         self.parts.append(f"<table>{rows}</table>")
@@ -77,7 +69,8 @@ class Report:
         columns = list(columns or rows[0])
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(format_value(r.get(c)))}</td>" for c in columns)
+            "<tr>"
+            + "".join(f"<td>{html.escape(format_number(r.get(c)))}</td>" for c in columns)
             + "</tr>"
             for r in rows
         )
@@ -97,7 +90,7 @@ class Report:
     def render(self) -> str:
         subtitle = f'<p class="note">{html.escape(self.subtitle)}</p>' if self.subtitle else ""
         return (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>"
             f"<body><h1>{html.escape(self.title)}</h1>{subtitle}\n"
             + "\n".join(self.parts)
@@ -105,9 +98,5 @@ class Report:
         )
 
     def write(self, path: str | os.PathLike) -> None:
-        """Write through a temporary file and a rename: a reader never sees half a page."""
-        path = os.fspath(path)
-        temporary = path + ".tmp"
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(self.render())
-        os.replace(temporary, path)
+        """Write the page atomically: a reader never sees half of it."""
+        write_atomic(path, self.render())

@@ -13,14 +13,16 @@ Power iteration on H v converges to the eigenvalue of largest magnitude.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 
-from descent.random import get_rng_state, set_rng_state
+from descent.files import json_safe
+from descent.lab.gradients import loss_gradient
+from descent.random import set_rng_state
 from descent.tensor import Tensor, wrap
 from descent.train import Callback
+from descent.train.state import preserved
 
 
 def _as_input(value, dtype) -> Tensor:
@@ -64,34 +66,22 @@ def sharpness(
     work = np.float64 if dtype == np.float64 else np.float32
     x, y = _as_input(x, dtype), _as_input(y, dtype)
 
-    model_state = {name: np.array(value, copy=True) for name, value in model.state_dict().items()}
-    grads = [None if p.grad is None else p.grad.clone() for p in params]
-    rng_state = copy.deepcopy(get_rng_state())
     w0 = np.concatenate([p._data.ravel().astype(np.float64) for p in params])
     sizes = np.cumsum([0] + [p._data.size for p in params])
     # cbrt(machine epsilon) balances the O(eps^2) truncation and O(u / eps) rounding errors
     eps = float(np.finfo(work).eps) ** (1 / 3) * max(float(np.linalg.norm(w0)), 1.0)
 
-    def gradient(w: np.ndarray) -> np.ndarray:
-        for p, a, b in zip(params, sizes[:-1], sizes[1:]):
-            p._data[...] = w[a:b].reshape(p.shape)
-            p.grad = None
-        set_rng_state(copy.deepcopy(rng_state))
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        return np.concatenate(
-            [
-                np.zeros(p._data.size)
-                if p._grad is None
-                else p._grad._data.ravel().astype(np.float64)
-                for p in params
-            ]
-        )
+    with preserved(model) as saved:
 
-    def hvp(v: np.ndarray) -> np.ndarray:
-        return (gradient(w0 + eps * v) - gradient(w0 - eps * v)) / (2 * eps)
+        def gradient(w: np.ndarray) -> np.ndarray:
+            for p, a, b in zip(params, sizes[:-1], sizes[1:]):
+                p._data[...] = w[a:b].reshape(p.shape)
+            set_rng_state(saved.rng)  # the same dropout mask for every gradient
+            return loss_gradient(model, loss_fn, x, y, params)
 
-    try:
+        def hvp(v: np.ndarray) -> np.ndarray:
+            return (gradient(w0 + eps * v) - gradient(w0 - eps * v)) / (2 * eps)
+
         largest = _power_iteration(hvp, w0.size, int(iterations), tol, seed)
         if largest >= 0:
             return largest
@@ -99,11 +89,6 @@ def sharpness(
         shifted = _power_iteration(lambda v: hvp(v) - largest * v, w0.size, int(iterations),
                                    tol, seed)  # fmt: skip
         return shifted + largest
-    finally:
-        model.load_state_dict(model_state)
-        for p, grad in zip(params, grads):
-            p.grad = grad
-        set_rng_state(rng_state)
 
 
 def _power_iteration(matvec, size: int, iterations: int, tol: float, seed: int) -> float:
@@ -132,14 +117,17 @@ class SharpnessTracker(Callback):
     """Measure the sharpness every `every` epochs of `fit`, beside 2/lr.
 
     `x, y` is a fixed batch (a subset of the training data keeps each measurement to
-    a few dozen backward passes). `records` holds one dict per measurement: epoch,
-    update, sharpness, lr and 2/lr; `to_dict()` is JSON-safe.
+    a few dozen backward passes); `iterations`, `tol` and `seed` are `sharpness`'s.
+    `records` holds one dict per measurement: epoch, update, sharpness (NaN where the
+    loss was not finite), lr and 2/lr; `to_dict()` is JSON-safe.
     """
 
-    def __init__(self, x, y, every: int = 1, iterations: int = 20, seed: int = 0) -> None:
+    def __init__(self, x, y, every: int = 1, iterations: int = 20, seed: int = 0,
+                 tol: float = 1e-4) -> None:  # fmt: skip
         if every < 1:
             raise ValueError(f"SharpnessTracker: {every=} must be >= 1")
-        self.x, self.y, self.every, self.iterations, self.seed = x, y, every, iterations, seed
+        self.x, self.y, self.every = x, y, every
+        self.iterations, self.tol, self.seed = iterations, tol, seed
         self.records: list[dict] = []
 
     def _measure(self, epoch: int) -> None:
@@ -147,7 +135,7 @@ class SharpnessTracker(Callback):
         lr = float(run.optimizer.param_groups[0]["lr"])
         try:
             value = sharpness(run.model, run.loss_fn, self.x, self.y,
-                              iterations=self.iterations, seed=self.seed)  # fmt: skip
+                              self.iterations, self.tol, self.seed)  # fmt: skip
         except FloatingPointError:
             value = math.nan  # the weights have diverged; the loss curve says so
         self.records.append({"epoch": epoch, "update": run.history.steps, "sharpness": value,
@@ -162,5 +150,4 @@ class SharpnessTracker(Callback):
             self._measure(epoch + 1)
 
     def to_dict(self) -> dict:
-        safe = [{k: (v if math.isfinite(v) else None) for k, v in r.items()} for r in self.records]
-        return {"every": self.every, "samples": len(self.x), "records": safe}
+        return json_safe({"every": self.every, "samples": len(self.x), "records": self.records})

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from descent.lab.comparison import ArmResult, Comparison
+from descent.text import format_number
+from descent.train.divergence import divergence
 
 # -- reading a learning rate off its curve ------------------------------------------------
 TOO_LOW_DROP = 0.01
@@ -63,7 +65,7 @@ def lr_label(
     if diverged or losses.size == 0 or not np.isfinite(losses).all():
         return "diverged"
     start, best, end = losses[0], losses.min(), losses[-1]
-    if end > EXPLODED * abs(start):
+    if divergence(end, start, EXPLODED) is not None:
         return "diverged"
     fall = start - best
     rises = float(np.clip(np.diff(losses), 0, None).sum())
@@ -109,10 +111,6 @@ def auto_target(results: list[ArmResult], labels: list[str]) -> float | None:
 # -- the trade-offs in words ------------------------------------------------------------------
 
 
-def _g(value: float, digits: int = 3) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
-
-
 def _variant_name(result: ArmResult) -> str:
     names = {"batch": "Batch descent", "stochastic": "Stochastic descent (batch 1)"}
     return names.get(result.variant, f"Mini-batch descent ({result.batch_size})")
@@ -121,34 +119,34 @@ def _variant_name(result: ArmResult) -> str:
 def _versus(result: ArmResult, reference: ArmResult, target: float | None) -> str:
     """One arm against the reference (largest-batch) arm, in numbers."""
     a, r = result.row, reference.row
-    name = _variant_name(result)
+    fa, fr = ({k: format_number(v) for k, v in row.items()} for row in (a, r))
+    name, other = _variant_name(result), _variant_name(reference).lower()
     text = (
         f"{name} [{result.label}] made {a['updates_per_epoch']} updates per epoch against "
-        f"{r['updates_per_epoch']} for {_variant_name(reference).lower()} [{reference.label}], "
-        f"at {_g(a['seconds_per_epoch'])} s per epoch against {_g(r['seconds_per_epoch'])} s"
+        f"{r['updates_per_epoch']} for {other} [{reference.label}], at "
+        f"{fa['seconds_per_epoch']} s per epoch against {fr['seconds_per_epoch']} s"
     )
     if target is not None:
         reached = [math.isfinite(row["seconds_to_target"]) for row in (a, r)]
+        goal = format_number(target)
         if all(reached):
-            text += (f"; its training loss reached {_g(target)} in {_g(a['seconds_to_target'])} s "
-                     f"({_g(a['epochs_to_target'])} epochs) against {_g(r['seconds_to_target'])} "
-                     f"s ({_g(r['epochs_to_target'])} epochs)")  # fmt: skip
+            text += (f"; its training loss reached {goal} in {fa['seconds_to_target']} s "
+                     f"({fa['epochs_to_target']} epochs) against {fr['seconds_to_target']} s "
+                     f"({fr['epochs_to_target']} epochs)")  # fmt: skip
         elif reached[0]:
-            text += (f"; its training loss reached {_g(target)} in {_g(a['seconds_to_target'])} s, "
-                     f"which {_variant_name(reference).lower()} did not reach within the "
-                     "budget")  # fmt: skip
+            text += (f"; its training loss reached {goal} in {fa['seconds_to_target']} s, "
+                     f"which {other} did not reach within the budget")  # fmt: skip
         elif reached[1]:
-            text += (f"; it did not reach a training loss of {_g(target)} within the budget, "
-                     f"which {_variant_name(reference).lower()} reached in "
-                     f"{_g(r['seconds_to_target'])} s")  # fmt: skip
+            text += (f"; it did not reach a training loss of {goal} within the budget, which "
+                     f"{other} reached in {fr['seconds_to_target']} s")  # fmt: skip
     cos_a, cos_r = a["grad_cosine_start"], r["grad_cosine_start"]
     noisier = "noisier" if cos_a < cos_r - 0.01 else "about as noisy"
     return text + (
         f". Its steps were {noisier}: at the same initial weights its mini-batch gradient's "
         f"cosine with the full-batch gradient averaged {cos_a:.2f} against {cos_r:.2f}, and "
-        f"its loss noise (spread of step-to-step changes) was {_g(a['loss_noise'])} against "
-        f"{_g(r['loss_noise'])}. Its final training loss was {_g(a['train_loss'])} against "
-        f"{_g(r['train_loss'])}."
+        f"its loss noise (spread of step-to-step changes) was {fa['loss_noise']} against "
+        f"{fr['loss_noise']}. Its final training loss was {fa['train_loss']} against "
+        f"{fr['train_loss']}."
     )
 
 
@@ -173,8 +171,8 @@ def _lr_words(result: ArmResult) -> str:
     stops = [t.diverged_at for t in result.traces if t.diverged_at is not None]
     if row["lr_label"] == "diverged" and stops:
         return f"lr {row['lr']:g} diverged (first at update {min(stops)})"
-    return (f"lr {row['lr']:g} {row['lr_label']} (training loss {_g(losses[0])} to "
-            f"{_g(losses[-1])}, best {_g(min(losses))})")  # fmt: skip
+    start, end, best = (format_number(v) for v in (losses[0], losses[-1], min(losses)))
+    return f"lr {row['lr']:g} {row['lr_label']} (training loss {start} to {end}, best {best})"
 
 
 def _by_lr(comparison: Comparison) -> list[str]:
@@ -193,7 +191,8 @@ def _divergence(comparison: Comparison) -> list[str]:
     finished = len(comparison.arms) - len(diverged)
     names = ", ".join(
         f"[{r.label}] in {r.row['diverged_seeds']} of {len(r.traces)} seeds"
-        if r.row["diverged_seeds"] else f"[{r.label}] (its loss ended over {EXPLODED:g}x its start)"
+        if r.row["diverged_seeds"]
+        else f"[{r.label}] (its loss ended over {EXPLODED:g}x its start)"
         for r in diverged
     )
     return [f"Diverged: {names}; {finished} other arm(s) did not."]
@@ -207,7 +206,7 @@ def _best(comparison: Comparison) -> list[str]:
         return []
     best = min(rows, key=lambda row: row[key])
     where = "validation" if key == "val_loss" else "training"
-    text = f"The lowest final {where} loss, {_g(best[key])}, came from [{best['arm']}]"
+    text = f"The lowest final {where} loss, {format_number(best[key])}, came from [{best['arm']}]"
     accuracy = key.replace("loss", "accuracy")
     if math.isfinite(best[accuracy]):
         text += f" (its {where} accuracy {best[accuracy]:.1%})"
@@ -222,9 +221,11 @@ def _sharpness_words(comparison: Comparison) -> list[str]:
             continue
         edge, peak = result.row["edge_of_stability"], np.nanmax(values.mean)
         where = "reached" if peak >= 0.9 * edge else "stayed below"
-        out.append(f"The sharpness of [{result.label}] went from {_g(values.mean[0])} to "
-                   f"{_g(values.mean[-1])} (peak {_g(peak)}): it {where} the edge of stability "
-                   f"{_g(edge)}.")  # fmt: skip
+        first, last, top, bound = (
+            format_number(v) for v in (values.mean[0], values.mean[-1], peak, edge)
+        )
+        out.append(f"The sharpness of [{result.label}] went from {first} to {last} (peak {top}): "
+                   f"it {where} the edge of stability {bound}.")  # fmt: skip
     return out
 
 
