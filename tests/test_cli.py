@@ -1,24 +1,39 @@
-"""The `descent` command run for real, in a subprocess, as a user would run it."""
+"""The `descent` command as a user runs it, called in this process: `main(argv) -> int`.
 
+What needs a real process (the installed script, `python -m descent`, a fresh interpreter's
+imports) is in test_cli_process.py.
+"""
+
+import contextlib
 import csv
+import io
 import json
-import os
-import subprocess
-import sys
 import tomllib
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-SCRIPT = Path(sys.executable).with_name("descent")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "descent"]
+from descent.cli import main
 
 
-def descent(*args, cwd, check=True):
-    result = subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "COLUMNS": "120"})  # fmt: skip
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def descent(*args, cwd, check=True) -> Result:
+    """`descent ARGS` run from the folder `cwd`, with what it printed to stdout and stderr."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (contextlib.chdir(cwd), contextlib.redirect_stdout(stdout),
+          contextlib.redirect_stderr(stderr), warnings.catch_warnings()):  # fmt: skip
+        code = main([str(arg) for arg in args])  # catch_warnings undoes its warnings.showwarning
+    result = Result(code, stdout.getvalue(), stderr.getvalue())
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -253,8 +268,8 @@ def test_compare_applies_momentum_to_its_sgd_arms_and_saves_what_it_used(tmp_pat
     (run,) = (tmp_path / "defaults").iterdir()
     labels = [arm["label"] for arm in json.loads((run / "comparison.json").read_text())["arms"]]
     assert all("sgd(momentum=0.5)" in label for label in labels) and len(labels) == 3
-    assert set(tomllib.loads((run / "config.toml").read_text())) <= {
-        "data", "target", "model", "loss", "seed", "val_split", "test_split", "standardize"}
+    saved = set(tomllib.loads((run / "config.toml").read_text()))
+    assert saved <= set("data target model loss seed val_split test_split standardize".split())
 
 
 def test_datasets_lists_the_built_ins(tmp_path):
@@ -262,12 +277,12 @@ def test_datasets_lists_the_built_ins(tmp_path):
     assert {line.split()[0] for line in out.splitlines()} >= {"digits", "iris", "moons", "spirals"}
 
 
-COMMANDS = ["train", "evaluate", "predict", "resume", "report", "datasets", "lr-find", "sharpness",
-            "compare"]
+COMMANDS = "train evaluate predict resume report datasets lr-find sharpness compare".split()
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(command, tmp_path):
+def test_every_command_has_help_with_an_example(command, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
     out = descent(command, "--help", cwd=tmp_path).stdout
     assert "Example" in out and f"descent {command}" in out
 
@@ -299,7 +314,7 @@ def test_unknown_optimizer_and_model(tmp_path):
 
 
 def test_unknown_or_mistyped_config_key(tmp_path):
-    (tmp_path / "run.toml").write_text('learning_rate = 0.1\n')
+    (tmp_path / "run.toml").write_text("learning_rate = 0.1\n")
     assert "unknown setting 'learning_rate'" in fails("train", "--config", "run.toml", cwd=tmp_path)
     (tmp_path / "run.toml").write_text('epochs = "ten"\n')
     assert "epochs='ten' must be int" in fails("train", "--config", "run.toml", cwd=tmp_path)
