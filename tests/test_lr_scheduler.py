@@ -10,7 +10,7 @@ import torch
 
 import descent as dc
 from descent import optim
-from descent.optim import lr_scheduler
+from descent.optim import lr_scheduler, lr_schedules
 
 STEPS = 300
 
@@ -266,17 +266,15 @@ def test_construction_takes_the_first_step():
 
 
 def test_schedules_are_plain_functions_of_the_step():
-    from descent.optim import schedules
-
     optimizer = make_optimizer(optim, "sgd")
     scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=50, eta_min=0.001)
     for step in range(1, 80):
         scheduler.step()
-        assert scheduler.get_last_lr()[0] == schedules.cosine_annealing(step, 0.1, 50, 0.001)
-    assert schedules.one_cycle(0, 1.0, 10.0, 0.1, 100) == 1.0
-    assert schedules.one_cycle(29, 1.0, 10.0, 0.1, 100) == 10.0
-    assert schedules.one_cycle(99, 1.0, 10.0, 0.1, 100) == pytest.approx(0.1)
-    assert schedules.cyclic(5, 0.0, 1.0, step_size_up=10) == 0.5
+        assert scheduler.get_last_lr()[0] == lr_schedules.cosine_annealing(step, 0.1, 50, 0.001)
+    assert lr_schedules.one_cycle(0, 1.0, 10.0, 0.1, 100) == 1.0
+    assert lr_schedules.one_cycle(29, 1.0, 10.0, 0.1, 100) == 10.0
+    assert lr_schedules.one_cycle(99, 1.0, 10.0, 0.1, 100) == pytest.approx(0.1)
+    assert lr_schedules.cyclic(5, 0.0, 1.0, step_size_up=10) == 0.5
 
 
 def test_state_dict_holds_no_functions():
@@ -352,6 +350,11 @@ BAD_INPUT = [
     ),
     (lambda o: lr_scheduler.SequentialLR(o, [], []), ValueError, "at least one scheduler"),
     (
+        lambda o: lr_scheduler.SequentialLR(o, [object()], []),
+        TypeError,
+        "must be a descent LRScheduler, got object",
+    ),
+    (
         lambda o: lr_scheduler.SequentialLR(
             o, [lr_scheduler.StepLR(o, 5), lr_scheduler.StepLR(o, 7)], []
         ),
@@ -413,35 +416,133 @@ def test_resuming_with_last_epoch():
     assert math.isclose(optimizer.param_groups[0]["lr"], 0.00625)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
-        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=20),
-        lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=30),
-        lambda o: lr_scheduler.SequentialLR(
-            o,
-            [lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=4),
-             lr_scheduler.ExponentialLR(o, gamma=0.9)],
-            milestones=[4],
-        ),
-    ],
-    ids=["step", "cosine", "one-cycle", "sequential"],
-)  # fmt: skip
-def test_scale_lr_lowers_the_rest_of_the_schedule(make):
-    def run(scale_at):
-        optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1)
-        scheduler, lrs = make(optimizer), []
-        for step in range(25):
-            if step == scale_at:
-                scheduler.scale_lr(0.5)
-            lrs.append(optimizer.param_groups[0]["lr"])
-            scheduler.step()
-        return np.array(lrs)
+SCALED = {
+    "step": lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+    "multistep": lambda o: lr_scheduler.MultiStepLR(o, [4, 9], gamma=0.5),
+    "lambda": lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)),
+    "cosine-eta-min": lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=20, eta_min=0.01),
+    "linear": lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=10),
+    "one-cycle": lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=30),
+    "cyclic": lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=4, mode="triangular2"),
+    "sequential": lambda o: lr_scheduler.SequentialLR(
+        o,
+        [lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=4),
+         lr_scheduler.ExponentialLR(o, gamma=0.9)],
+        milestones=[4],
+    ),
+}  # fmt: skip
 
-    plain, scaled = run(scale_at=None), run(scale_at=6)
-    np.testing.assert_allclose(scaled[:6], plain[:6])
-    np.testing.assert_allclose(scaled[6:], plain[6:] * 0.5, rtol=1e-12)
+
+def run_scaled(make, scale_at, steps=25):
+    """The lrs and momenta of a schedule whose lrs are halved just before step `scale_at`."""
+    optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9)
+    scheduler, history = make(optimizer), []
+    for step in range(steps):
+        if step == scale_at:
+            scheduler.scale_lr(0.5)
+        history.append(record(optimizer))
+        scheduler.step()
+    lrs, momenta = zip(*history)
+    return np.array(lrs), np.array(momenta), scheduler
+
+
+@pytest.mark.parametrize("scale_at", [2, 6])
+@pytest.mark.parametrize("make", SCALED.values(), ids=SCALED.keys())
+def test_scale_lr_lowers_the_rest_of_the_schedule(make, scale_at):
+    plain, plain_momenta, _ = run_scaled(make, scale_at=None)
+    scaled, scaled_momenta, scheduler = run_scaled(make, scale_at)
+    np.testing.assert_allclose(scaled[:scale_at], plain[:scale_at])
+    np.testing.assert_allclose(scaled[scale_at:], plain[scale_at:] * 0.5, rtol=1e-12)
+    np.testing.assert_array_equal(scaled_momenta, plain_momenta)  # momentum is not an lr
+    assert scheduler.lr_scale == 0.5
+
+
+def test_scale_lr_is_saved_with_the_state():
+    make = SCALED["cyclic"]
+    scaled, _, _ = run_scaled(make, scale_at=3)
+    optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9)
+    scheduler = make(optimizer)
+    for step in range(10):
+        if step == 3:
+            scheduler.scale_lr(0.5)
+        scheduler.step()
+    saved = json.loads(json.dumps(scheduler.state_dict()))
+    optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9)
+    scheduler = make(optimizer)
+    scheduler.load_state_dict(saved)
+    rest = [advance(optimizer, scheduler, None, i)[0] for i in range(10, 24)]
+    np.testing.assert_array_equal(rest, scaled[11:25])
+
+
+def test_scale_lr_of_sequential_scales_each_scheduler_through_its_own_scale_lr():
+    optimizer = optim.SGD([dc.zeros(2, requires_grad=True)], lr=0.1)
+    first = lr_scheduler.StepLR(optimizer, step_size=2)
+    second = lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
+    sequential = lr_scheduler.SequentialLR(optimizer, [first, second], milestones=[3])
+    sequential.step()
+    sequential.scale_lr(0.25)
+    assert first.lr_scale == second.lr_scale == 0.25
+    lr = optimizer.param_groups[0]["lr"]
+    assert sequential.get_last_lr() == first.get_last_lr() == [lr] == [0.1 * 0.25]
+    for _ in range(2):
+        sequential.step()
+    assert sequential.get_last_lr() == second.get_last_lr() == [0.1 * 0.25]
+
+
+def test_nested_sequential_runs_as_the_flat_one():
+    def flat(s, o):
+        return s.SequentialLR(
+            o,
+            [s.LinearLR(o, start_factor=0.1, total_iters=10), s.CosineAnnealingLR(o, T_max=40),
+             s.ExponentialLR(o, gamma=0.95)],
+            milestones=[10, 50],
+        )  # fmt: skip
+
+    def nested(s, o):
+        inner = s.SequentialLR(
+            o,
+            [s.LinearLR(o, start_factor=0.1, total_iters=10), s.CosineAnnealingLR(o, T_max=40)],
+            milestones=[10],
+        )
+        return s.SequentialLR(o, [inner, s.ExponentialLR(o, gamma=0.95)], milestones=[50])
+
+    np.testing.assert_array_equal(run(optim, "sgd", nested)[0], run(optim, "sgd", flat)[0])
+    np.testing.assert_allclose(run(optim, "sgd", flat)[0], run(torch.optim, "sgd", flat)[0])
+
+
+INTERVALS = {
+    "LambdaLR": "epoch",
+    "StepLR": "epoch",
+    "MultiStepLR": "epoch",
+    "ExponentialLR": "epoch",
+    "CosineAnnealingLR": "epoch",
+    "LinearLR": "epoch",
+    "ReduceLROnPlateau": "epoch",
+    "SequentialLR": "epoch",
+    "OneCycleLR": "batch",
+    "CyclicLR": "batch",
+}
+
+
+def test_interval_says_when_a_loop_steps_each_scheduler():
+    public = {name for name in lr_scheduler.__all__ if name != "LRScheduler"}
+    assert public == set(INTERVALS)
+    for name, interval in INTERVALS.items():
+        assert getattr(lr_scheduler, name).interval == interval, name
+    assert "interval" not in lr_scheduler.StepLR(make_optimizer(optim, "sgd"), 3).state_dict()
+
+
+def test_reduce_on_plateau_is_an_lr_scheduler_as_in_torch():
+    optimizer = make_optimizer(optim, "sgd")
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer)
+    torch_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(make_optimizer(torch.optim, "sgd"))
+    assert isinstance(torch_scheduler, torch.optim.lr_scheduler.LRScheduler)
+    assert isinstance(scheduler, lr_scheduler.LRScheduler)
+    assert scheduler.last_epoch == torch_scheduler.last_epoch == 0
+    assert scheduler.get_last_lr() == torch_scheduler.get_last_lr() == [0.1, 0.03]
+    assert scheduler.base_lrs == [0.1, 0.03]
+    with pytest.raises(NotImplementedError):
+        scheduler.get_lr()  # no closed form, as in torch: each cut starts from the current lr
 
 
 def test_scale_lr_on_plateau_keeps_the_lowered_lr():

@@ -4,7 +4,7 @@ from typing import Any
 
 from descent.errors import unknown_name
 from descent.nn.utils import clip_grad_norm_, clip_grad_value_
-from descent.optim import lr_scheduler, schedules
+from descent.optim import lr_scheduler, lr_schedules
 from descent.optim.adadelta import Adadelta
 from descent.optim.adagrad import Adagrad
 from descent.optim.adam import Adam, AdamW
@@ -61,5 +61,5 @@ __all__ = [
     "clip_grad_value_",
     "create",
     "lr_scheduler",
-    "schedules",
+    "lr_schedules",
 ]

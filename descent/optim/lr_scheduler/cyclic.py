@@ -1,13 +1,13 @@
-"""`OneCycleLR` and `CyclicLR`: schedules that move the lr and, against it, the momentum."""
+"""`OneCycleLR` and `CyclicLR`: batch schedules that move the lr and, against it, the momentum."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from descent.optim import schedules
+from descent.optim import lr_schedules
+from descent.optim.lr_scheduler.base import LRScheduler, checked_optimizer, per_group
 from descent.optim.optimizer import Optimizer
-from descent.optim.scheduler import LRScheduler, checked_optimizer, per_group
 
 
 class _CyclesMomentum(LRScheduler):
@@ -62,6 +62,8 @@ class OneCycleLR(_CyclesMomentum):
     then anneals to the minimum, as in the paper. Step it after every batch.
     """
 
+    interval = "batch"
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -98,15 +100,15 @@ class OneCycleLR(_CyclesMomentum):
         self.anneal_strategy, self.three_phase = anneal_strategy, three_phase
 
         self.max_lrs = per_group("OneCycleLR", "max_lr", max_lr, optimizer)
-        self.base_lrs = [top / div_factor for top in self.max_lrs]
-        self.min_lrs = [start / final_div_factor for start in self.base_lrs]
+        base_lrs = [top / div_factor for top in self.max_lrs]
+        self.min_lrs = [start / final_div_factor for start in base_lrs]
         if last_epoch == -1:
             for group, start, top, end in zip(
-                optimizer.param_groups, self.base_lrs, self.max_lrs, self.min_lrs
+                optimizer.param_groups, base_lrs, self.max_lrs, self.min_lrs
             ):
                 group["initial_lr"], group["max_lr"], group["min_lr"] = start, top, end
         self._init_momentum(cycle_momentum, base_momentum, max_momentum, last_epoch)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, base_lrs=base_lrs)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch > self.total_steps:
@@ -126,7 +128,7 @@ class OneCycleLR(_CyclesMomentum):
         ]
 
     def _value(self, start: float, peak: float, end: float) -> float:
-        return schedules.one_cycle(
+        return lr_schedules.one_cycle(
             self.last_epoch,
             start,
             peak,
@@ -147,6 +149,8 @@ class CyclicLR(_CyclesMomentum):
     Momentum (beta1 for Adam) moves the other way, max_momentum down to base_momentum.
     A scale_fn is not saved by `state_dict()`. Step it after every batch.
     """
+
+    interval = "batch"
 
     _not_saved = ("optimizer", "scale_fn")
 
@@ -183,13 +187,13 @@ class CyclicLR(_CyclesMomentum):
         self.step_size_up, self.step_size_down = float(step_size_up), float(step_size_down)
         self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, gamma, scale_fn, scale_mode
 
-        self.base_lrs = per_group("CyclicLR", "base_lr", base_lr, optimizer)
+        base_lrs = per_group("CyclicLR", "base_lr", base_lr, optimizer)
         self.max_lrs = per_group("CyclicLR", "max_lr", max_lr, optimizer)
         if last_epoch == -1:
-            for group, lr in zip(optimizer.param_groups, self.base_lrs):
+            for group, lr in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = lr
         self._init_momentum(cycle_momentum, base_momentum, max_momentum, last_epoch)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, base_lrs=base_lrs)
 
     def get_lr(self) -> list[float]:
         return [self._value(low, high) for low, high in zip(self.base_lrs, self.max_lrs)]
@@ -200,7 +204,7 @@ class CyclicLR(_CyclesMomentum):
         ]
 
     def _value(self, low: float, high: float) -> float:
-        return schedules.cyclic(
+        return lr_schedules.cyclic(
             self.last_epoch,
             low,
             high,

@@ -1,9 +1,11 @@
 """Learning-rate schedules as plain functions of the step: the math behind `lr_scheduler`.
 
 Each function returns the value at `step` (0 is the value before any
-update) in closed form. PyTorch computes several of these recursively
-(lr_t from lr_{t-1}); over 300 steps the two agree to a relative 1e-12,
-and the closed form does not drift over long runs.
+update) in closed form; the classes in `descent.optim.lr_scheduler` are
+adapters that feed them `last_epoch` and write the result to an optimizer.
+PyTorch computes several of these recursively (lr_t from lr_{t-1}); over
+300 steps the two agree to a relative 1e-12, and the closed form does not
+drift over long runs.
 """
 
 from __future__ import annotations
