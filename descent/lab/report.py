@@ -29,7 +29,6 @@ figcaption { color: #555; font-size: 0.9em; }
 """
 
 
-format_value = format_number  # the old name, kept until its readers import descent.text
 
 
 class Report:

@@ -29,7 +29,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 """The optimizers by their torch class names in lower case: the one table that configs,
 the command line, the lab and the estimators read."""
 
-BY_NAME = OPTIMIZERS  # the old name of OPTIMIZERS, kept until its readers have switched
 
 
 def create(name: str, params, **options: Any) -> Optimizer:
@@ -45,7 +44,6 @@ def create(name: str, params, **options: Any) -> Optimizer:
 
 
 __all__ = [
-    "BY_NAME",
     "OPTIMIZERS",
     "SGD",
     "Adadelta",
