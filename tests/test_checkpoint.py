@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
+from checkpoint_writer import make_model, save
 
 import descent as dc
 from descent import checkpoint, nn, optim, safefile
@@ -251,36 +252,71 @@ def test_save_refuses_what_json_and_safetensors_cannot_hold(tmp_path):
     assert not os.listdir(tmp_path)
 
 
-def test_sigkill_during_repeated_saves_always_leaves_a_loadable_checkpoint(tmp_path):
-    writer = Path(__file__).with_name("checkpoint_writer.py")
+WRITER = Path(__file__).with_name("checkpoint_writer.py")
+
+
+def start_writer(path, version, *step):
+    """checkpoint_writer.py saving versions `version`, `version` + 1, ... to `path`."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    model = nn.Sequential(nn.Linear(128, 512), nn.BatchNorm1d(512), nn.Linear(512, 64))
+    command = [sys.executable, str(WRITER), str(path), str(version), *step]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
+
+
+def saved_versions(child) -> list[int]:
+    """The versions a writer finished saving, from what it printed until it died."""
+    lines = child.stdout.read().split("\n")
+    child.stdout.close()
+    return [int(line.split()[1]) for line in lines if line.startswith("saved ")]
+
+
+def loaded_version(path) -> int:
+    """The checkpoint's version, after checking that every tensor in it holds that version."""
+    model = make_model()
+    version = checkpoint.load(path, model=model, rng=False)["version"]
+    for tensor in (*model.parameters(), *model.buffers()):
+        assert np.all(tensor.data == version)  # one whole save, never a mixture of two
+    return version
+
+
+@pytest.mark.parametrize("step, survivor", [("fsync", 1), ("replace", 1), ("replaced", 2)])
+def test_a_writer_killed_at_each_step_of_a_save_leaves_one_whole_checkpoint(
+    tmp_path, step, survivor
+):
+    """Deterministic: the writer saves version 1, then SIGKILLs itself at `step` of saving 2."""
+    path = tmp_path / "ckpt.safetensors"
+    save(path, make_model(), 0)
+    child = start_writer(path, 1, step)
+    try:
+        child.wait(timeout=30)
+    finally:
+        child.kill()  # if `step` never came, the writer would loop on
+    assert child.returncode == -signal.SIGKILL
+    assert saved_versions(child) == [1]
+    assert loaded_version(path) == survivor  # the old file until the rename, then the new one
+    leftovers = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert len(leftovers) == (0 if step == "replaced" else 1)  # a kill skips the cleanup
+
+
+def test_sigkill_during_repeated_saves_always_leaves_a_loadable_checkpoint(tmp_path):
+    """Kills at arbitrary moments: whenever one lands, the file on disk is a whole checkpoint,
+    the last one the writer finished or the one it was writing if its rename had happened."""
     rng = np.random.default_rng(0)
-    workers, rounds = 5, 10  # 50 kills, five writers at a time
+    workers, rounds = 4, 3  # 12 kills, four writers at a time
     paths = [tmp_path / f"ckpt-{i}.safetensors" for i in range(workers)]
-    versions = [0] * workers
     for path in paths:
-        checkpoint.save(path, model=model, extra={"version": 0})
+        save(path, make_model(), 0)
+    versions = [0] * workers
     for _ in range(rounds):
-        children = []
-        for path, version in zip(paths, versions):
-            command = [sys.executable, str(writer), str(path), str(version + 1)]
-            child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)  # noqa: S603
-            children.append(child)
+        children = [start_writer(path, version + 1) for path, version in zip(paths, versions)]
         for child in children:
-            assert child.stdout.readline() == b"ready\n"
+            assert child.stdout.readline() == "ready\n"
         for child in children:
             time.sleep(rng.uniform(0.0, 0.03))
             child.send_signal(signal.SIGKILL)
         for i, (child, path) in enumerate(zip(children, paths)):
-            child.wait()
-            child.stdout.close()
+            child.wait(timeout=60)
             assert child.returncode == -signal.SIGKILL
-            version = checkpoint.load(path, model=model, rng=False)["version"]
-            assert version >= versions[i]  # never an older version, never a mixture
-            for tensor in model.parameters():
-                assert np.all(tensor.data == version)
-            versions[i] = version
-    assert sum(versions) > 0  # the writers did replace the first checkpoints
-    leftovers = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
-    assert leftovers, "no kill landed during a write; the test did not test crash safety"
+            finished = saved_versions(child)
+            last = finished[-1] if finished else versions[i]
+            versions[i] = loaded_version(path)
+            assert versions[i] in (last, last + 1)
