@@ -12,6 +12,8 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
+from descent.files import write_atomic
+
 SIZE = (6.4, 3.6)
 DPI = 100
 
@@ -168,7 +170,7 @@ def run_figures(history: dict) -> dict[str, Figure]:
 
 
 def save(figure: Figure, path: str | os.PathLike) -> None:
-    figure.savefig(path, format="png")
+    write_atomic(path, png_bytes(figure))
 
 
 def png_bytes(figure: Figure) -> bytes:
