@@ -48,7 +48,7 @@ from descent.lab.gradients import gradient_cosine
 from descent.lab.sharpness import SharpnessTracker
 from descent.lab.summary import bands, table_row
 from descent.lab.verdicts import auto_target, lr_labels
-from descent.nn.loss import CrossEntropyLoss, MSELoss
+from descent.nn.loss import loss_for_task
 from descent.nn.models import build_model
 from descent.optim import OPTIMIZERS, create
 from descent.random import manual_seed
@@ -234,7 +234,7 @@ def _prepare(train, val, model, loss_fn):
         "classification" if np.issubdtype(np.asarray(y).dtype, np.integer) else "regression"
     )
     if loss_fn is None:
-        loss_fn = CrossEntropyLoss() if task == "classification" else MSELoss()
+        loss_fn = loss_for_task(None, task)
     if callable(model) and not isinstance(model, (str, Mapping)):
         return x, y, task, loss_fn, model, getattr(model, "__name__", "custom")
     classes = getattr(train, "num_classes", None) or int(np.max(np.asarray(y))) + 1
