@@ -110,7 +110,6 @@ def load(
     return extra
 
 
-
 def _model_state(model, doc: dict, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The saved model state, once its keys, shapes and dtypes match `model`'s."""
     if not doc.get("model"):

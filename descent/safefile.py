@@ -49,7 +49,6 @@ def contiguous(array: np.ndarray, name: str) -> np.ndarray:
     return array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d arrays 0-d
 
 
-
 def encode(value: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
     """`value` as JSON-able data, its arrays and tensors moved into `tensors` (named after
     `where`); a tensor that requires grad is tagged so that it comes back requiring it."""
@@ -89,7 +88,6 @@ def encode(value: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
     )
 
 
-
 def digest(text: str, tensors: dict[str, np.ndarray]) -> str:
     digest = hashlib.sha256(text.encode())
     for name in sorted(tensors):
@@ -98,7 +96,6 @@ def digest(text: str, tensors: dict[str, np.ndarray]) -> str:
         little = array.astype(array.dtype.newbyteorder("<"), copy=False)
         digest.update(little.tobytes())
     return digest.hexdigest()
-
 
 
 def read(source, fmt: str, version: int) -> tuple[dict, dict[str, np.ndarray]]:
@@ -184,9 +181,7 @@ def _header(data: bytes) -> tuple[dict, int]:
                 "the file is truncated or damaged"
             )
         if end - begin != math.prod(shape) * _ITEMSIZE[dtype]:
-            raise Bad(
-                f"tensor {name!r} of shape {shape} {dtype} does not fill {end - begin} bytes"
-            )
+            raise Bad(f"tensor {name!r} of shape {shape} {dtype} does not fill {end - begin} bytes")
         spans.append((begin, end))
     position = 0
     for begin, end in sorted(spans):
@@ -241,5 +236,3 @@ def decode(value: Any, tensors: dict[str, np.ndarray], as_tensors: bool = False)
         except TypeError:
             raise Bad("an unhashable dict key in the metadata") from None
     return {k: decode(v, tensors, as_tensors) for k, v in value.items()}
-
-

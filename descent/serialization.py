@@ -54,8 +54,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
         )
     if pickle_module is not None:
         raise ValueError("load: descent never unpickles, so it takes no pickle_module")
-    if map_location is not None and not callable(map_location) and not isinstance(
-        map_location, dict
+    if (
+        map_location is not None
+        and not callable(map_location)
+        and not isinstance(map_location, dict)
     ):
         as_device(map_location)
     name = getattr(f, "name", f if isinstance(f, str | os.PathLike) else "<file object>")

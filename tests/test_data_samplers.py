@@ -181,8 +181,9 @@ class EveryOther(Sampler):
     [
         lambda: RandomSampler(range(N), generator=np.random.default_rng(8)),
         lambda: RandomSampler(range(N)),  # a fresh generator from the default one each epoch
-        lambda: WeightedRandomSampler(np.linspace(1, 2, N), 15,
-                                      generator=np.random.default_rng(8)),  # fmt: skip
+        lambda: WeightedRandomSampler(
+            np.linspace(1, 2, N), 15, generator=np.random.default_rng(8)
+        ),  # fmt: skip
         lambda: EveryOther(np.random.default_rng(8)),
         lambda: SequentialSampler(range(N)),
     ],

@@ -42,7 +42,7 @@ Y = np.arange(10) % 3
 ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(Y))
 '''
 
-LOADERS = '''
+LOADERS = """
 loader = DataLoader(ds, batch_size=4)
 results["defaults"] = [loader.batch_size, loader.drop_last, type(loader.sampler).__name__,
                        type(loader.batch_sampler).__name__, len(loader)]
@@ -71,7 +71,7 @@ results["sampler_lens"] = [
     len(SubsetRandomSampler([1, 5, 2])), len(WeightedRandomSampler([0.1, 0.9], 7)),
     len(list(RandomSampler(ds, num_samples=23))), sorted(SubsetRandomSampler([1, 5, 2])),
 ]
-'''
+"""
 
 
 DATASETS = '''
@@ -136,7 +136,7 @@ results["random_split"] = [
 ]
 '''
 
-ERRORS = '''
+ERRORS = """
 results["errors"] = {
     "shuffle_and_sampler": raises(lambda: DataLoader(ds, shuffle=True, sampler=[0, 1])),
     "batch_sampler_and_size": raises(
@@ -163,7 +163,7 @@ results["errors"] = {
     "concat_out_of_range": raises(lambda: ConcatDataset([ds])[10]),
     "dataset_getitem": raises(lambda: Dataset()[0]),
 }
-'''
+"""
 
 
 def same_under_both(source: str) -> None:

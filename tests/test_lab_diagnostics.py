@@ -84,8 +84,12 @@ class LastStepSpy(Callback):
         if self.before is not None:
             params = dict(self.run.model.named_parameters())
             self.grad_norm.append({n: np.linalg.norm(p.grad.numpy()) for n, p in params.items()})
-            self.update_ratio.append({n: np.linalg.norm(params[n].detach().numpy() - w)
-                                      / np.linalg.norm(w) for n, w in self.before.items()})
+            self.update_ratio.append(
+                {
+                    n: np.linalg.norm(params[n].detach().numpy() - w) / np.linalg.norm(w)
+                    for n, w in self.before.items()
+                }
+            )
             self.before = None
 
 
@@ -106,8 +110,11 @@ def test_layer_series_have_one_entry_per_epoch_and_aggregate_the_parameters():
         expected = [np.hypot(norms[f"{layer}.weight"], norms[f"{layer}.bias"])
                     for norms in spy.grad_norm]  # fmt: skip
         np.testing.assert_allclose(diagnostics.grad_norm[layer], expected, rtol=1e-6)
-        np.testing.assert_allclose(diagnostics.update_ratio[layer],
-                                   [r[f"{layer}.weight"] for r in spy.update_ratio], rtol=1e-6)
+        np.testing.assert_allclose(
+            diagnostics.update_ratio[layer],
+            [r[f"{layer}.weight"] for r in spy.update_ratio],
+            rtol=1e-6,
+        )
         assert all(r > 0 for r in diagnostics.update_ratio[layer])
 
 

@@ -132,8 +132,12 @@ def test_module_to_a_dtype_casts_floating_parameters_and_buffers():
 
 
 @pytest.mark.parametrize(
-    "make", [lambda **kw: nn.BatchNorm1d(3, **kw), lambda **kw: nn.BatchNorm2d(3, **kw),
-             lambda **kw: nn.LayerNorm(3, **kw)],  # fmt: skip
+    "make",
+    [
+        lambda **kw: nn.BatchNorm1d(3, **kw),
+        lambda **kw: nn.BatchNorm2d(3, **kw),
+        lambda **kw: nn.LayerNorm(3, **kw),
+    ],  # fmt: skip
 )
 def test_normalisation_layers_take_dtype_and_device(make):
     layer = make(dtype=dc.float64, device="cpu")

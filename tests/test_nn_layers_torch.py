@@ -135,8 +135,9 @@ def test_layer_matches_torch_in_float32(index):
 
 def test_conv_transpose2d_output_size_picks_the_output_padding():
     torch.manual_seed(0)
-    ours, theirs = nn.ConvTranspose2d(2, 3, 3, stride=2, **F64), torch.nn.ConvTranspose2d(
-        2, 3, 3, stride=2, **T64
+    ours, theirs = (
+        nn.ConvTranspose2d(2, 3, 3, stride=2, **F64),
+        torch.nn.ConvTranspose2d(2, 3, 3, stride=2, **T64),
     )
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 4))
     call = lambda m, t: m(t, output_size=[1, 3, 10, 9])  # noqa: E731

@@ -140,16 +140,24 @@ def train(config_path, progress, **flags) -> None:
     _run_job(jobs.train, _config(config_path, flags), echo=_echo, progress=progress)
 
 
-@cli.command("lr-find", epilog="""
+@cli.command(
+    "lr-find",
+    epilog="""
 \b
 Example:
   descent lr-find --data digits --model mlp:128 --batch-size 32
-""")
+""",
+)
 @config_options
 @click.option("--start-lr", type=float, default=1e-6, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
-@click.option("--steps", type=int, default=100, show_default=True,
-              help="Learning rates tried, one mini-batch each.")
+@click.option(
+    "--steps",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Learning rates tried, one mini-batch each.",
+)
 def lr_find(config_path, start_lr, end_lr, steps, **flags) -> None:
     """The learning-rate range test: raise the lr each mini-batch and suggest one."""
     from descent.cli import jobs
@@ -158,16 +166,24 @@ def lr_find(config_path, start_lr, end_lr, steps, **flags) -> None:
              steps=steps, echo=_echo)  # fmt: skip
 
 
-@cli.command(epilog="""
+@cli.command(
+    epilog="""
 \b
 Example:
   descent sharpness --data moons --model mlp:32,32:tanh --batch-size full --lr 0.2
-""")
+"""
+)
 @config_options
-@click.option("--every", type=int, default=1, show_default=True,
-              help="Measure every this many epochs.")
-@click.option("--samples", type=int, default=512, show_default=True,
-              help="Training samples the Hessian is measured on.")
+@click.option(
+    "--every", type=int, default=1, show_default=True, help="Measure every this many epochs."
+)
+@click.option(
+    "--samples",
+    type=int,
+    default=512,
+    show_default=True,
+    help="Training samples the Hessian is measured on.",
+)
 @PROGRESS
 def sharpness(config_path, every, samples, progress, **flags) -> None:
     """Train while tracking the Hessian's top eigenvalue against 2/lr (edge of stability)."""
@@ -252,34 +268,71 @@ def _keys_in(config_path) -> set[str]:
         return set()  # RunConfig.from_toml reports the problem itself
 
 
-PER_ARM = ("optimizer", "lr", "batch_size", "epochs", "schedule", "gamma", "step_size",
-           "early_stopping", "guard", "nesterov")
+PER_ARM = (
+    "optimizer",
+    "lr",
+    "batch_size",
+    "epochs",
+    "schedule",
+    "gamma",
+    "step_size",
+    "early_stopping",
+    "guard",
+    "nesterov",
+)
 
 
-@cli.command(epilog="""
+@cli.command(
+    epilog="""
 \b
 Examples:
   descent compare
   descent compare --batch-sizes full,1,32 --lrs 0.01,0.1,1 --budget epochs=5
   descent compare --arm full:sgd:0.5 --arm 32:adam:0.001 --budget seconds=3 --seeds 5
-""")
+"""
+)
 @config_options
-@click.option("--arm", "arm_specs", multiple=True, metavar="BATCH:OPTIMIZER:LR",
-              help="One arm, e.g. 32:sgd:0.1; repeat for more.")
-@click.option("--batch-sizes", metavar="LIST",
-              help="A grid's batch sizes (default full,1,32).")
-@click.option("--optimizers", metavar="LIST",
-              help="A grid's optimizers, e.g. sgd,adam (default sgd).")
-@click.option("--lrs", metavar="LIST",
-              help="A grid's learning rates, e.g. 0.01,0.1,1 (default 0.1).")
-@click.option("--budget", "budget_text", default="epochs=10", show_default=True,
-              metavar="KIND=AMOUNT", help="epochs, samples, updates or seconds, per arm.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Seeds per arm (0, 1, ...).")
-@click.option("--target-loss", type=float, callback=lambda ctx, param, value: _positive(value),
-              help="The training loss the to-target columns measure (default: chosen).")
-@click.option("--sharpness-every", type=click.IntRange(min=1), metavar="EPOCHS",
-              help="Also track the sharpness every this many epochs.")
+@click.option(
+    "--arm",
+    "arm_specs",
+    multiple=True,
+    metavar="BATCH:OPTIMIZER:LR",
+    help="One arm, e.g. 32:sgd:0.1; repeat for more.",
+)
+@click.option("--batch-sizes", metavar="LIST", help="A grid's batch sizes (default full,1,32).")
+@click.option(
+    "--optimizers", metavar="LIST", help="A grid's optimizers, e.g. sgd,adam (default sgd)."
+)
+@click.option(
+    "--lrs", metavar="LIST", help="A grid's learning rates, e.g. 0.01,0.1,1 (default 0.1)."
+)
+@click.option(
+    "--budget",
+    "budget_text",
+    default="epochs=10",
+    show_default=True,
+    metavar="KIND=AMOUNT",
+    help="epochs, samples, updates or seconds, per arm.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Seeds per arm (0, 1, ...).",
+)
+@click.option(
+    "--target-loss",
+    type=float,
+    callback=lambda ctx, param, value: _positive(value),
+    help="The training loss the to-target columns measure (default: chosen).",
+)
+@click.option(
+    "--sharpness-every",
+    type=click.IntRange(min=1),
+    metavar="EPOCHS",
+    help="Also track the sharpness every this many epochs.",
+)
 def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, seeds,
             target_loss, sharpness_every, **flags) -> None:  # fmt: skip
     """Batch, stochastic and mini-batch descent and learning rates, side by side.
@@ -343,10 +396,20 @@ def evaluate(run, which) -> None:
 
 @cli.command(epilog="\b\nExample:\n  descent predict runs/<run> --input new.csv --output out.csv")
 @RUN
-@click.option("--input", "input_csv", required=True, type=click.Path(dir_okay=False),
-              help="A CSV with a header naming the training features.")
-@click.option("--output", "output_csv", required=True, type=click.Path(dir_okay=False),
-              help="Where to write one prediction per input row.")
+@click.option(
+    "--input",
+    "input_csv",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A CSV with a header naming the training features.",
+)
+@click.option(
+    "--output",
+    "output_csv",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write one prediction per input row.",
+)
 @WHICH
 def predict(run, input_csv, output_csv, which) -> None:
     """Predict each row of a CSV with a run's model (class and probabilities, or values)."""
@@ -396,6 +459,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     return 0
-
-
-

@@ -58,8 +58,9 @@ class DataSplits:
             "feature_names": self.train.feature_names,
             "class_names": self.train.class_names,
             "standardizer": self.standardizer.state_dict() if self.standardizer else None,
-            "target_standardizer": (self.target_standardizer.state_dict()
-                                    if self.target_standardizer else None),  # fmt: skip
+            "target_standardizer": (
+                self.target_standardizer.state_dict() if self.target_standardizer else None
+            ),  # fmt: skip
             "source_sha256": self.source_sha256,
             "sizes": {
                 "train": len(self.train),

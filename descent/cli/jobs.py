@@ -49,6 +49,8 @@ from descent.train import (
 from descent.train import resume as resume_fit
 
 Echo = Callable[[str], None]
+
+
 def _label(config: RunConfig) -> str:
     data = os.path.splitext(os.path.basename(config.data))[0]
     return f"{data}-{str(config.model).replace(':', '-').replace(',', '-')}"
@@ -60,8 +62,13 @@ def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool) -> l
     return [
         ProgressBar(disable=None if progress else True, leave=False),
         *setup.callbacks(),
-        ModelCheckpoint(folder.last_checkpoint, every=1, save_best=has_val,
-                        monitor="val_loss", best_path=folder.best_checkpoint),  # fmt: skip
+        ModelCheckpoint(
+            folder.last_checkpoint,
+            every=1,
+            save_best=has_val,
+            monitor="val_loss",
+            best_path=folder.best_checkpoint,
+        ),  # fmt: skip
         JSONLogger(folder.file("history.json")),
         CSVLogger(folder.file("history.csv")),
         EpochTable(echo),
@@ -150,8 +157,11 @@ def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo:
     def tracker(setup: Setup) -> dict:
         train_data = setup.data.train
         n = min(samples, len(train_data))
-        return {"sharpness.json": SharpnessTracker(train_data.features[:n],
-                                                   train_data.targets[:n], every=every)}
+        return {
+            "sharpness.json": SharpnessTracker(
+                train_data.features[:n], train_data.targets[:n], every=every
+            )
+        }
 
     folder, test = train(config, echo=echo, progress=progress, extras=tracker, kind="sharpness-")
     echo(sharpness_summary(folder.read_json("sharpness.json")))
@@ -184,7 +194,8 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
         raise FileNotFoundError(
             f"{folder.path}: no checkpoints/last.safetensors to resume from: a compare or "
             "lr-find folder has none, nor does a run that stopped in its first epoch; train "
-            "again with descent train")
+            "again with descent train"
+        )
     saved = History.from_dict(folder.read_json("history.json"))
     stops = [e for e in saved.events if e.get("event") == "early_stopping"]
     if stops:
@@ -253,7 +264,6 @@ def evaluate_run(path, which: str = "best", echo: Echo = print) -> dict[str, dic
     saved = _checkpoint(folder, which)
     extra = checkpoint.load(saved, model=setup.model)
     echo(f"weights: {saved.name}, saved after epoch {extra.get('epoch', '?')}")
-
 
     loaders = {"train": setup.train_loader, "validation": setup.val_loader,
                "test": setup.test_loader}  # fmt: skip
@@ -344,5 +354,3 @@ def _table_lines(table: list[dict]) -> list[str]:
     return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                       for i, (cell, w) in enumerate(zip(line, widths)))
             for line in cells]  # fmt: skip
-
-

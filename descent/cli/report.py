@@ -43,8 +43,10 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
     lr_find.json (range test), sharpness.json (sharpness during training).
     """
     config = RunConfig.from_toml(folder.config)
-    report = Report(f"descent: {folder.path.name}",
-                    f"descent on Python {platform.python_version()}, {platform.machine()}")
+    report = Report(
+        f"descent: {folder.path.name}",
+        f"descent on Python {platform.python_version()}, {platform.machine()}",
+    )
     if failure:
         report.heading("The run failed").paragraph(failure)
     if folder.file("history.json").is_file():
@@ -134,8 +136,16 @@ def _layer_section(report: Report, folder: RunFolder, diagnostics: dict) -> None
     report.table(rows, columns if diagnostics["dead_relu"] else columns[:3])
 
 
-COMPARE_SETTINGS = ("data", "target", "model", "loss", "seed", "val_split", "test_split",
-                    "standardize")
+COMPARE_SETTINGS = (
+    "data",
+    "target",
+    "model",
+    "loss",
+    "seed",
+    "val_split",
+    "test_split",
+    "standardize",
+)
 SHOWN = {"arm": "arm", "train_loss": "loss", "train_accuracy": "acc", "val_loss": "val loss",
          "val_accuracy": "val acc", "updates_per_epoch": "updates/ep",
          "seconds_per_epoch": "s/epoch", "loss_noise": "noise", "grad_cosine_start": "cos",

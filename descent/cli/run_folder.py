@@ -112,7 +112,9 @@ class RunFolder:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{self.path}: {name} is missing; the run did not finish "
-                                    "its first epoch, or the file was removed") from None
+            raise FileNotFoundError(
+                f"{self.path}: {name} is missing; the run did not finish "
+                "its first epoch, or the file was removed"
+            ) from None
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not valid JSON ({error})") from None

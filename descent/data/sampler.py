@@ -165,8 +165,7 @@ class WeightedRandomSampler(_ArraySampler):
         array = np.asarray(weights._data if isinstance(weights, Tensor) else weights, np.float64)
         if array.ndim != 1:
             raise ValueError(
-                f"{who}: weights should be a 1d sequence but given weights have shape "
-                f"{array.shape}"
+                f"{who}: weights should be a 1d sequence but given weights have shape {array.shape}"
             )
         if not np.isfinite(array).all() or (array < 0).any() or array.sum() <= 0:
             raise ValueError(

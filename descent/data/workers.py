@@ -151,8 +151,17 @@ class WorkerPool:
                 info = WorkerInfo(worker_id, num_workers, base_seed + worker_id, dataset)
                 process = context.Process(
                     target=_worker_loop,
-                    args=(dataset, collate_fn, auto_collation, tasks, writer, self.stop, info,
-                          worker_init_fn, os.getpid()),  # fmt: skip
+                    args=(
+                        dataset,
+                        collate_fn,
+                        auto_collation,
+                        tasks,
+                        writer,
+                        self.stop,
+                        info,
+                        worker_init_fn,
+                        os.getpid(),
+                    ),  # fmt: skip
                     daemon=True,
                 )
                 process.start()

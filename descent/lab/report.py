@@ -29,8 +29,6 @@ figcaption { color: #555; font-size: 0.9em; }
 """
 
 
-
-
 class Report:
     """Build a page section by section, then `render()` or `write(path)` it."""
 

@@ -16,6 +16,7 @@ from descent.tensor import Tensor
 
 class Linear(Function):
     """y = x W^T + b with PyTorch's weight layout (out_features, in_features)."""
+
     saves = ("x", "weight")
 
     def forward(self, x, weight, bias=None):

@@ -30,7 +30,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 the command line, the lab and the estimators read."""
 
 
-
 def create(name: str, params, **options: Any) -> Optimizer:
     """The optimizer called `name` (a key of OPTIMIZERS) over `params`, with `options`.
 

@@ -157,8 +157,9 @@ class EarlyStopping(Callback):
         if math.isfinite(value) and better(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(v, copy=True)
-                                     for k, v in self.run.model.state_dict().items()}
+                self.best_weights = {
+                    k: np.array(v, copy=True) for k, v in self.run.model.state_dict().items()
+                }
             return
         self.wait += 1
         if self.wait >= self.patience:

@@ -23,7 +23,7 @@ results["grad_after_zero"] = x.grad.tolist()
 (x * x).sum().backward()
 results["accumulated"] = x.grad.tolist()
 x.grad = None
-(x ** 3).mean().backward()
+(x**3).mean().backward()
 results["after_none"] = x.grad.tolist()
 
 w = torch.ones(2, 2, requires_grad=True)

@@ -5,7 +5,7 @@ import torch
 
 results = {}
 x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
-y = (x ** 3).sum()
+y = (x**3).sum()
 (g,) = torch.autograd.grad(y, x, create_graph=True)
 results["g"] = g.tolist()
 results["g.requires_grad"] = g.requires_grad

@@ -8,7 +8,7 @@ results = {}
 x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
 y = x * 3
 y.retain_grad()
-z = (y ** 2).sum()
+z = (y**2).sum()
 z.backward()
 results["y.grad"] = y.grad.tolist()
 results["x.grad"] = x.grad.tolist()
@@ -24,12 +24,12 @@ with warnings.catch_warnings():
 x.grad = None
 h = x * 3
 handle = h.register_hook(lambda g: g * 2)
-(h ** 2).sum().backward()
+(h**2).sum().backward()
 results["hooked"] = x.grad.tolist()
 handle.remove()
 x.grad = None
 h2 = x * 3
-(h2 ** 2).sum().backward()
+(h2**2).sum().backward()
 results["hook_removed"] = x.grad.tolist()
 
 seen = []

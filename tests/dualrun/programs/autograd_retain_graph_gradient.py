@@ -25,7 +25,7 @@ x.grad = None
 y.backward(torch.tensor([0.1, 1.0, 0.0001]))
 results["gradient_arg"] = x.grad.numpy()
 x.grad = None
-y2 = x ** 2
+y2 = x**2
 y2.backward(gradient=torch.ones_like(y2))
 results["ones_like_gradient"] = x.grad.tolist()
 x.grad = None

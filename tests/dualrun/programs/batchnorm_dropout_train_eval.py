@@ -38,8 +38,10 @@ with torch.no_grad():
         if "bn" not in name:
             p.copy_(torch.tensor(rng.normal(0, 0.3, tuple(p.shape)), dtype=torch.float32))
 results["bn_state"] = [k for k in model.state_dict() if k.startswith("bn1")]
-results["bn_init"] = [model.bn1.weight.detach().numpy().copy(),
-                      model.bn1.running_var.numpy().copy()]
+results["bn_init"] = [
+    model.bn1.weight.detach().numpy().copy(),
+    model.bn1.running_var.numpy().copy(),
+]
 
 optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
@@ -48,15 +50,16 @@ history = []
 for _epoch in range(5):
     model.train()
     for i in range(0, 120, 24):
-        loss = loss_fn(model(x_t[i:i + 24]), y_t[i:i + 24])
+        loss = loss_fn(model(x_t[i : i + 24]), y_t[i : i + 24])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     model.eval()
     with torch.no_grad():
         logits = model(x_t)
-    history.append([loss.item(), loss_fn(logits, y_t).item(),
-                    (logits.argmax(1) == y_t).float().mean().item()])
+    history.append(
+        [loss.item(), loss_fn(logits, y_t).item(), (logits.argmax(1) == y_t).float().mean().item()]
+    )
 results["history"] = history
 results["running_mean"] = model.bn1.running_mean.numpy().copy()
 results["running_var"] = model.bn2.running_var.numpy().copy()

@@ -48,8 +48,9 @@ net = Net()
 with torch.no_grad():
     for p in net.parameters():
         fan_in = p[0].numel() if p.dim() > 1 else 10
-        p.copy_(torch.tensor(rng.uniform(-1, 1, tuple(p.shape)) / np.sqrt(fan_in),
-                             dtype=torch.float32))
+        p.copy_(
+            torch.tensor(rng.uniform(-1, 1, tuple(p.shape)) / np.sqrt(fan_in), dtype=torch.float32)
+        )
 criterion = nn.CrossEntropyLoss()
 optimizer = optim.SGD(net.parameters(), lr=0.03, momentum=0.9)
 
@@ -59,7 +60,7 @@ losses = []
 for _epoch in range(4):
     running_loss = 0.0
     for i in range(0, 48, 8):
-        inputs, target = train_x[i:i + 8], train_y[i:i + 8]
+        inputs, target = train_x[i : i + 8], train_y[i : i + 8]
         optimizer.zero_grad()
         outputs = net(inputs)
         loss = criterion(outputs, target)

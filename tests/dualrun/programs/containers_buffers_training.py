@@ -50,16 +50,23 @@ history = []
 for epoch in range(6):
     model.train()
     for i in range(0, 64, 16):
-        logits, reg = model(x_t[i:i + 16], act="tanh" if epoch % 2 else "relu")
-        loss = F.cross_entropy(logits, y_t[i:i + 16]) + 0.1 * F.mse_loss(reg, target_reg[i:i + 16])
+        logits, reg = model(x_t[i : i + 16], act="tanh" if epoch % 2 else "relu")
+        loss = F.cross_entropy(logits, y_t[i : i + 16]) + 0.1 * F.mse_loss(
+            reg, target_reg[i : i + 16]
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     model.eval()
     with torch.no_grad():
         logits, reg = model(x_t)
-        history.append([loss.item(), (logits.argmax(1) == y_t).float().mean().item(),
-                        F.mse_loss(reg, target_reg).item()])
+        history.append(
+            [
+                loss.item(),
+                (logits.argmax(1) == y_t).float().mean().item(),
+                F.mse_loss(reg, target_reg).item(),
+            ]
+        )
 results["history"] = history
 steps_dtype = str(model.steps.dtype).replace("torch.", "")
 results["steps"] = [model.steps.item(), steps_dtype, model.steps.requires_grad]

@@ -26,10 +26,17 @@ results["i.float"] = i.float().tolist()
 results["bool"] = torch.tensor([0.0, 2.0]).bool().tolist()
 results["type_long"] = dt(f.type(torch.int64))
 results["half_back"] = f.half().float().tolist()
-results["aliases"] = [torch.float32 == torch.float, torch.int64 == torch.long,
-                      torch.float64 == torch.double]
-results["is_floating"] = [f.is_floating_point(), i.is_floating_point(),
-                          f.dtype.is_floating_point, i.dtype.is_floating_point]
+results["aliases"] = [
+    torch.float32 == torch.float,
+    torch.int64 == torch.long,
+    torch.float64 == torch.double,
+]
+results["is_floating"] = [
+    f.is_floating_point(),
+    i.is_floating_point(),
+    f.dtype.is_floating_point,
+    i.dtype.is_floating_point,
+]
 
 results["f32*i64"] = dt(f * i)
 results["f32*pyfloat"] = dt(f * 2.0)
@@ -53,7 +60,7 @@ results["i32.sum"] = dt(i.int().sum())
 results["f32.sum"] = dt(f.sum())
 results["cmp"] = dt(f > 0)
 results["bool.sum"] = dt((f > 0).sum())
-results["i64.pow2"] = dt(i ** 2)
+results["i64.pow2"] = dt(i**2)
 results["i64.sqrt"] = dt(torch.sqrt(i))
 results["arange_float_end"] = dt(torch.arange(3.0))
 results["tensor_np_f32"] = dt(torch.tensor(np.float32(1.0)))

@@ -50,7 +50,7 @@ with tempfile.TemporaryDirectory() as tmp:
         model.train()
         for i in range(0, 48, 12):
             optimizer.zero_grad()
-            loss = loss_fn(model(x_train[i:i + 12]), y_train[i:i + 12])
+            loss = loss_fn(model(x_train[i : i + 12]), y_train[i : i + 12])
             loss.backward()
             optimizer.step()
         model.eval()
@@ -75,10 +75,18 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # a whole checkpoint: epoch, model and optimizer state, loss
     ckpt_path = os.path.join(tmp, "full.pt")
-    torch.save({"epoch": epoch, "model_state_dict": model.state_dict(),
-                "optimizer_state_dict": optimizer.state_dict(), "loss": history[-1]}, ckpt_path)
-    fresh = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(),
-                          nn.Linear(32, 1))
+    torch.save(
+        {
+            "epoch": epoch,
+            "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": optimizer.state_dict(),
+            "loss": history[-1],
+        },
+        ckpt_path,
+    )
+    fresh = nn.Sequential(
+        nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)
+    )
     fresh_opt = torch.optim.SGD(fresh.parameters(), lr=0.02, momentum=0.9)
     checkpoint = torch.load(ckpt_path, weights_only=True)
     fresh.load_state_dict(checkpoint["model_state_dict"])

@@ -25,8 +25,13 @@ class SmallNet(nn.Module):
     def __init__(self, n_out=5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
             nn.AdaptiveAvgPool2d((1, 1)),
         )
         self.fc = nn.Linear(16, n_out)
@@ -38,7 +43,7 @@ class SmallNet(nn.Module):
 def epoch(model, opt, x, y, bs=20):
     model.train()
     for i in range(0, len(x), bs):
-        loss = F.cross_entropy(model(x[i:i + bs]), y[i:i + bs])
+        loss = F.cross_entropy(model(x[i : i + bs]), y[i : i + bs])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -52,10 +57,10 @@ model = SmallNet()
 with torch.no_grad():
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            m.weight.copy_(torch.tensor(rng.normal(0, 0.3, tuple(m.weight.shape)),
-                                        dtype=torch.float32))
-            m.bias.copy_(torch.tensor(rng.normal(0, 0.1, tuple(m.bias.shape)),
-                                      dtype=torch.float32))
+            m.weight.copy_(
+                torch.tensor(rng.normal(0, 0.3, tuple(m.weight.shape)), dtype=torch.float32)
+            )
+            m.bias.copy_(torch.tensor(rng.normal(0, 0.1, tuple(m.bias.shape)), dtype=torch.float32))
 opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 results["pretrain"] = [epoch(model, opt, xa, ya) for _ in range(6)]
 pretrained = copy.deepcopy(model.state_dict())
@@ -71,8 +76,9 @@ with torch.no_grad():
 trainable = [n for n, p in model.named_parameters() if p.requires_grad]
 results["trainable"] = trainable
 opt = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=0.3)
-scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0,
-                                                       threshold=0.02)
+scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+    opt, mode="min", factor=0.5, patience=0, threshold=0.02
+)
 history = []
 for _ in range(10):
     train_loss, _, acc = epoch(model, opt, xb[:40], yb[:40])
@@ -83,7 +89,8 @@ for _ in range(10):
 results["finetune"] = history
 results["frozen_unchanged"] = torch.equal(model.features[0].weight, pretrained["features.0.weight"])
 results["frozen_grad"] = model.features[0].weight.grad is None
-results["bn_stats_moved"] = not torch.equal(model.features[1].running_mean,
-                                            pretrained["features.1.running_mean"])
+results["bn_stats_moved"] = not torch.equal(
+    model.features[1].running_mean, pretrained["features.1.running_mean"]
+)
 results["fc"] = model.fc.weight.detach().numpy().copy()
 results["features_out"] = model.features(xb[:2]).flatten(1).detach().numpy().copy()

@@ -11,9 +11,7 @@ X = rng.normal(size=(96, 8)).astype(np.float32)
 y = (np.sin(X[:, 0]) + X[:, 1] * X[:, 2] > 0).astype(np.int64)
 x_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
 
-model = nn.Sequential(
-    nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)
-)
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
 with torch.no_grad():
     for p in model.parameters():
         p.copy_(torch.tensor(rng.normal(0, 0.5, tuple(p.shape)), dtype=torch.float32))
@@ -24,6 +22,7 @@ activations = {}
 def save_activation(name):
     def hook(module, inputs, output):
         activations[name] = output.detach()
+
     return hook
 
 
@@ -40,15 +39,22 @@ loss_fn = nn.CrossEntropyLoss()
 stats = []
 for _epoch in range(4):
     for i in range(0, 96, 32):
-        loss = loss_fn(model(x_t[i:i + 32]), y_t[i:i + 32])
+        loss = loss_fn(model(x_t[i : i + 32]), y_t[i : i + 32])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     with torch.no_grad():
         model(x_t)
-    stats.append({name: [a.mean().item(), (a == 0).all(dim=0).sum().item(),
-                         (a == 0).float().mean().item()]
-                  for name, a in activations.items()})
+    stats.append(
+        {
+            name: [
+                a.mean().item(),
+                (a == 0).all(dim=0).sum().item(),
+                (a == 0).float().mean().item(),
+            ]
+            for name, a in activations.items()
+        }
+    )
 results["stats"] = stats
 results["hook_names"] = sorted(activations)
 results["pre_calls"] = [len(calls), list(calls[0]), list(calls[-1])]

@@ -17,8 +17,9 @@ init = None
 
 def make_model():
     global init
-    model = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(),
-                          nn.Linear(32, 1))
+    model = nn.Sequential(
+        nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)
+    )
     if init is None:
         init = [rng.normal(0, 0.8, tuple(p.shape)).astype(np.float32) for p in model.parameters()]
     with torch.no_grad():
@@ -28,7 +29,7 @@ def make_model():
 
 
 def grad_norm(model):
-    return torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())).item()
+    return torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())).item()
 
 
 def train(max_norm, epochs=6):
@@ -39,7 +40,7 @@ def train(max_norm, epochs=6):
     for _epoch in range(epochs):
         for i in range(0, 64, 16):
             optimizer.zero_grad()
-            loss = loss_fn(model(x_t[i:i + 16]), y_t[i:i + 16])
+            loss = loss_fn(model(x_t[i : i + 16]), y_t[i : i + 16])
             loss.backward()
             total = None
             if max_norm is not None:
@@ -67,8 +68,10 @@ for p, g in zip(model.parameters(), grads):
 results["one_norm"] = nn.utils.clip_grad_norm_(model.parameters(), 2.0, norm_type=1).item()
 for p, g in zip(model.parameters(), grads):
     p.grad = g.clone()
-results["big_max_keeps"] = [clip_grad_norm_(model.parameters(), 1e6).item(),
-                            all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))]
+results["big_max_keeps"] = [
+    clip_grad_norm_(model.parameters(), 1e6).item(),
+    all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads)),
+]
 clip_grad_value_(model.parameters(), clip_value=0.1)
 results["value_clipped"] = model[0].weight.grad.numpy().copy()
 results["value_max"] = max(p.grad.abs().max().item() for p in model.parameters())

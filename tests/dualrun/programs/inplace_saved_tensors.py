@@ -56,7 +56,7 @@ def case_sum_input_modified():
 def case_pow_input_modified():
     a = leaf()
     b = a * 1
-    p = b ** 2
+    p = b**2
     b.add_(1)
     p.sum().backward()
 

@@ -12,7 +12,7 @@ results["pow.grad_base"] = x.grad.numpy().copy()
 results["pow.grad_exp"] = e.grad.numpy().copy()
 
 x.grad = None
-y = x ** 3 + x.pow(0.5) + 2 ** x + x ** -1
+y = x**3 + x.pow(0.5) + 2**x + x**-1
 results["pows"] = y.detach().numpy()
 y.sum().backward()
 results["pows.grad"] = x.grad.numpy().copy()
@@ -39,7 +39,7 @@ results["int_truediv"] = (torch.tensor([7, -7]) / 2).tolist()
 results["round_half_even"] = torch.round(torch.tensor([0.5, 1.5, 2.5, -0.5, -1.5, 2.4])).tolist()
 results["round_decimals"] = torch.round(torch.tensor([1.2345, 2.5678]), decimals=2).numpy()
 results["minimum"] = torch.minimum(n, d).tolist()
-results["hypot_like"] = torch.sqrt(n ** 2 + d ** 2).numpy()
+results["hypot_like"] = torch.sqrt(n**2 + d**2).numpy()
 
 q = torch.tensor([1.0, 4.0], requires_grad=True)
 r = torch.tensor([2.0, 8.0], requires_grad=True)

@@ -18,7 +18,7 @@ def make(n):
     x = np.zeros((n, L))
     for i, c in enumerate(y):
         shift = rng.integers(0, L - 12)
-        x[i, shift:shift + 12] = templates[c] * rng.uniform(0.8, 1.2)
+        x[i, shift : shift + 12] = templates[c] * rng.uniform(0.8, 1.2)
     x += rng.normal(0, 0.2, size=x.shape)
     return torch.tensor(x[:, None, :], dtype=torch.float32), torch.tensor(y)
 
@@ -63,7 +63,7 @@ for _epoch in range(5):
     model.train()
     epoch_loss = 0.0
     for i in range(0, 160, 32):
-        xb, yb = x_train[i:i + 32], y_train[i:i + 32]
+        xb, yb = x_train[i : i + 32], y_train[i : i + 32]
         loss = criterion(model(xb), yb)
         optimizer.zero_grad()
         loss.backward()
@@ -72,8 +72,14 @@ for _epoch in range(5):
     model.eval()
     with torch.no_grad():
         test_loss = criterion(model(x_test), y_test).item()
-    history.append([epoch_loss / 160, test_loss, accuracy(model, x_train, y_train),
-                    accuracy(model, x_test, y_test)])
+    history.append(
+        [
+            epoch_loss / 160,
+            test_loss,
+            accuracy(model, x_train, y_train),
+            accuracy(model, x_test, y_test),
+        ]
+    )
 results["history"] = history
 results["conv1.weight.grad"] = model.conv1.weight.grad.numpy().copy()
 results["conv3.bias"] = model.conv3.bias.detach().numpy().copy()

@@ -72,7 +72,7 @@ def test(model, test_batches, n):
     return [test_loss / n, correct, 100.0 * correct / n]
 
 
-train_batches = [(data_all[i:i + 16], target_all[i:i + 16]) for i in range(0, 64, 16)]
+train_batches = [(data_all[i : i + 16], target_all[i : i + 16]) for i in range(0, 64, 16)]
 test_batches = [(data_all[64:80], target_all[64:80]), (data_all[80:], target_all[80:])]
 model = Net(p1=0.0, p2=0.0)
 with torch.no_grad():

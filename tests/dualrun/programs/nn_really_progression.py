@@ -1,4 +1,4 @@
-""""What is torch.nn really?": manual weights -> nn.Module -> nn.Linear -> optim ->
+""" "What is torch.nn really?": manual weights -> nn.Module -> nn.Linear -> optim ->
 TensorDataset/DataLoader -> fit() with a validation loop, on sklearn's 8x8 digits."""
 
 import math
@@ -40,7 +40,7 @@ def accuracy(out, yb):
 
 
 for i in range((n - 1) // bs + 1):
-    xb, yb = x_train[i * bs: i * bs + bs], y_train[i * bs: i * bs + bs]
+    xb, yb = x_train[i * bs : i * bs + bs], y_train[i * bs : i * bs + bs]
     loss = nll(model(xb), yb)
     loss.backward()
     with torch.no_grad():
@@ -77,7 +77,7 @@ class Mnist_Linear(nn.Module):
 
 model = Mnist_Logistic()
 for i in range((n - 1) // bs + 1):
-    xb, yb = x_train[i * bs: i * bs + bs], y_train[i * bs: i * bs + bs]
+    xb, yb = x_train[i * bs : i * bs + bs], y_train[i * bs : i * bs + bs]
     loss = loss_func(model(xb), yb)
     loss.backward()
     with torch.no_grad():

@@ -18,7 +18,7 @@ d = torch.tensor(init[3], dtype=dtype, requires_grad=True)
 learning_rate = 1e-6
 losses = []
 for t in range(500):
-    y_pred = a + b * x + c * x ** 2 + d * x ** 3
+    y_pred = a + b * x + c * x**2 + d * x**3
     loss = (y_pred - y).pow(2).sum()
     if t % 100 == 99:
         losses.append(loss.item())

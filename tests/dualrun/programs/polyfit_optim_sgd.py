@@ -9,7 +9,7 @@ from torch import nn
 results = {}
 x = torch.tensor(np.linspace(-math.pi, math.pi, 500), dtype=torch.float32)
 y = torch.sin(x)
-xx = torch.stack([x, x ** 2, x ** 3], dim=1)
+xx = torch.stack([x, x**2, x**3], dim=1)
 
 model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
 with torch.no_grad():

@@ -11,8 +11,9 @@ labels_np = rng.integers(0, num_outputs, n)
 X_all = torch.tensor(centers[labels_np] + rng.normal(0, 1, (n, num_inputs)), dtype=torch.float32)
 y_all = torch.tensor(labels_np)
 
-W = torch.tensor(rng.normal(0, 0.01, (num_inputs, num_outputs)), dtype=torch.float32,
-                 requires_grad=True)
+W = torch.tensor(
+    rng.normal(0, 0.01, (num_inputs, num_outputs)), dtype=torch.float32, requires_grad=True
+)
 b = torch.zeros(num_outputs, requires_grad=True)
 
 

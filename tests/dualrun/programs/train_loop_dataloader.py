@@ -16,8 +16,11 @@ test_dataloader = DataLoader(test_data, batch_size=16)
 results["len_dataset"] = len(train_data)
 results["len_loader"] = len(train_dataloader)
 first_X, first_y = next(iter(train_dataloader))
-results["first_batch"] = [list(first_X.shape), list(first_y.shape),
-                          str(first_y.dtype).replace("torch.", "")]
+results["first_batch"] = [
+    list(first_X.shape),
+    list(first_y.shape),
+    str(first_y.dtype).replace("torch.", ""),
+]
 
 model = nn.Sequential(nn.Flatten(), nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
 with torch.no_grad():

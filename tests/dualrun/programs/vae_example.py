@@ -65,7 +65,7 @@ def train(epoch):
     train_loss = 0
     parts = []
     for i in range(0, len(train_x), batch_size):
-        data = train_x[i:i + batch_size]
+        data = train_x[i : i + batch_size]
         optimizer.zero_grad()
         recon_batch, mu, logvar = model(data, noise(len(data)))
         loss, bce, kld = loss_function(recon_batch, data, mu, logvar)

@@ -38,7 +38,7 @@ class Affine(nn.Module):
         self.b = nn.Parameter(torch.tensor(-0.25))
 
     def forward(self, x):
-        return self.a * x + self.a ** 2 + self.b
+        return self.a * x + self.a**2 + self.b
 
 
 model = Affine()

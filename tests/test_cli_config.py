@@ -59,7 +59,7 @@ def test_bad_settings_are_named(values, message):
 
 def test_malformed_and_missing_files(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('epochs = 3\n[model\n')
+    path.write_text("epochs = 3\n[model\n")
     with pytest.raises(ValueError, match=r"run.toml: not valid TOML: .*line 2"):
         RunConfig.from_toml(path)
     with pytest.raises(FileNotFoundError, match="config file .*nope.toml does not exist"):

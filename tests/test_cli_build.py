@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from descent import nn, optim
-from descent.cli.config import RunConfig
 from descent.cli.build import build, make_loss
+from descent.cli.config import RunConfig
 from descent.cli.data import features_for_prediction
 
 
