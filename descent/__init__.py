@@ -4,7 +4,9 @@
 names below are torch's, with its arguments and its numbers.
 """
 
-from descent import accelerator, autograd, checkpoint, cuda, data, nn, ops, optim, train, utils
+import importlib
+
+from descent import accelerator, autograd, cuda, nn, ops, optim
 from descent.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from descent.creation import *  # noqa: F403  (tensor, zeros, arange, randn, ...)
 from descent.device import device
@@ -30,9 +32,31 @@ from descent.dtypes import (
 from descent.errors import CheckpointError, ShapeError
 from descent.functions import *  # noqa: F403  (sum, max, cat, ...: the ops with torch's names)
 from descent.random import Generator, manual_seed
-from descent.serialization import load, save
 from descent.tensor import Tensor
 
 bool_ = bool  # NumPy's spelling, kept for old code
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "checkpoint": "descent.checkpoint",
+    "data": "descent.data",
+    "train": "descent.train",
+    "utils": "descent.utils",
+    "save": "descent.serialization",
+    "load": "descent.serialization",
+}
+"""Loaded on first use, so that a command's `--help` does not wait for the data and
+training stacks (multiprocessing, safetensors): `descent.data`, `descent.save`, ...
+work as if imported here."""
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'descent' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    return module if module.__name__ == f"descent.{name}" else getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -30,11 +30,23 @@ def test_python_m_descent_exits_1_with_a_one_line_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_importing_the_command_imports_neither_matplotlib_nor_sklearn(tmp_path):
-    code = (
-        "import descent.cli, sys; "
-        "print(sorted(m for m in ('matplotlib', 'sklearn') if m in sys.modules))"
-    )
+def test_importing_the_command_leaves_the_heavy_stacks_unloaded(tmp_path):
+    """`descent --help` must not wait for plotting, scikit-learn, or the data and training
+    stacks: the jobs import them when a command runs."""
+    heavy = ("matplotlib", "sklearn", "descent.data", "descent.train", "descent.checkpoint")
+    code = f"import descent.cli, sys; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     result = run([sys.executable, "-c", code], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_lazily_loaded_names_work_as_if_imported(tmp_path):
+    code = (
+        "import descent as torch; "
+        "from descent import data; "
+        "print(torch.utils.data.DataLoader is data.DataLoader, callable(torch.save), "
+        "callable(torch.load), 'train' in dir(torch))"
+    )
+    result = run([sys.executable, "-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"] * 4
