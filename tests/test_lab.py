@@ -239,7 +239,7 @@ def test_sharpness_is_the_top_eigenvalue_even_when_a_negative_one_is_larger():
             return self.w
 
     def loss_fn(w, y):
-        return 0.5 * (w * (dc.Tensor(hessian) @ w)).sum()
+        return 0.5 * (w * (dc.tensor(hessian, dtype=w.dtype) @ w)).sum()
 
     value = sharpness(Quadratic(), loss_fn, np.zeros(1), np.zeros(1), iterations=500, tol=1e-12)
     assert value == pytest.approx(2.0, rel=1e-3)
