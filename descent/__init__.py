@@ -41,6 +41,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "checkpoint": "descent.checkpoint",
     "data": "descent.data",
+    "distributed": "descent.distributed",
     "train": "descent.train",
     "utils": "descent.utils",
     "save": "descent.serialization",

@@ -10,6 +10,7 @@ from descent.data.dataset import (
     SupervisedDataset,
     TensorDataset,
 )
+from descent.data.distributed import DistributedSampler
 from descent.data.idx import read_idx
 from descent.data.loader import DataLoader
 from descent.data.readers import read_csv, read_csv_features, read_npz
@@ -30,6 +31,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",

@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's names: modules, layers, losses, init."""
 
-from descent.nn import functional, init, models, utils
+from descent.nn import functional, init, models, parallel, utils
 from descent.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -59,5 +59,5 @@ __all__ = [
     "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
     "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
     "SmoothL1Loss", "Softmax", "Tanh", "Unflatten", "UninitializedParameter", "functional",
-    "init", "models", "utils",
+    "init", "models", "parallel", "utils",
 ]  # fmt: skip

@@ -1,0 +1,33 @@
+"""Data-parallel training over MPI with torch.distributed's names (`import descent as torch;
+torch.distributed.all_reduce(...)`).
+
+Start N ranks with `mpiexec -n N python train.py`; each calls `init_process_group("mpi")`,
+wraps its model in `descent.nn.parallel.DistributedDataParallel` and reads its share of the
+data through `descent.utils.data.DistributedSampler`. Needs the `mpi` extra:
+`pip install -e ".[mpi]"` (mpi4py and Open MPI, imported only when a group is made).
+"""
+
+from descent.distributed.collectives import ReduceOp, all_reduce, barrier, broadcast
+from descent.distributed.process_group import (
+    destroy_process_group,
+    get_backend,
+    get_rank,
+    get_world_size,
+    init_process_group,
+    is_available,
+    is_initialized,
+)
+
+__all__ = [
+    "ReduceOp",
+    "all_reduce",
+    "barrier",
+    "broadcast",
+    "destroy_process_group",
+    "get_backend",
+    "get_rank",
+    "get_world_size",
+    "init_process_group",
+    "is_available",
+    "is_initialized",
+]
