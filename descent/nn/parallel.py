@@ -102,9 +102,9 @@ class _Reducer:
     def start_iteration(self) -> None:
         """Check that the last backward reduced every bucket: a parameter that got no
         gradient leaves its bucket waiting, and the ranks' replicas would drift apart."""
-        waiting = [p for b in self.buckets for p in b.params if id(p) not in self.ready]
+        waiting = [name for key, name in self.names.items() if key not in self.ready]
         if self.ready and waiting:
-            names = ", ".join(self.names[id(p)] for p in waiting)
+            names = ", ".join(waiting)
             raise RuntimeError(
                 "DistributedDataParallel: the last backward pass gave no gradient to "
                 f"{names}; every parameter that requires grad must take part in the loss "

@@ -111,6 +111,36 @@ def plain_batchnorm_stays_identical(dataset, rank: int) -> None:
     check_identical_to_rank0(state(ddp))
 
 
+def accumulation_and_unused_parameters(dataset, rank: int, world: int) -> None:
+    """Two backward passes, the first under no_sync, average the sum of both, as torch's;
+    a parameter that gets no gradient is named at the next forward."""
+    model = make_model(batchnorm=False, seed=100)
+    ddp = DistributedDataParallel(model)
+    x, y = dataset.tensors
+    share = list(DistributedSampler(dataset, world, rank, shuffle=False))
+    with ddp.no_sync():
+        nn.functional.mse_loss(ddp(x[share[:1]]), y[share[:1]]).backward()
+    nn.functional.mse_loss(ddp(x[share[1:2]]), y[share[1:2]]).backward()
+    reference = make_model(batchnorm=False, seed=100)
+    for r in range(world):
+        theirs = list(DistributedSampler(dataset, world, r, shuffle=False))
+        for index in (theirs[:1], theirs[1:2]):
+            loss = nn.functional.mse_loss(reference(x[index]), y[index]) / world
+            loss.backward()
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), RTOL, ATOL, err_msg=name)
+    check_identical_to_rank0({n: p.grad.numpy() for n, p in model.named_parameters()})
+    spare = nn.ModuleDict({"used": nn.Linear(FEATURES, 1), "spare": nn.Linear(1, 1)})
+    ddp = DistributedDataParallel(spare)
+    spare.used(x[:2]).sum().backward()
+    try:
+        ddp(x[:2])
+    except RuntimeError as error:
+        assert "gave no gradient to spare.weight, spare.bias" in str(error), error
+    else:
+        raise AssertionError("an unused parameter went unnoticed")
+
+
 def main() -> None:
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -135,6 +165,7 @@ def main() -> None:
                 scale = np.abs(want).max() if want.size else 1.0
                 worst = max(worst, float(np.abs(values[name] - want).max() / max(scale, 1e-12)))
     plain_batchnorm_stays_identical(dataset, rank)
+    accumulation_and_unused_parameters(dataset, rank, world)
     dist.barrier()
     if rank == 0:
         print(f"equivalence ok: {world} ranks, worst relative difference {worst:.2e}")
