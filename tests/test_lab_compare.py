@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,9 +13,10 @@ from descent.lab import Arm, Budget, Comparison, compare, grid, lr_label
 from descent.lab.compare import EVALS_PER_EPOCH, MIN_POINTS
 from descent.lab.comparison import TABLE_COLUMNS, max_updates
 from descent.lab.summary import edge_of_stability
+from descent.text import format_number
 
 POINT_KEYS = {"updates", "samples", "epochs", "seconds", "loss", "accuracy", "val_loss",
-              "val_accuracy"}  # fmt: skip
+              "val_accuracy", "grad_cosine", "loss_step_noise", "noise_scale"}  # fmt: skip
 DIGITS_ARMS = [Arm("full", "sgd", 0.5), Arm(1, "sgd", 0.01), Arm(32, "sgd", 0.1)]
 
 
@@ -100,37 +102,70 @@ def test_table_rows_hold_the_measured_numbers(digits_run):
         assert row["train_loss"] == pytest.approx(np.mean(final))
         assert row["epochs"] == 2.0 and not row["diverged"]
         assert row["edge_of_stability"] == pytest.approx(2 / row["lr"])
-        assert row["lr_label"] in ("good", "too low", "oscillating")
-    # noisy updates, in numbers: the smaller the batch, the further its gradient from the
-    # full-batch one at the same weights, and the larger its step-to-step loss changes
-    assert batch["grad_cosine_start"] == pytest.approx(1.0)
-    assert stochastic["grad_cosine_start"] < mini["grad_cosine_start"] < 0.99
-    assert stochastic["loss_noise"] > mini["loss_noise"]
-    assert math.isnan(batch["loss_noise"])  # two updates: one change has no spread
+        assert row["lr_label"] in ("good", "too low", "oscillating", "budget too short")
+        assert row["seconds_per_update"] * row["updates_per_second"] == pytest.approx(1.0)
+        assert row["noise_scale"] > 0
+    assert batch["lr_label"] == "budget too short"  # two updates tell nothing about its lr
+    # noisy updates, in numbers, along the whole run: the smaller the batch, the further its
+    # gradient from the full-batch one, and the larger the spread of the loss change per step
+    assert batch["grad_cosine"] == batch["grad_cosine_end"] == 1.0 and batch["loss_noise"] == 0
+    assert stochastic["grad_cosine"] < mini["grad_cosine"] < 0.99
+    # loss_noise is lr std(G.g_B): per unit of learning rate the smaller batch is noisier
+    assert stochastic["loss_noise"] / stochastic["lr"] > mini["loss_noise"] / mini["lr"] > 0
+    for arm in digits_run.arms[1:]:  # one value per evaluation point, not one per run
+        assert len(set(arm.traces[0].points["grad_cosine"])) > 1
     # two epochs of 1438 updates beat two full-batch updates
     assert stochastic["train_loss"] < batch["train_loss"]
 
 
-def test_target_loss_columns_read_the_mean_curve(digits_run):
+def test_target_loss_columns_read_each_seeds_whole_curve(digits_run):
     target = digits_run.target_loss
     assert digits_run.target_auto and target is not None
     for arm in digits_run.arms:
-        mean = arm.curves["loss"].mean
-        reached = [i for i, loss in enumerate(mean) if loss <= target]
-        row = arm.row
-        if reached:
-            assert row["epochs_to_target"] == arm.curves["epochs"].mean[reached[0]]
-            assert row["seconds_to_target"] == arm.curves["seconds"].mean[reached[0]]
+        firsts = []
+        for trace in arm.traces:
+            hits = [i for i, loss in enumerate(trace.points["loss"]) if loss <= target]
+            firsts.append(trace.points["epochs"][hits[0]] if hits else math.nan)
+        if all(math.isfinite(e) for e in firsts):
+            assert arm.row["epochs_to_target"] == pytest.approx(np.mean(firsts))
         else:
-            assert math.isnan(row["epochs_to_target"]) and math.isnan(row["seconds_to_target"])
+            assert math.isnan(arm.row["epochs_to_target"])
 
 
-def test_sentences_state_the_numbers(digits_run):
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def assert_every_number_is_in_the_table(comparison):
+    """Each number the sentences print is a table value as format_number prints it, or the
+    set-up (budget, seeds, samples, target, learning rates, batch sizes)."""
+    table = {format_number(v) for row in comparison.table() for v in row.values()}
+    setup = {format_number(v) for v in (comparison.budget.amount, comparison.num_samples,
+                                        comparison.target_loss, *comparison.seeds)}  # fmt: skip
+    setup |= {f"{arm.arm.lr:g}" for arm in comparison.arms} | {str(len(comparison.seeds))}
+    setup |= {f"{comparison.budget.amount:g}", "2018", "2"}  # 'McCandlish et al. 2018', '|G|^2'
+    for sentence in comparison.sentences():
+        text = re.sub(r"\[[^\]]*\]", "", sentence)  # arm labels name their own settings
+        for number in NUMBER.findall(text):
+            assert number in table | setup, (number, sentence)
+
+
+def test_sentences_state_the_tables_numbers(digits_run):
     text = " ".join(digits_run.sentences())
-    assert "made 1438 updates per epoch against 1 for batch descent" in text
-    stochastic = digits_run.arms[1].row
-    assert f"averaged {stochastic['grad_cosine_start']:.2f} against 1.00" in text
-    assert "noisier" in text
+    assert_every_number_is_in_the_table(digits_run)
+    rows = {arm.label: arm.row for arm in digits_run.arms}
+    stochastic, mini = rows["stochastic, sgd, lr 0.01"], rows["mini-batch 32, sgd, lr 0.1"]
+    # every pair of arms, the cost per update, the balance and the noise scale
+    for a, b in [
+        ("stochastic", "mini-batch 32"),
+        ("stochastic", "batch"),
+        ("mini-batch 32", "batch"),
+    ]:
+        assert re.search(rf"\[{a}, sgd, lr [\d.]+\] against [\w\s()\d-]*\[{b}, sgd", text), (a, b)
+    assert "1438 updates per epoch against 1," in text
+    assert f"{format_number(stochastic['seconds_per_update'])} s per update" in text
+    assert f"({format_number(mini['updates_per_second'])} updates per second" in text
+    assert "The balance on this budget is [" in text and "critical batch size" in text
+    assert "lr 0.5 budget too short: only" in text
 
 
 def test_to_dict_is_json_and_from_dict_inverts_it(digits_run):
@@ -151,7 +186,13 @@ def test_same_seeds_give_the_same_numbers(digits):
             for trace in arm["traces"]:
                 del trace["points"]["seconds"]  # wall time is the one thing that varies
             del arm["curves"]["seconds"]
-            for key in ("seconds_per_epoch", "seconds_to_target", "seconds"):
+            for key in (
+                "seconds_per_epoch",
+                "seconds_to_target",
+                "seconds",
+                "seconds_per_update",
+                "updates_per_second",
+            ):
                 del arm["row"][key]
         return data
 
@@ -266,7 +307,7 @@ def test_a_diverging_arm_is_marked_and_the_others_finish(digits):
         assert not arm.row["diverged"] and arm.row["epochs"] == 2.0
         assert math.isfinite(arm.row["train_loss"])
     json.dumps(result.to_dict(), allow_nan=False)
-    assert any("Diverged: [mini-batch 32, sgd, lr 300]" in s for s in result.sentences())
+    assert any("lr 300 diverged: its loss exploded at update" in s for s in result.sentences())
 
 
 # -- learning-rate labels --------------------------------------------------------------------
@@ -292,7 +333,11 @@ def test_lr_label_reads_the_shape_of_a_curve():
     assert lr_label(2 - 0.02 * steps) == "too low"  # an even pace: far from levelling off
     assert lr_label(np.full(50, 2.0)) == "too low"
     assert lr_label(1 + 0.5 * np.cos(steps)) == "oscillating"
-    assert lr_label([2.0, 1.0, 0.5, 3.0]) == "oscillating"  # bounced far from its best
+    assert lr_label([2.0, 1.0, 0.5, 1.8]) == "oscillating"  # bounced far from its best
+    assert lr_label([2.0, 1.0, 0.5, 3.0]) == "diverged"  # ended above its start
+    # growing geometrically for the last third, still below its start: diverged
+    assert lr_label(np.r_[2 * np.exp(-steps / 5), 0.01 * 1.2 ** steps[:30]]) == "diverged"
+    assert lr_label(2 - 0.02 * steps[:8]) == "budget too short"  # 7 updates, still falling
     assert lr_label([2.0, 1.0, math.nan]) == "diverged"
     assert lr_label([2.76, 161.0, 39601.0]) == "diverged"  # exploding, under the hard bound
     assert lr_label([2.0, 1.0, 0.5], diverged=True) == "diverged"
@@ -312,7 +357,7 @@ def test_sharpness_is_tracked_against_two_over_lr():
     assert result.arms[0].row["edge_of_stability"] == pytest.approx(2 * top)
     assert edge_of_stability(Arm(1, "sgd", 0.1, {"momentum": 0.9})) == pytest.approx(38)
     assert math.isnan(edge_of_stability(Arm(1, "adam", 0.1)))
-    assert any("edge of stability" in s for s in result.sentences())
+    assert any("stayed below its stability limit" in s for s in result.sentences())
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # it explodes
@@ -323,7 +368,9 @@ def test_sentences_on_a_regression_whose_arms_explode_without_a_hard_stop():
     labels = {arm.label: arm.row["lr_label"] for arm in comparison.arms}
     words = " ".join(comparison.sentences())
     exploded = [label for label, verdict in labels.items() if verdict == "diverged"]
-    assert exploded and all(f"[{label}]" in words.split("Diverged:")[1] for label in exploded)
+    assert exploded and all(
+        f"{label.rpartition(', ')[2]} diverged: " in words for label in exploded
+    )
     if "lowest final validation loss" in words:
         best = words.split("lowest final validation loss")[1]
         assert not any(f"[{label}]" in best for label in exploded)

@@ -44,7 +44,7 @@ from descent.lab.comparison import (
     variant,
 )
 from descent.lab.diagnostics import LayerDiagnostics
-from descent.lab.gradients import gradient_cosine
+from descent.lab.gradients import gradient_probe
 from descent.lab.sharpness import SharpnessTracker
 from descent.lab.summary import bands, table_row
 from descent.lab.verdicts import auto_target, lr_labels
@@ -178,24 +178,36 @@ class _Setup:
     clock: Callable[[], float]
 
 
-def _measure(setup: _Setup) -> Callable[[], dict[str, float]]:
+def _measure(setup: _Setup, arm: Arm, batch_size: int, seed: int) -> Callable[[], dict]:
+    """The measurements at an evaluation point: the losses (and accuracies), and a
+    `gradient_probe` of the arm's batch size: its gradient cosine, the spread of the loss
+    change one update makes ('loss_step_noise', SGD only) and the gradient noise scale."""
+    probes = np.random.default_rng(seed)
+    lr = arm.lr if arm.optimizer == "sgd" else math.nan
+
     def measure() -> dict[str, float]:
         out = evaluate(setup.model, setup.loss_fn, [setup.data], setup.metrics)
         if setup.val is not None:
             val = evaluate(setup.model, setup.loss_fn, [setup.val], setup.metrics)
             out.update({"val_" + k: v for k, v in val.items()})
-        return out
+        x, y = setup.data
+        probe = gradient_probe(setup.model, setup.loss_fn, x, y, batch_size, lr, seed=probes)
+        return {**out, "grad_cosine": probe.cosine, "loss_step_noise": probe.loss_step_noise,
+                "noise_scale": probe.noise_scale}  # fmt: skip
 
     return measure
 
 
-def _sharpness_tracker(setup: _Setup, seed: int) -> SharpnessTracker | None:
-    """Sharpness on a fixed subset of the training set (the same for every arm of a seed)."""
+def _sharpness_tracker(setup: _Setup, batch_size: int, seed: int) -> SharpnessTracker | None:
+    """Sharpness on the whole training set for a batch arm (the loss it descends), else on
+    a fixed subset of it (the same for every arm of a seed)."""
     if not setup.sharpness_every:
         return None
     x, y = setup.data
     n = int(np.shape(x)[0])
-    rows = np.sort(np.random.default_rng(seed).permutation(n)[:SHARPNESS_SAMPLES])
+    rows = np.arange(n)
+    if batch_size < n:
+        rows = np.sort(np.random.default_rng(seed).permutation(n)[:SHARPNESS_SAMPLES])
     return SharpnessTracker(x[rows], y[rows], setup.sharpness_every, SHARPNESS_ITERATIONS, seed,
                             SHARPNESS_TOL)  # fmt: skip
 
@@ -205,24 +217,19 @@ def _train(setup: _Setup, arm: Arm, batch_size: int, per_epoch: int, limit: int 
     """Train one arm from the seed's initial weights; its `Trace`."""
     model, loss_fn = setup.model, setup.loss_fn
     setup.initial.restore()
-    x, y = setup.data
-    with backend.blas_threads(MEASURE_THREADS):
-        start = gradient_cosine(model, loss_fn, x, y, batch_size, seed=seed)
     manual_seed(seed)
     optimizer = create(arm.optimizer, model.parameters(), lr=arm.lr, **arm.options)
     loader = DataLoader(setup.train, batch_size, shuffle=True, seed=seed)
     seconds = setup.budget.amount if setup.budget.kind == "seconds" else None
-    recorder = _Recorder(_measure(setup), per_epoch, limit, seconds,
-                         _sharpness_tracker(setup, seed), setup.clock)  # fmt: skip
+    recorder = _Recorder(_measure(setup, arm, batch_size, seed), per_epoch, limit, seconds,
+                         _sharpness_tracker(setup, batch_size, seed), setup.clock)  # fmt: skip
     callbacks = [recorder] + ([LayerDiagnostics()] if setup.diagnostics else [])
     epochs = math.ceil(limit / per_epoch) if limit is not None else 2**62
     history = fit(model, loss_fn, optimizer, loader, epochs, metrics=None, callbacks=callbacks,
                   progress=False)  # fmt: skip
-    end = math.nan
-    if recorder.stopped_by != "diverged":
-        with backend.blas_threads(MEASURE_THREADS):
-            end = gradient_cosine(model, loss_fn, x, y, batch_size, seed=seed)
-    return Trace(seed, recorder.points, list(history.step_loss), recorder.sharpness(), start, end,
+    cosines = recorder.points["grad_cosine"]
+    return Trace(seed, recorder.points, list(history.step_loss), recorder.sharpness(), cosines[0],
+                 cosines[-1],
                  recorder.stopped_by, recorder.diverged_at,
                  callbacks[1].to_dict() if setup.diagnostics else None)  # fmt: skip
 
