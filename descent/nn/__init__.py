@@ -49,6 +49,7 @@ from descent.nn.loss import (
 )
 from descent.nn.module import Module
 from descent.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from descent.nn.parallel import SyncBatchNorm
 from descent.nn.parameter import Parameter
 
 __all__ = [
@@ -58,6 +59,6 @@ __all__ = [
     "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LazyLinear", "LeakyReLU", "Linear",
     "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
     "NLLLoss", "Parameter", "ParameterDict", "ParameterList", "ReLU", "Sequential", "Sigmoid",
-    "SmoothL1Loss", "Softmax", "Tanh", "Unflatten", "UninitializedParameter", "functional",
-    "init", "models", "parallel", "utils",
+    "SmoothL1Loss", "Softmax", "SyncBatchNorm", "Tanh", "Unflatten", "UninitializedParameter",
+    "functional", "init", "models", "parallel", "utils",
 ]  # fmt: skip
