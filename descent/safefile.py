@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ _ITEMSIZE = {
 _DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "float16", "uint32", "int32", "float32")
 _DTYPES += ("uint64", "int64", "float64")
 _TAGS = ("__tuple__", "__items__", "__scalar__", "__tensor__", "__leaf__")
+MAX_DEPTH = 100  # levels of nesting in the metadata: far more than any state holds
 
 
 class Bad(Exception):
@@ -100,18 +102,14 @@ def digest(text: str, tensors: dict[str, np.ndarray]) -> str:
 
 def read(source, fmt: str, version: int) -> tuple[dict, dict[str, np.ndarray]]:
     """The checked JSON document and tensors of a file (a path or a binary file object)
-    written by `write` with format `fmt`; `Bad` says what is wrong."""
+    written by `write` with format `fmt`; `Bad` says what is wrong.
+
+    A path must be a regular file (a pipe would block, a device never ends), and no
+    more is read than its header declares, which must match the file's size."""
     if hasattr(source, "read"):
-        data = source.read()
+        header, data = _read_layout(source, None)
     else:
-        try:
-            with open(source, "rb") as file:
-                data = file.read()
-        except FileNotFoundError:
-            raise FileNotFoundError(2, "no file at this path", source) from None
-        except OSError as error:
-            raise Bad(f"cannot be read: {error}") from None
-    header, body = _header(data)
+        header, data = _read_path(os.fspath(source))
     metadata = header.get("__metadata__")
     if not isinstance(metadata, dict) or not isinstance(metadata.get(_META_KEY), str):
         raise Bad("a safetensors file, but not one descent wrote (no 'descent' metadata)")
@@ -146,23 +144,67 @@ def write(target, doc: dict, tensors: dict[str, np.ndarray]) -> None:
         write_atomic(os.fspath(target), data)
 
 
-def _header(data: bytes) -> tuple[dict, int]:
-    """Check the safetensors layout ourselves, so that safetensors only ever sees a sane file."""
-    size = len(data)
-    if size < 8:
-        raise Bad(f"{size} bytes is too short for a safetensors file (empty or truncated)")
-    length = int.from_bytes(data[:8], "little")
-    if length > size - 8:
+def _read_path(path: str) -> tuple[dict, bytes]:
+    """Open `path` only if it is a regular file, without blocking, and read it checked."""
+    try:
+        _regular(os.stat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "no file at this path", path) from None
+    except OSError as error:
+        raise Bad(f"cannot be read: {error}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        _regular(info.st_mode)  # the path may have been swapped since the stat
+        return _read_layout(file, info.st_size)
+
+
+def _regular(mode: int) -> None:
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    for test, kind in kinds:
+        if test(mode):
+            raise Bad(f"it is {kind}, not a regular file")
+    if not stat.S_ISREG(mode):
+        raise Bad("it is not a regular file")
+
+
+def _read_layout(file, size: int | None) -> tuple[dict, bytes]:
+    """The safetensors header of `file` and all its bytes, checked by ourselves before any
+    tensor data is read, so that safetensors only ever sees a sane file. `size` is the
+    file's size where known (a path); a file object must end where the tensors do."""
+    first = file.read(8)
+    if len(first) < 8:
+        raise Bad(f"{len(first)} bytes is too short for a safetensors file (empty or truncated)")
+    length = int.from_bytes(first, "little")
+    if size is not None and length > size - 8:
         raise Bad(
             f"the header claims {length} bytes but only {size - 8} follow the length field; "
             "the file is truncated or not a safetensors file"
         )
     if length > _MAX_HEADER:
         raise Bad(f"the header claims {length} bytes, more than the {_MAX_HEADER} allowed")
-    header = _json(data[8 : 8 + length], "the safetensors header")
+    raw = file.read(length)
+    if len(raw) < length:
+        raise Bad(f"the header claims {length} bytes but only {len(raw)} follow: truncated")
+    header = _json(raw, "the safetensors header")
     if not isinstance(header, dict):
         raise Bad("the safetensors header is not a JSON object")
-    body = size - 8 - length
+    body = _data_size(header, None if size is None else size - 8 - length)
+    data = file.read(body + 1)
+    if len(data) != body:
+        raise Bad(f"the header declares {body} data bytes and {len(data)} follow: damaged")
+    return header, first + raw + data
+
+
+def _data_size(header: dict, available: int | None) -> int:
+    """The size of the data section the header describes: every tensor's extent checked,
+    the extents tiling it with no gap or overlap, and fitting the `available` bytes."""
     spans = []
     for name, info in header.items():
         if name == "__metadata__":
@@ -175,10 +217,10 @@ def _header(data: bytes) -> tuple[dict, int]:
         if not _ints(shape) or not _ints(offsets) or len(offsets) != 2:
             raise Bad(f"tensor {name!r} has a malformed shape or data_offsets")
         begin, end = offsets
-        if not begin <= end <= body:
+        if not begin <= end or (available is not None and end > available):
             raise Bad(
-                f"tensor {name!r} lies at bytes {begin}..{end} of a {body}-byte data section; "
-                "the file is truncated or damaged"
+                f"tensor {name!r} lies at bytes {begin}..{end} of a {available}-byte data "
+                "section; the file is truncated or damaged"
             )
         if end - begin != math.prod(shape) * _ITEMSIZE[dtype]:
             raise Bad(f"tensor {name!r} of shape {shape} {dtype} does not fill {end - begin} bytes")
@@ -188,9 +230,9 @@ def _header(data: bytes) -> tuple[dict, int]:
         if begin != position:
             raise Bad("the tensors' data overlap or leave gaps: the file is damaged")
         position = end
-    if position != body:
-        raise Bad(f"the tensors use {position} of {body} data bytes: the file is damaged")
-    return header, body
+    if available is not None and position != available:
+        raise Bad(f"the tensors use {position} of {available} data bytes: the file is damaged")
+    return position
 
 
 def _ints(value: Any) -> bool:
@@ -206,33 +248,69 @@ def _json(raw: bytes | str, what: str) -> Any:
         raise Bad(f"{what} is not valid JSON ({error})") from None
 
 
-def decode(value: Any, tensors: dict[str, np.ndarray], as_tensors: bool = False) -> Any:
-    """The inverse of `encode`; anything malformed raises `Bad`. Stored arrays come back
-    as arrays, or as descent tensors with `as_tensors`."""
+def decode(value: Any, tensors: dict[str, np.ndarray], as_tensors: bool = False, where: str = "",
+           depth: int = 0) -> Any:  # fmt: skip
+    """The inverse of `encode`; anything malformed raises `Bad` naming its key (`where`, as
+    encode names it: "optimizer.state.0.step"). Stored arrays come back as arrays, or as
+    descent tensors with `as_tensors`. Nesting deeper than `MAX_DEPTH` is refused, so a
+    forged file cannot exhaust the stack."""
+    if depth > MAX_DEPTH:
+        raise Bad(f"{where}: the metadata nests deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [decode(v, tensors, as_tensors) for v in value]
+        return [
+            decode(v, tensors, as_tensors, f"{where}.{i}", depth + 1) for i, v in enumerate(value)
+        ]
     if not isinstance(value, dict):
         return value
     if len(value) == 1 and next(iter(value)) in _TAGS:
         ((tag, body),) = value.items()
         if tag in ("__tensor__", "__leaf__"):
             if not isinstance(body, str) or body not in tensors:
-                raise Bad(f"the metadata refers to a tensor {body!r} the file does not hold")
+                raise Bad(
+                    f"{where}: the metadata refers to a tensor {body!r} the file does not hold"
+                )
             if not as_tensors:
                 return tensors[body]
             return wrap(tensors[body], requires_grad=tag == "__leaf__")
         if tag == "__scalar__":
-            if not (isinstance(body, list) and len(body) == 2 and body[0] in _DTYPES):
-                raise Bad(f"malformed scalar {body!r} in the metadata")
-            return np.dtype(body[0]).type(body[1])
+            return _scalar(body, where)
         if not isinstance(body, list):
-            raise Bad(f"malformed {tag} in the metadata")
+            raise Bad(f"{where}: malformed {tag} in the metadata")
         if tag == "__tuple__":
-            return tuple(decode(v, tensors, as_tensors) for v in body)
+            return tuple(
+                decode(v, tensors, as_tensors, f"{where}.{i}", depth + 1)
+                for i, v in enumerate(body)
+            )
         if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
-            raise Bad("malformed __items__ in the metadata")
-        try:
-            return {decode(k, tensors): decode(v, tensors, as_tensors) for k, v in body}
-        except TypeError:
-            raise Bad("an unhashable dict key in the metadata") from None
-    return {k: decode(v, tensors, as_tensors) for k, v in value.items()}
+            raise Bad(f"{where}: malformed __items__ in the metadata")
+        items = {}
+        for k, v in body:
+            key = decode(k, tensors, False, f"{where}.key", depth + 1)
+            try:
+                items[key] = decode(v, tensors, as_tensors, f"{where}.{key}", depth + 1)
+            except TypeError:
+                raise Bad(f"{where}: an unhashable dict key {key!r} in the metadata") from None
+        return items
+    return {k: decode(v, tensors, as_tensors, f"{where}.{k}", depth + 1) for k, v in value.items()}
+
+
+def _scalar(body: Any, where: str) -> np.generic:
+    """A numpy scalar from its [dtype, value], refused unless the value is a number that
+    the dtype holds (a float dtype takes any float: one too large becomes inf, as numpy's)."""
+    if not (isinstance(body, list) and len(body) == 2 and body[0] in _DTYPES):
+        raise Bad(f"{where}: malformed scalar {body!r} in the metadata")
+    dtype, number = np.dtype(body[0]), body[1]
+    if dtype.kind == "b":
+        fits = isinstance(number, bool)
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        fits = type(number) is int and info.min <= number <= info.max
+    else:
+        fits = isinstance(number, (int, float)) and not isinstance(number, bool)
+    if not fits:
+        raise Bad(f"{where}: {number!r} is not a {dtype.name} scalar")
+    try:
+        with np.errstate(over="ignore"):
+            return dtype.type(number)
+    except OverflowError:  # an int too large for any float
+        raise Bad(f"{where}: {number!r} is not a {dtype.name} scalar") from None

@@ -63,7 +63,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
     name = getattr(f, "name", f if isinstance(f, str | os.PathLike) else "<file object>")
     try:
         doc, tensors = safefile.read(f, FORMAT, VERSION)
-        return safefile.decode(doc.get("obj"), tensors, as_tensors=True)
+        return safefile.decode(doc.get("obj"), tensors, as_tensors=True, where="obj")
     except safefile.Bad as error:
         hint = ""
         if "descent.checkpoint" in str(error):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -13,17 +14,20 @@ import numpy as np
 
 from descent.autograd import enable_grad
 from descent.backend import array_module
-from descent.optim.state import loaded_value, saved_value
+from descent.optim.state import check_field, loaded_value, saved_value
 from descent.tensor import Tensor
 
 
 @dataclass(frozen=True)
 class Range:
-    """The values an option accepts, declared by each optimizer and checked by the base.
+    """The values an option accepts, declared as data and checked by the one `check`.
 
-    A number from `low` to `high` (`high` itself only if `closed`), or with `pair`, two
-    such numbers (Adam's betas). `what` is torch's word for the option in its message
-    ("learning rate"); by default "<option> value", as torch says for most.
+    A number from `low` to `high` (each bound itself only if `closed_low`/`closed`), an
+    integral one with `integer`; with `shape` "pair", two such numbers (Adam's betas),
+    with "list", any number of them. `what` is torch's word for the option in its message
+    ("learning rate"); by default "<option> value", as torch says for most. Optimizers
+    and schedulers declare their options so, and both a constructor and a loaded state
+    pass through `check`, so no option is checked two ways.
     """
 
     low: float = 0.0
@@ -31,36 +35,64 @@ class Range:
     closed: bool = False
     pair: bool = False
     what: str | None = None
+    closed_low: bool = True
+    integer: bool = False
+    shape: str = "one"
 
-    def check(self, optimizer: str, option: str, value: Any) -> None:
-        """Raise ValueError naming the optimizer, the option, the value and this range."""
+    def check(self, owner: str, option: str, value: Any) -> None:
+        """Raise TypeError (not a number) or ValueError (out of range) naming the owner, the
+        option and the value; a NaN or infinity is out of every finite range."""
         what = self.what or f"{option} value"
-        accepts = f"{option} must be {'two numbers ' if self.pair else ''}{self}"
-        if not self.pair:
-            if not self._holds(value):
-                raise ValueError(f"{optimizer}: Invalid {what}: {value!r}; {accepts}")
+        shape = "pair" if self.pair else self.shape
+        if shape == "one":
+            self._check_one(owner, f"{option} must be", what, value)
             return
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise ValueError(f"{optimizer}: Invalid {what}s: {value!r}; {accepts}")
+        accepts = f"{option} must be {'two numbers' if shape == 'pair' else 'numbers'}"
+        if not isinstance(value, (tuple, list)) or (shape == "pair" and len(value) != 2):
+            raise ValueError(f"{owner}: Invalid {what}s: {value!r}; {accepts} {self}")
         for i, number in enumerate(value):
-            if not self._holds(number):
-                raise ValueError(f"{optimizer}: Invalid {what} at index {i}: {number!r}; {accepts}")
+            self._check_one(owner, accepts, f"{what} at index {i}", number)
 
-    def _holds(self, value: Any) -> bool:
-        return bool(
-            self.low <= value and (value <= self.high if self.closed else value < self.high)
-        )
+    def _check_one(self, owner: str, accepts: str, what: str, value: Any) -> None:
+        number = _number(value)
+        if number is None:
+            raise TypeError(
+                f"{owner}: Invalid {what}: {value!r}; {accepts} {self}, not a "
+                f"{type(value).__name__}"
+            )
+        low_ok = self.low <= number if self.closed_low else self.low < number
+        high_ok = number <= self.high if self.closed else number < self.high
+        integral = not self.integer or float(number).is_integer()
+        if not (low_ok and high_ok and integral):
+            raise ValueError(f"{owner}: Invalid {what}: {value!r}; {accepts} {self}")
 
     def __str__(self) -> str:
+        kind = "an integer " if self.integer else ""
         if self.high == math.inf:
-            return f">= {self.low:g}"
-        return f"in [{self.low:g}, {self.high:g}{']' if self.closed else ')'}"
+            return f"{kind}{'>=' if self.closed_low else '>'} {self.low:g} and finite"
+        if self.low == -math.inf:
+            return f"{kind}{'<=' if self.closed else '<'} {self.high:g}"
+        left, right = "[" if self.closed_low else "(", "]" if self.closed else ")"
+        return f"{kind}in {left}{self.low:g}, {self.high:g}{right}"
+
+
+def _number(value: Any) -> float | int | None:
+    """`value` as a plain number if it is one (a one-element tensor or array counts), else
+    None; a bool counts, as torch's comparisons take it."""
+    if isinstance(value, (Tensor, np.ndarray)) and value.size == 1:
+        value = value.item()
+    if isinstance(value, numbers.Real):
+        return value
+    return None
 
 
 NONNEGATIVE = Range()
 LEARNING_RATE = Range(what="learning rate")
 EPSILON = Range(what="epsilon value")
 BETAS = Range(0.0, 1.0, pair=True, what="beta parameter")
+FINITE = Range(-math.inf, closed_low=False)
+_SCALAR_RANGES = {"step": Range(0.0, 2.0**53, closed=True, integer=True, what="step count")}
+"""A step count is a whole number of steps; past 2**53 a float cannot count one more."""
 
 
 _SET_MESSAGE = (
@@ -286,48 +318,96 @@ class Optimizer:
         }
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a `state_dict()`: same number of groups, parameters per group and shapes.
-
-        Tensors and arrays (descent's, NumPy's or torch's) are copied and cast to
-        their parameter's dtype; a scalar field (`step`) keeps a floating dtype it
-        has, and an int (older states) becomes torch's float count. Nothing changes
-        if the state does not fit.
-        """
+    def check_state_dict(self, state_dict: Any) -> None:
+        """Raise ValueError or TypeError naming the key unless `state_dict` would load: the
+        layout of `state_dict()`, as many groups and parameters, every option as the
+        constructor accepts it, and each parameter's state the fields `init_state` makes,
+        arrays of its shape and a floating dtype, and finite counts. Touches nothing."""
         name = f"{self._name}.load_state_dict"
-        saved_groups = state_dict["param_groups"]
+        _expect(state_dict, dict, f"{name}: the state")
+        for key in ("state", "param_groups"):
+            if key not in state_dict:
+                raise ValueError(f"{name}: the state lacks {key!r}")
+        saved_groups = _expect(state_dict["param_groups"], list, f"{name}: 'param_groups'")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{name}: the state has {len(saved_groups)} parameter groups, this optimizer "
                 f"has {len(self.param_groups)}"
             )
-        by_index = {}
+        by_index: dict[int, tuple[Tensor, dict[str, Any]]] = {}
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(saved["params"]) != len(group["params"]):
+            where = f"{name}: param group {i}"
+            self._check_group(_expect(saved, dict, where), group, where)
+            for index, param in zip(_index_list(saved["params"]), group["params"]):
+                if index in by_index:
+                    raise ValueError(f"{where}: parameter index {index} appears twice")
+                by_index[index] = (param, {**group, **saved})
+        for index, fields in _expect(state_dict["state"], dict, f"{name}: 'state'").items():
+            where = f"{name}: the state of parameter {index!r}"
+            number = _index(index)
+            if number not in by_index:
+                raise ValueError(f"{where}: the state has an entry for unknown parameter {index}")
+            param, group = by_index[number]
+            _expect(fields, dict, where)
+            if not fields:
+                continue
+            expected = set(self.init_state(param._data, group))
+            if set(fields) != expected:
                 raise ValueError(
-                    f"{name}: param group {i} has {len(saved['params'])} parameters in the "
-                    f"state and {len(group['params'])} in this optimizer"
+                    f"{where}: the fields {sorted(map(str, fields))} are not the "
+                    f"{sorted(expected)} that {self._name} keeps for this parameter"
                 )
-            missing = sorted(set(self.defaults) - set(saved))
-            if missing:
-                raise ValueError(
-                    f"{name}: param group {i} of the state lacks the options {missing} of "
-                    f"{self._name}; was it saved from another optimizer?"
-                )
-            by_index.update(zip(saved["params"], group["params"]))
+            for key, value in fields.items():
+                scalar = _SCALAR_RANGES.get(key, FINITE) if key in self.scalar_fields else None
+                check_field(value, param, scalar, f"{name}: state {key!r} of parameter {index}")
 
+    def _check_group(self, saved: dict[str, Any], group: dict[str, Any], where: str) -> None:
+        """One saved param group against this optimizer's `group` at the same place."""
+        params = saved.get("params")
+        if not isinstance(params, list) or _index_list(params) is None:
+            raise ValueError(f"{where}: 'params' must be a list of parameter indices")
+        if len(params) != len(group["params"]):
+            raise ValueError(
+                f"{where} has {len(params)} parameters in the state and "
+                f"{len(group['params'])} in this optimizer"
+            )
+        missing = sorted(set(self.defaults) - set(saved))
+        if missing:
+            raise ValueError(
+                f"{where} lacks the options {missing} of {self._name}; was it saved from "
+                "another optimizer?"
+            )
+        for option, default in self.defaults.items():
+            if option not in self.option_ranges and not _same_kind(default, saved[option]):
+                raise TypeError(
+                    f"{where}: {option!r} is {saved[option]!r}; {self._name} takes a "
+                    f"{type(default).__name__} there"
+                )
+        for option, value in saved.items():  # torch's and the schedulers' own entries
+            if option not in self.defaults and isinstance(value, numbers.Real):
+                FINITE.check(where, option, value)
+        try:
+            self.check_options(saved)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{where}: {error}") from None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a `state_dict()` once `check_state_dict` passes it; else nothing changes.
+
+        Tensors and arrays (descent's, NumPy's or torch's) are copied and cast to
+        their parameter's dtype; a scalar field (`step`) keeps a floating dtype it
+        has, and an int (older states) becomes torch's float count.
+        """
+        self.check_state_dict(state_dict)
+        saved_groups = state_dict["param_groups"]
+        by_index = {}
+        for group, saved in zip(self.param_groups, saved_groups):
+            by_index.update(zip(_index_list(saved["params"]), group["params"]))
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, fields in state_dict["state"].items():
-            param = by_index.get(int(index))
-            if param is None:
-                raise ValueError(f"{name}: the state has an entry for unknown parameter {index}")
+            param = by_index[_index(index)]
             state[param] = {
-                key: loaded_value(
-                    value,
-                    param,
-                    key in self.scalar_fields,
-                    f"{name}: state {key!r} of parameter {index}",
-                )
+                key: loaded_value(value, param, key in self.scalar_fields)
                 for key, value in fields.items()
             }
         self.state = state
@@ -351,3 +431,33 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join([*lines, ")"])
+
+
+def _expect(value: Any, kind: type, where: str) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError(f"{where} must be a {kind.__name__}, not a {type(value).__name__}")
+    return value
+
+
+def _index(index: Any) -> int | None:
+    """A saved parameter index: an int, or its digits (JSON keys are strings)."""
+    if isinstance(index, str) and index.isdigit():
+        return int(index)
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        return int(index)
+    return None
+
+
+def _index_list(indices: list) -> list[int] | None:
+    numbers_ = [_index(i) for i in indices]
+    return None if None in numbers_ else numbers_
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """Whether a saved option is of the kind its default is: a flag a bool, a number a
+    finite number; None (torch's "not set", as foreach) takes a flag or None."""
+    if isinstance(default, bool) or default is None:
+        return value is None or isinstance(value, bool)
+    if isinstance(default, numbers.Real):
+        return _number(value) is not None and math.isfinite(_number(value))
+    return type(value) is type(default)

@@ -32,20 +32,45 @@ def saved_value(value):
     return value.copy() if hasattr(value, "shape") and hasattr(value, "copy") else value
 
 
-def loaded_value(value, param: Tensor, scalar: bool, where: str):
-    """A saved state value made ready for `param`: a tensor, checked, copied and cast."""
-    if isinstance(value, Tensor):
-        value = value._data
-    elif hasattr(value, "detach") and hasattr(value, "numpy"):  # torch's (its __array__ is old)
-        value = value.detach().cpu().numpy()
+def check_field(value, param: Tensor, scalar, where: str) -> None:
+    """Raise unless `value` would load as a state field of `param`: with `scalar` (the
+    field's `Range`), one number in it; else an array (descent's, NumPy's or torch's) of
+    the parameter's shape and a floating dtype."""
+    value = _array(value)
+    array = hasattr(value, "shape") and hasattr(value, "dtype")
+    if scalar is not None:
+        if not array or value.size != 1:
+            raise ValueError(f"{where} must be one number, got {value!r}")
+        scalar.check(where, "the field", value.reshape(()).item())
+        return
+    if not array:
+        raise TypeError(
+            f"{where} must be an array of the parameter's shape {param.shape}, not a "
+            f"{type(value).__name__}"
+        )
+    if value.shape != param._data.shape:
+        raise ValueError(f"{where} has shape {value.shape}, the parameter {param.shape}")
+    if value.dtype.kind != "f":
+        raise TypeError(f"{where} has dtype {value.dtype}; a state field is floating point")
+
+
+def loaded_value(value, param: Tensor, scalar: bool) -> Tensor:
+    """A saved state value, checked by `check_field`, as a tensor for `param`: copied and
+    cast to its dtype, or for a scalar field, to a float count unless it is floating."""
+    array = _array(value)
     if scalar:
-        array = np.asarray(value)
-        if array.size != 1:
-            raise ValueError(f"{where} must be one number, got shape {array.shape}")
-        floating = hasattr(value, "dtype") and array.dtype.kind == "f"
+        array = np.asarray(array)
+        floating = array.dtype.kind == "f"
         return wrap(np.array(array.reshape(()), dtype=array.dtype if floating else _scalar_dtype()))
-    if value is None or not hasattr(value, "shape"):
-        return value
-    if tuple(value.shape) != param._data.shape:
-        raise ValueError(f"{where} has shape {tuple(value.shape)}, the parameter {param.shape}")
-    return wrap(array_module(param._data).array(value, dtype=param._data.dtype, copy=True))
+    return wrap(array_module(param._data).array(array, dtype=param._data.dtype, copy=True))
+
+
+def _array(value):
+    """A tensor's or array's data as a NumPy array (a number too); anything else as it is."""
+    if isinstance(value, Tensor):
+        return value._data
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch's (its __array__ is old)
+        return value.detach().cpu().numpy()
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    return value
