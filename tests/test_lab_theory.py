@@ -7,10 +7,14 @@ import torch
 
 import descent as dc
 from descent import nn
+from descent.data import TensorDataset
+from descent.lab import Arm, Budget, compare
 from descent.lab.compare import SHARPNESS_ITERATIONS, SHARPNESS_TOL
+from descent.lab.gradients import gradient_probe
 from descent.lab.lanczos import extreme_eigenvalues
 from descent.lab.sharpness import top_eigenvalue
 from descent.lab.stability import stability_limit
+from tests.test_lab_compare import assert_every_number_is_in_the_table
 
 ITERATIONS, TOL = SHARPNESS_ITERATIONS, SHARPNESS_TOL  # what compare measures with
 
@@ -121,3 +125,76 @@ def test_stability_limit_separates_converging_from_diverging_sgd_on_a_quadratic(
 
     assert final(0.99 * limit) < 1.0 < final(1.01 * limit)
     assert np.isnan(stability_limit("adam", lr))
+
+
+# -- verdicts against the 2/L threshold of least squares ---------------------------------------
+
+
+def least_squares(n=256, d=5):
+    """Linear regression with MSE and a bias: H = 2/n [X 1]^T [X 1], L its top eigenvalue."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d)) * np.linspace(0.7, 1.4, d)
+    y = x @ rng.standard_normal((d, 1)) + 0.1 * rng.standard_normal((n, 1))
+    xb = np.hstack([x, np.ones((n, 1))])
+    top = float(np.linalg.eigvalsh(2 / n * xb.T @ xb)[-1])
+    return TensorDataset(x.astype(np.float32), y.astype(np.float32)), x, y, top
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_full_batch_verdicts_flip_at_two_over_l():
+    """Gradient descent on least squares converges for lr < 2/L and diverges above it: just
+    below reads good, just above (falls, then grows geometrically) reads diverged."""
+    data, _, _, top = least_squares()
+    arms = [Arm("full", "sgd", f * 2 / top) for f in (0.95, 1.05, 1.1)]
+    result = compare(data, None, lambda: nn.Linear(5, 1), arms, Budget("updates", 60),
+                     seeds=(0,))  # fmt: skip
+    assert [arm.row["lr_label"] for arm in result.arms] == ["good", "diverged", "diverged"]
+    for arm in result.arms:
+        assert arm.row["edge_of_stability"] == pytest.approx(top / (arm.arm.lr * top / 2))
+    words = " ".join(result.sentences())
+    assert "diverged: its training loss ended at" in words or "was growing" in words
+
+
+# -- the gradient noise scale -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_noise_scale_matches_its_closed_form_on_linear_regression(batch_size):
+    """Per-sample gradients of (x.w + b - y)^2 are 2 [x 1] r: tr(Sigma) and |G|^2 exactly."""
+    _, x, y, _ = least_squares()
+    dc.manual_seed(0)
+    model = nn.Linear(5, 1)
+    w = np.r_[model.weight.detach().numpy().ravel(), model.bias.detach().numpy()].astype(float)
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    per_sample = 2 * xb * (xb @ w - y.ravel())[:, None]
+    mean = per_sample.mean(0)
+    spread = np.sum((per_sample - mean) ** 2, 1)
+    exact = float(spread.mean() / (mean @ mean))
+    batches = 1000
+    probe = gradient_probe(model, nn.MSELoss(), dc.tensor(x.astype(np.float32)),
+                           dc.tensor(y.astype(np.float32)), batch_size, lr=0.1, batches=batches,
+                           seed=0)  # fmt: skip
+    # within 3 standard errors of the per-sample estimator (heavy-tailed: x^2 r^2); a batch
+    # of 16 averages its samples, so its error is smaller still
+    error = 3 * spread.std() / spread.mean() / np.sqrt(batches)
+    assert probe.noise_scale == pytest.approx(exact, rel=error)
+    assert 0 < probe.cosine < 1 and probe.loss_step_noise > 0
+
+
+# -- the table and the sentences under a seconds budget -----------------------------------------
+
+
+def test_a_seconds_budget_reports_each_seeds_whole_run():
+    """Seeds stop at different points under a time budget; the row and the sentences use
+    every seed's whole curve, so the sentences' numbers are the table's."""
+    data, _, _, top = least_squares()
+    arms = [Arm("full", "sgd", 1 / top), Arm(8, "sgd", 0.2 / top), Arm(1, "sgd", 0.05 / top)]
+    result = compare(data, None, lambda: nn.Linear(5, 1), arms, Budget("seconds", 0.1),
+                     seeds=(0, 1))  # fmt: skip
+    for arm in result.arms:
+        finals = [t.points["loss"][-1] for t in arm.traces]
+        assert arm.row["train_loss"] == pytest.approx(np.mean(finals))
+        assert arm.row["updates"] == pytest.approx(np.mean([t.points["updates"][-1]
+                                                            for t in arm.traces]))  # fmt: skip
+        assert len(arm.curves["loss"].mean) == max(len(t.points["loss"]) for t in arm.traces)
+    assert_every_number_is_in_the_table(result)

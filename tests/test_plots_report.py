@@ -90,7 +90,7 @@ def test_sharpness_curve_draws_both_series_per_epoch():
     (ax,) = plots.sharpness_curve(tracked).axes
     drawn = lines(ax)
     assert list(drawn["sharpness (top Hessian eigenvalue)"][1]) == [1.0, 3.9]
-    assert list(drawn["2 / lr"][1]) == [4.0, 4.0]
+    assert list(drawn["stability limit"][1]) == [4.0, 4.0]
 
 
 def test_an_empty_history_still_draws():

@@ -89,7 +89,7 @@ def update_noise(comparison: dict) -> Figure:
 
 
 def sharpness(comparison: dict) -> Figure | None:
-    """Each arm's sharpness against epochs, with its 2/lr line; None when not tracked."""
+    """Each arm's sharpness against epochs, with its stability limit; None when not tracked."""
     arms = [arm for arm in comparison["arms"] if "sharpness" in arm["curves"]]
     if not arms:
         return None
@@ -102,7 +102,7 @@ def sharpness(comparison: dict) -> Figure | None:
         if edge is not None:
             ax.axhline(edge, color=color, linestyle="--", linewidth=1)
     ax.set(xlabel="epochs", ylabel="top Hessian eigenvalue",
-           title="sharpness; dashed: 2 / lr (stability threshold)")  # fmt: skip
+           title="sharpness; dashed: each arm's stability limit")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     figure.tight_layout()
