@@ -16,7 +16,8 @@ from descent.lab.summary import edge_of_stability
 from descent.text import format_number
 
 POINT_KEYS = {"updates", "samples", "epochs", "seconds", "loss", "accuracy", "val_loss",
-              "val_accuracy", "grad_cosine", "loss_step_noise", "noise_scale"}  # fmt: skip
+              "val_accuracy", "grad_cosine", "gradient_noise", "loss_step_noise",
+              "noise_scale"}  # fmt: skip
 DIGITS_ARMS = [Arm("full", "sgd", 0.5), Arm(1, "sgd", 0.01), Arm(32, "sgd", 0.1)]
 
 
@@ -110,6 +111,8 @@ def test_table_rows_hold_the_measured_numbers(digits_run):
     # gradient from the full-batch one, and the larger the spread of the loss change per step
     assert batch["grad_cosine"] == batch["grad_cosine_end"] == 1.0 and batch["loss_noise"] == 0
     assert stochastic["grad_cosine"] < mini["grad_cosine"] < 0.99
+    # the smaller the batch, the noisier its updates' direction, whatever the learning rate
+    assert stochastic["gradient_noise"] > mini["gradient_noise"] > batch["gradient_noise"] == 0
     # loss_noise is lr std(G.g_B): per unit of learning rate the smaller batch is noisier
     assert stochastic["loss_noise"] / stochastic["lr"] > mini["loss_noise"] / mini["lr"] > 0
     for arm in digits_run.arms[1:]:  # one value per evaluation point, not one per run

@@ -180,8 +180,8 @@ class _Setup:
 
 def _measure(setup: _Setup, arm: Arm, batch_size: int, seed: int) -> Callable[[], dict]:
     """The measurements at an evaluation point: the losses (and accuracies), and a
-    `gradient_probe` of the arm's batch size: its gradient cosine, the spread of the loss
-    change one update makes ('loss_step_noise', SGD only) and the gradient noise scale."""
+    `gradient_probe` of the arm's batch size: its gradient cosine and noise, the spread of
+    the loss change one update makes ('loss_step_noise', SGD only) and the gradient noise scale."""
     probes = np.random.default_rng(seed)
     lr = arm.lr if arm.optimizer == "sgd" else math.nan
 
@@ -192,8 +192,13 @@ def _measure(setup: _Setup, arm: Arm, batch_size: int, seed: int) -> Callable[[]
             out.update({"val_" + k: v for k, v in val.items()})
         x, y = setup.data
         probe = gradient_probe(setup.model, setup.loss_fn, x, y, batch_size, lr, seed=probes)
-        return {**out, "grad_cosine": probe.cosine, "loss_step_noise": probe.loss_step_noise,
-                "noise_scale": probe.noise_scale}  # fmt: skip
+        return {
+            **out,
+            "grad_cosine": probe.cosine,
+            "gradient_noise": probe.gradient_noise,
+            "loss_step_noise": probe.loss_step_noise,
+            "noise_scale": probe.noise_scale,
+        }
 
     return measure
 

@@ -24,15 +24,17 @@ POINT_AXES = ("updates", "samples", "epochs", "seconds")
 TABLE_COLUMNS = (
     "arm", "batch_size", "optimizer", "lr", "start_loss", "train_loss", "best_loss",
     "train_accuracy", "val_loss", "val_accuracy", "updates_per_epoch", "seconds_per_epoch",
-    "seconds_per_update", "updates_per_second", "loss_noise", "grad_cosine",
+    "seconds_per_update", "updates_per_second", "gradient_noise", "loss_noise", "grad_cosine",
     "grad_cosine_start", "grad_cosine_end", "noise_scale", "seconds_to_target",
     "epochs_to_target", "updates", "samples", "epochs", "seconds", "loss_rise", "loss_growth",
     "sharpness_start", "sharpness", "sharpness_peak", "edge_of_stability", "lr_label",
     "diverged", "diverged_seeds", "diverged_at",
 )  # fmt: skip
-"""A row's keys. loss_noise: the spread of the training-loss change one SGD update makes
-(lr times the standard deviation of G.g_B over mini-batches; 0 for batch descent), and
-grad_cosine the mean cosine of g_B with G, both averaged along the run; noise_scale the
+"""A row's keys. gradient_noise: E|g_B - G|^2 / |G|^2, the noise of the update's direction
+(0 for batch descent, largest for stochastic descent); loss_noise: the spread of the
+training-loss change one SGD update makes (lr times the standard deviation of G.g_B over
+mini-batches; 0 for batch descent); grad_cosine the mean cosine of g_B with G; all three
+averaged along the run; noise_scale the
 gradient noise scale B_simple (median along the run), the critical batch size it
 predicts; edge_of_stability the optimizer's `stability_limit` (NaN: none in closed form);
 loss_rise and loss_growth what the learning-rate verdict read off the mean curve."""
@@ -152,7 +154,8 @@ class Trace:
     training set, 'val_loss' (and 'val_accuracy') when there is a validation set, and
     a `gradient_probe` of the arm's batch size at the same weights: 'grad_cosine' (the
     mean cosine between its mini-batch gradients and the full-batch gradient),
-    'loss_step_noise' (the spread of the loss change one SGD update makes) and
+    'gradient_noise' (E|g_B - G|^2 / |G|^2), 'loss_step_noise' (the spread of the loss
+    change one SGD update makes) and
     'noise_scale' (B_simple). `step_loss` is the mini-batch loss of every update.
     `sharpness` has 'epochs' and 'value' columns when tracked. `grad_cosine_start`/`_end`:
     'grad_cosine' at the first and the last point. `stopped_by` is 'budget' or 'diverged'.

@@ -47,7 +47,10 @@ class GradientProbe:
     """What mini-batch gradients of one size say at one point of the weights.
 
     `cosine`: the mean cosine between a mini-batch gradient g_B and the full-batch
-    gradient G (1 for batch descent). `loss_step_noise`: the spread (standard deviation)
+    gradient G (1 for batch descent). `gradient_noise`: E|g_B - G|^2 / |G|^2, how far the
+    update's direction strays from the full-batch one relative to its size, whatever the
+    learning rate: 0 for batch descent, largest for stochastic descent (it is B_simple / B
+    with the finite-population correction). `loss_step_noise`: the spread (standard deviation)
     across mini-batches of the first-order change of the training loss that one SGD step
     makes, lr G.g_B: 0 for batch descent, and near 0 when the weights hardly move, however
     different the samples (NaN for optimizers other than SGD, whose step is not lr g_B).
@@ -58,6 +61,7 @@ class GradientProbe:
     """
 
     cosine: float
+    gradient_noise: float
     loss_step_noise: float
     noise_scale: float
 
@@ -84,15 +88,15 @@ def gradient_probe(model, loss_fn, x, y, batch_size: int, lr: float = math.nan,
             grads.append(loss_gradient(model, loss_fn, x[rows], y[rows]))
     square = float(full @ full)
     if not (np.isfinite(full).all() and square > 0):
-        return GradientProbe(math.nan, math.nan, math.nan)
+        return GradientProbe(math.nan, math.nan, math.nan, math.nan)
     grads = np.array(grads).reshape(len(grads), full.size)
     spread = float(np.mean(np.sum((grads - full) ** 2, axis=1))) if len(grads) else math.nan
     trace = spread * size * (n - 1) / (n - size) if size < n else math.nan
     if whole:
-        return GradientProbe(1.0, 0.0 if math.isfinite(lr) else math.nan, trace / square)
+        return GradientProbe(1.0, 0.0, 0.0 if math.isfinite(lr) else math.nan, trace / square)
     cosines = grads @ full / (np.linalg.norm(grads, axis=1) * math.sqrt(square))
     step = lr * float(np.std(grads @ full, ddof=1)) if len(grads) > 1 else math.nan
-    values = (float(np.mean(cosines)), step, trace / square)
+    values = (float(np.mean(cosines)), spread / square, step, trace / square)
     return GradientProbe(*(v if math.isfinite(v) else math.nan for v in values))
 
 

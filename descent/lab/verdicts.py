@@ -219,8 +219,9 @@ def _pair(result: ArmResult, other: ArmResult, target: float | None) -> str:
         f"{_n(a, 'seconds_per_update')} s each against {_n(b, 'updates')} at "
         f"{_n(b, 'seconds_per_update')} s{_target_words(a, b, target)}. Along the run its "
         f"mini-batch gradient's cosine with the full-batch gradient averaged "
-        f"{_n(a, 'grad_cosine')} against {_n(b, 'grad_cosine')}, and the spread of the loss "
-        f"change one update makes was {_n(a, 'loss_noise')} against {_n(b, 'loss_noise')}."
+        f"{_n(a, 'grad_cosine')} against {_n(b, 'grad_cosine')}, and its noise (the squared "
+        f"distance from the full-batch gradient, relative to that gradient's) "
+        f"{_n(a, 'gradient_noise')} against {_n(b, 'gradient_noise')}."
     )
 
 
