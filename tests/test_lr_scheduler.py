@@ -296,15 +296,35 @@ def other_optimizer():
 
 
 BAD_INPUT = [
-    (lambda o: lr_scheduler.StepLR(o, step_size=0), ValueError, "step_size=0 must be > 0"),
-    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0), ValueError, "T_max=0 must be > 0"),
-    (lambda o: lr_scheduler.LinearLR(o, start_factor=0), ValueError, "start_factor=0 must be"),
-    (lambda o: lr_scheduler.LinearLR(o, end_factor=1.5), ValueError, "end_factor=1.5 must be"),
-    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), ValueError, "total_iters=0 must be"),
+    (
+        lambda o: lr_scheduler.StepLR(o, step_size=0),
+        ValueError,
+        "Invalid step_size value: 0; step_size must be an integer >= 1",
+    ),
+    (
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0),
+        ValueError,
+        "Invalid T_max value: 0; T_max must be > 0",
+    ),
+    (
+        lambda o: lr_scheduler.LinearLR(o, start_factor=0),
+        ValueError,
+        "Invalid start_factor value: 0",
+    ),
+    (
+        lambda o: lr_scheduler.LinearLR(o, end_factor=1.5),
+        ValueError,
+        "Invalid end_factor value: 1.5",
+    ),
+    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), ValueError, "Invalid total_iters value: 0"),
     (lambda o: lr_scheduler.LambdaLR(o, [abs]), ValueError, "1 lr_lambdas for 2 param groups"),
     (lambda o: lr_scheduler.LambdaLR(o, 0.5), TypeError, "must be a function of the epoch"),
     (lambda o: lr_scheduler.OneCycleLR(o, 1.0), ValueError, "give total_steps, or both"),
-    (lambda o: lr_scheduler.OneCycleLR(o, 1.0, total_steps=0), ValueError, "total_steps=0"),
+    (
+        lambda o: lr_scheduler.OneCycleLR(o, 1.0, total_steps=0),
+        ValueError,
+        "Invalid total_steps value: 0",
+    ),
     (
         lambda o: lr_scheduler.OneCycleLR(o, 1.0, epochs=0, steps_per_epoch=5),
         ValueError,
@@ -313,12 +333,12 @@ BAD_INPUT = [
     (
         lambda o: lr_scheduler.OneCycleLR(o, 1.0, total_steps=10, pct_start=1.5),
         ValueError,
-        "pct_start=1.5 must be in",
+        "Invalid pct_start value: 1.5",
     ),
     (
         lambda o: lr_scheduler.OneCycleLR(o, 1.0, total_steps=10, anneal_strategy="exp"),
         ValueError,
-        "anneal_strategy='exp' must be 'cos' or 'linear'",
+        "anneal_strategy='exp' must be one of 'cos', 'linear'",
     ),
     (
         lambda o: lr_scheduler.OneCycleLR(o, [1.0, 2.0, 3.0], total_steps=10),
@@ -331,11 +351,15 @@ BAD_INPUT = [
         ValueError,
         "scale_mode='epochs'",
     ),
-    (lambda o: lr_scheduler.CyclicLR(o, 0.1, 1.0, step_size_up=0), ValueError, "step_size_up=0"),
+    (
+        lambda o: lr_scheduler.CyclicLR(o, 0.1, 1.0, step_size_up=0),
+        ValueError,
+        "Invalid step_size_up value: 0",
+    ),
     (
         lambda o: lr_scheduler.ReduceLROnPlateau(o, factor=1.0),
         ValueError,
-        "factor=1.0 must be < 1",
+        r"Invalid factor value: 1.0; factor must be in \[0, 1\)",
     ),
     (lambda o: lr_scheduler.ReduceLROnPlateau(o, mode="avg"), ValueError, "mode='avg'"),
     (

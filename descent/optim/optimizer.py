@@ -69,11 +69,11 @@ class Range:
     def __str__(self) -> str:
         kind = "an integer " if self.integer else ""
         if self.high == math.inf:
-            return f"{kind}{'>=' if self.closed_low else '>'} {self.low:g} and finite"
+            return f"{kind}{'>=' if self.closed_low else '>'} {self.low:.16g} and finite"
         if self.low == -math.inf:
-            return f"{kind}{'<=' if self.closed else '<'} {self.high:g}"
+            return f"{kind}{'<=' if self.closed else '<'} {self.high:.16g}"
         left, right = "[" if self.closed_low else "(", "]" if self.closed else ")"
-        return f"{kind}in {left}{self.low:g}, {self.high:g}{right}"
+        return f"{kind}in {left}{self.low:.16g}, {self.high:.16g}{right}"
 
 
 def _number(value: Any) -> float | int | None:
@@ -378,13 +378,13 @@ class Optimizer:
                 "another optimizer?"
             )
         for option, default in self.defaults.items():
-            if option not in self.option_ranges and not _same_kind(default, saved[option]):
+            if option not in self.option_ranges and not same_kind(default, saved[option]):
                 raise TypeError(
                     f"{where}: {option!r} is {saved[option]!r}; {self._name} takes a "
                     f"{type(default).__name__} there"
                 )
-        for option, value in saved.items():  # torch's and the schedulers' own entries
-            if option not in self.defaults and isinstance(value, numbers.Real):
+        for option, value in saved.items():  # unranged, torch's and the schedulers' entries
+            if option not in self.option_ranges and isinstance(value, numbers.Real):
                 FINITE.check(where, option, value)
         try:
             self.check_options(saved)
@@ -453,11 +453,12 @@ def _index_list(indices: list) -> list[int] | None:
     return None if None in numbers_ else numbers_
 
 
-def _same_kind(default: Any, value: Any) -> bool:
-    """Whether a saved option is of the kind its default is: a flag a bool, a number a
-    finite number; None (torch's "not set", as foreach) takes a flag or None."""
+def same_kind(default: Any, value: Any) -> bool:
+    """Whether a saved value is of the kind its default is: a flag a bool, a number a
+    number (its range is checked apart); None (torch's "not set", as foreach) takes a flag
+    or None."""
     if isinstance(default, bool) or default is None:
         return value is None or isinstance(value, bool)
     if isinstance(default, numbers.Real):
-        return _number(value) is not None and math.isfinite(_number(value))
+        return _number(value) is not None
     return type(value) is type(default)

@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import Optimizer, Range, same_kind
+
+POSITIVE = Range(0.0, closed_low=False)
+COUNT = Range(0.0, 2.0**53, closed=True, integer=True)
+"""A count of steps or epochs: a whole number a float still counts exactly."""
+RATES = Range(shape="list")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A setting that is one of a few words (a mode), checked like a `Range`."""
+
+    options: tuple[str, ...]
+
+    def check(self, owner: str, option: str, value: Any) -> None:
+        if not isinstance(value, str) or value not in self.options:
+            words = ", ".join(map(repr, self.options))
+            raise ValueError(f"{owner}: {option}={value!r} must be one of {words}")
 
 
 class LRScheduler:
@@ -30,6 +49,15 @@ class LRScheduler:
 
     interval: str = "epoch"
     _not_saved: tuple[str, ...] = ("optimizer",)
+
+    setting_ranges: Mapping[str, Range | Choice] = {
+        "last_epoch": COUNT,
+        "base_lrs": RATES,
+        "lr_scale": Range(),
+        "_last_lr": Range(-math.inf, closed_low=False, shape="list"),
+    }
+    """The values each setting accepts, by attribute name: the constructor's arguments and
+    a loaded state pass through `check_settings`, so both are checked one way."""
 
     def __init__(
         self,
@@ -90,14 +118,37 @@ class LRScheduler:
         """Every attribute but the optimizer and any function, copied: JSON-serialisable."""
         return {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in self._not_saved}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a `state_dict()`; it must come from a scheduler of this kind."""
-        expected, given = set(self.state_dict()), set(state_dict)
+    def check_settings(self, values: Mapping[str, Any]) -> None:
+        """Raise ValueError or TypeError for a value outside its `setting_ranges`."""
+        for name, value in values.items():
+            accepted = self.setting_ranges.get(name)
+            if accepted is not None:
+                accepted.check(type(self).__name__, name, value)
+
+    def check_state_dict(self, state_dict: Any) -> None:
+        """Raise ValueError or TypeError naming the key unless `state_dict` would load: the
+        keys of this kind of scheduler, each value of the kind this one holds (as many
+        lrs as param groups) and in the range its constructor accepts. Touches nothing."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}: the state must be a dict, not a {type(state_dict).__name__}")
+        own = self.state_dict()
+        expected, given = set(own), set(state_dict)
         if expected != given:
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: missing keys {sorted(expected - given)}, "
-                f"unexpected keys {sorted(given - expected)}; was it saved from another scheduler?"
+                f"{name}: missing keys {sorted(expected - given)}, unexpected keys "
+                f"{sorted(map(str, given - expected))}; was it saved from another scheduler?"
             )
+        for key, value in own.items():
+            _check_kind(f"{name}: {key}", value, state_dict[key])
+        try:
+            self.check_settings(state_dict)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{name}: {error}") from None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a `state_dict()` once `check_state_dict` passes it."""
+        self.check_state_dict(state_dict)
         saved = {k: v for k, v in state_dict.items() if k not in self._not_saved}
         self.__dict__.update(copy.deepcopy(saved))
 
@@ -131,3 +182,19 @@ def per_group(owner: str, name: str, value: Any, optimizer: Optimizer) -> list:
             raise ValueError(f"{owner}: {name} has {len(value)} values for {n} param groups")
         return list(value)
     return [value] * n
+
+
+def _check_kind(where: str, own: Any, saved: Any) -> None:
+    """`saved` has the layout of `own`: the same keys, list lengths and kinds of values."""
+    if isinstance(own, dict):
+        if not isinstance(saved, dict) or set(saved) != set(own):
+            raise ValueError(f"{where} must be a dict with the keys {sorted(own)}, not {saved!r}")
+        for key in own:
+            _check_kind(f"{where}.{key}", own[key], saved[key])
+    elif isinstance(own, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(own):
+            raise ValueError(f"{where} must be a list of {len(own)} values, not {saved!r}")
+        for i, (mine, theirs) in enumerate(zip(own, saved)):
+            _check_kind(f"{where}[{i}]", mine, theirs)
+    elif not same_kind(own, saved):
+        raise TypeError(f"{where} is {saved!r}; this scheduler holds a {type(own).__name__}")

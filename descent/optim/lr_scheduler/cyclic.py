@@ -6,12 +6,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from descent.optim import lr_schedules
-from descent.optim.lr_scheduler.base import LRScheduler, checked_optimizer, per_group
-from descent.optim.optimizer import Optimizer
+from descent.optim.lr_scheduler.base import (
+    POSITIVE,
+    RATES,
+    Choice,
+    LRScheduler,
+    checked_optimizer,
+    per_group,
+)
+from descent.optim.optimizer import Optimizer, Range
 
 
 class _CyclesMomentum(LRScheduler):
     """A schedule that also moves momentum (SGD, RMSprop) or beta1 (Adam) against the lr."""
+
+    setting_ranges = {
+        **LRScheduler.setting_ranges,
+        "max_lrs": RATES,
+        "base_momentums": RATES,
+        "max_momentums": RATES,
+    }
 
     def _init_momentum(
         self, cycle_momentum: bool, base_momentum: Any, max_momentum: Any, last_epoch: int
@@ -26,8 +40,10 @@ class _CyclesMomentum(LRScheduler):
                 f"RMSprop, Adam, AdamW), not {type(optimizer).__name__}; pass cycle_momentum=False"
             )
         self.use_beta1 = "betas" in optimizer.defaults
-        self.base_momentums = per_group(name, "base_momentum", base_momentum, optimizer)
-        self.max_momentums = per_group(name, "max_momentum", max_momentum, optimizer)
+        bottoms = per_group(name, "base_momentum", base_momentum, optimizer)
+        tops = per_group(name, "max_momentum", max_momentum, optimizer)
+        self.check_settings({"base_momentums": bottoms, "max_momentums": tops})
+        self.base_momentums, self.max_momentums = bottoms, tops
         if last_epoch == -1:
             for group, top, bottom in zip(
                 optimizer.param_groups, self.max_momentums, self.base_momentums
@@ -64,6 +80,16 @@ class OneCycleLR(_CyclesMomentum):
 
     interval = "batch"
 
+    setting_ranges = {
+        **_CyclesMomentum.setting_ranges,
+        "total_steps": Range(1.0, 2.0**53, closed=True, integer=True),
+        "pct_start": Range(0.0, 1.0, closed=True),
+        "anneal_strategy": Choice(("cos", "linear")),
+        "min_lrs": RATES,
+        "div_factor": POSITIVE,
+        "final_div_factor": POSITIVE,
+    }
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -82,24 +108,21 @@ class OneCycleLR(_CyclesMomentum):
         last_epoch: int = -1,
     ) -> None:
         self.optimizer = checked_optimizer(optimizer, "OneCycleLR")
-        if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"OneCycleLR: {total_steps=} must be a positive integer")
-        elif epochs is not None and steps_per_epoch is not None:
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
             for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
                 if not isinstance(value, int) or value <= 0:
                     raise ValueError(f"OneCycleLR: {name}={value!r} must be a positive integer")
             total_steps = epochs * steps_per_epoch
-        else:
-            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
-        if not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: {pct_start=} must be in [0, 1]")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: {anneal_strategy=} must be 'cos' or 'linear'")
+        max_lrs = per_group("OneCycleLR", "max_lr", max_lr, optimizer)
+        settings = dict(total_steps=total_steps, pct_start=pct_start, max_lrs=max_lrs)
+        settings.update(anneal_strategy=anneal_strategy, div_factor=div_factor)
+        self.check_settings({**settings, "final_div_factor": final_div_factor})
         self.total_steps, self.pct_start = total_steps, pct_start
         self.anneal_strategy, self.three_phase = anneal_strategy, three_phase
 
-        self.max_lrs = per_group("OneCycleLR", "max_lr", max_lr, optimizer)
+        self.max_lrs = max_lrs
         base_lrs = [top / div_factor for top in self.max_lrs]
         self.min_lrs = [start / final_div_factor for start in base_lrs]
         if last_epoch == -1:
@@ -154,6 +177,15 @@ class CyclicLR(_CyclesMomentum):
 
     _not_saved = ("optimizer", "scale_fn")
 
+    setting_ranges = {
+        **_CyclesMomentum.setting_ranges,
+        "step_size_up": POSITIVE,
+        "step_size_down": Range(),
+        "mode": Choice(("triangular", "triangular2", "exp_range")),
+        "gamma": POSITIVE,
+        "scale_mode": Choice(("cycle", "iterations")),
+    }
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -171,24 +203,19 @@ class CyclicLR(_CyclesMomentum):
         last_epoch: int = -1,
     ) -> None:
         self.optimizer = checked_optimizer(optimizer, "CyclicLR")
-        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
-            raise ValueError(
-                f"CyclicLR: {mode=} must be 'triangular', 'triangular2' or 'exp_range' "
-                "(or give scale_fn)"
-            )
-        if scale_mode not in ("cycle", "iterations"):
-            raise ValueError(f"CyclicLR: {scale_mode=} must be 'cycle' or 'iterations'")
         if step_size_down is None:
             step_size_down = step_size_up
-        if not step_size_up > 0 or not step_size_down >= 0:
-            raise ValueError(f"CyclicLR: {step_size_up=} must be > 0 and {step_size_down=} >= 0")
+        max_lrs = per_group("CyclicLR", "max_lr", max_lr, optimizer)
+        base_lrs = per_group("CyclicLR", "base_lr", base_lr, optimizer)
+        settings = dict(step_size_up=step_size_up, step_size_down=step_size_down, mode=mode)
+        settings.update(gamma=gamma, scale_mode=scale_mode, max_lrs=max_lrs, base_lrs=base_lrs)
+        self.check_settings(settings)
         if scale_fn is None:  # the built-in modes fix what they scale by, as in PyTorch
             scale_mode = "iterations" if mode == "exp_range" else "cycle"
         self.step_size_up, self.step_size_down = float(step_size_up), float(step_size_down)
         self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, gamma, scale_fn, scale_mode
 
-        base_lrs = per_group("CyclicLR", "base_lr", base_lr, optimizer)
-        self.max_lrs = per_group("CyclicLR", "max_lr", max_lr, optimizer)
+        self.max_lrs = max_lrs
         if last_epoch == -1:
             for group, lr in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = lr

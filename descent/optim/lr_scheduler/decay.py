@@ -11,8 +11,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from descent.optim import lr_schedules
-from descent.optim.lr_scheduler.base import LRScheduler, checked_optimizer
-from descent.optim.optimizer import Optimizer
+from descent.optim.lr_scheduler.base import (
+    POSITIVE,
+    LRScheduler,
+    checked_optimizer,
+)
+from descent.optim.optimizer import Optimizer, Range
+
+GAMMA = POSITIVE  # a factor of 0 or less, or not finite, makes no schedule
 
 
 class LambdaLR(LRScheduler):
@@ -52,11 +58,16 @@ class LambdaLR(LRScheduler):
 class StepLR(LRScheduler):
     """lr = initial_lr * gamma ** (epoch // step_size)."""
 
+    setting_ranges = {
+        **LRScheduler.setting_ranges,
+        "step_size": Range(1.0, integer=True),
+        "gamma": GAMMA,
+    }
+
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        if not step_size > 0:
-            raise ValueError(f"StepLR: {step_size=} must be > 0")
+        self.check_settings({"step_size": step_size, "gamma": gamma})
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -70,6 +81,12 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """lr = initial_lr * gamma ** (number of milestones <= epoch)."""
 
+    setting_ranges = {
+        **LRScheduler.setting_ranges,
+        "milestones": Range(0.0, 2.0**53, closed=True, integer=True, shape="list"),
+        "gamma": GAMMA,
+    }
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -77,6 +94,8 @@ class MultiStepLR(LRScheduler):
         gamma: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
+        milestones = list(milestones)
+        self.check_settings({"milestones": milestones, "gamma": gamma})
         self.milestones = sorted(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -91,7 +110,10 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """lr = initial_lr * gamma ** epoch."""
 
+    setting_ranges = {**LRScheduler.setting_ranges, "gamma": GAMMA}
+
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.check_settings({"gamma": gamma})
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -107,6 +129,8 @@ class CosineAnnealingLR(LRScheduler):
     Past T_max the cosine goes on (back up to initial_lr at 2 * T_max), as PyTorch's does.
     """
 
+    setting_ranges = {**LRScheduler.setting_ranges, "T_max": POSITIVE, "eta_min": Range()}
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -114,8 +138,7 @@ class CosineAnnealingLR(LRScheduler):
         eta_min: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        if not T_max > 0:
-            raise ValueError(f"CosineAnnealingLR: {T_max=} must be > 0")
+        self.check_settings({"T_max": T_max, "eta_min": eta_min})
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -133,6 +156,13 @@ class LinearLR(LRScheduler):
     warm-up when start_factor < end_factor.
     """
 
+    setting_ranges = {
+        **LRScheduler.setting_ranges,
+        "start_factor": Range(0.0, 1.0, closed=True, closed_low=False),
+        "end_factor": Range(0.0, 1.0, closed=True),
+        "total_iters": Range(1.0, integer=True),
+    }
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -141,12 +171,9 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        if not 0 < start_factor <= 1:
-            raise ValueError(f"LinearLR: {start_factor=} must be in (0, 1]")
-        if not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: {end_factor=} must be in [0, 1]")
-        if not total_iters > 0:
-            raise ValueError(f"LinearLR: {total_iters=} must be > 0")
+        self.check_settings(
+            {"start_factor": start_factor, "end_factor": end_factor, "total_iters": total_iters}
+        )
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 

@@ -6,8 +6,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from descent.optim.lr_scheduler.base import LRScheduler, checked_optimizer, per_group
-from descent.optim.optimizer import Optimizer
+from descent.optim.lr_scheduler.base import (
+    COUNT,
+    RATES,
+    Choice,
+    LRScheduler,
+    checked_optimizer,
+    per_group,
+)
+from descent.optim.optimizer import Optimizer, Range
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -22,6 +29,21 @@ class ReduceLROnPlateau(LRScheduler):
     they are floors, not a schedule).
     """
 
+    setting_ranges = {
+        **LRScheduler.setting_ranges,
+        "mode": Choice(("min", "max")),
+        "factor": Range(0.0, 1.0),
+        "patience": COUNT,
+        "threshold": Range(),
+        "threshold_mode": Choice(("rel", "abs")),
+        "cooldown": COUNT,
+        "min_lrs": RATES,
+        "eps": Range(),
+        "best": Range(-math.inf, math.inf, closed=True),  # infinite before the first metric
+        "num_bad_epochs": COUNT,
+        "cooldown_counter": COUNT,
+    }
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -35,13 +57,11 @@ class ReduceLROnPlateau(LRScheduler):
         eps: float = 1e-8,
     ) -> None:
         checked_optimizer(optimizer, "ReduceLROnPlateau")
-        if factor >= 1.0:
-            raise ValueError(f"ReduceLROnPlateau: {factor=} must be < 1")
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: {mode=} must be 'min' or 'max'")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: {threshold_mode=} must be 'rel' or 'abs'")
-        self.min_lrs = per_group("ReduceLROnPlateau", "min_lr", min_lr, optimizer)
+        min_lrs = per_group("ReduceLROnPlateau", "min_lr", min_lr, optimizer)
+        settings = dict(mode=mode, factor=factor, patience=patience, threshold=threshold)
+        settings.update(threshold_mode=threshold_mode, cooldown=cooldown, eps=eps)
+        self.check_settings({**settings, "min_lrs": min_lrs})
+        self.min_lrs = min_lrs
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
         self.cooldown, self.eps = cooldown, eps

@@ -6,9 +6,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from descent.optim.lr_scheduler.base import LRScheduler, checked_optimizer
+from descent.optim.lr_scheduler.base import COUNT, LRScheduler, checked_optimizer
 from descent.optim.lr_scheduler.plateau import ReduceLROnPlateau
-from descent.optim.optimizer import Optimizer
+from descent.optim.optimizer import Optimizer, Range
 
 
 class SequentialLR(LRScheduler):
@@ -20,6 +20,11 @@ class SequentialLR(LRScheduler):
     """
 
     _not_saved = ("optimizer", "_schedulers")
+
+    setting_ranges = {
+        **LRScheduler.setting_ranges,
+        "_milestones": Range(COUNT.low, COUNT.high, closed=True, integer=True, shape="list"),
+    }
 
     def __init__(
         self,
@@ -54,6 +59,7 @@ class SequentialLR(LRScheduler):
             )
         if list(milestones) != sorted(milestones):
             raise ValueError(f"SequentialLR: {milestones=} must be increasing")
+        self.check_settings({"_milestones": list(milestones)})
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         super().__init__(optimizer, last_epoch)
 
@@ -84,14 +90,18 @@ class SequentialLR(LRScheduler):
         """Its own counters, and each scheduler's state_dict under "_schedulers"."""
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
+    def check_state_dict(self, state_dict: Any) -> None:
+        """Its own counters as the base checks them, increasing milestones, and each
+        scheduler's state through that scheduler's own `check_state_dict`."""
+        super().check_state_dict(state_dict)
+        milestones = state_dict["_milestones"]
+        if list(milestones) != sorted(milestones):
+            raise ValueError(f"SequentialLR.load_state_dict: {milestones=} must be increasing")
+        for scheduler, child in zip(self._schedulers, state_dict["_schedulers"]):
+            scheduler.check_state_dict(child)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()`, each scheduler through its own `load_state_dict`."""
-        children = state_dict.get("_schedulers")
-        if children is not None and len(children) != len(self._schedulers):
-            raise ValueError(
-                f"SequentialLR.load_state_dict: the state has {len(children)} schedulers, "
-                f"this one {len(self._schedulers)}"
-            )
         super().load_state_dict(state_dict)
-        for scheduler, child in zip(self._schedulers, children):
+        for scheduler, child in zip(self._schedulers, state_dict["_schedulers"]):
             scheduler.load_state_dict(child)
