@@ -17,7 +17,7 @@ import numpy as np
 
 from descent import safefile
 from descent.errors import CheckpointError
-from descent.random import get_rng_state, set_rng_state
+from descent.random import default_generator, get_rng_state, set_rng_state
 from descent.tensor import Tensor
 
 FORMAT = "descent.checkpoint"
@@ -70,8 +70,9 @@ def load(
 ) -> dict:
     """Restore the objects passed from the checkpoint at `path`; returns the saved `extra`.
 
-    The whole file is read and checked first (safetensors layout, checksum, format
-    version, the model's keys, shapes and dtypes); if anything is wrong a
+    The whole file is checked first (a regular file, its safetensors layout, checksum,
+    format version, the model's keys, shapes and dtypes, and every value of the other
+    states through each object's `check_state_dict`); if anything is wrong a
     `CheckpointError` naming the file is raised and no object is touched. If an
     object then refuses its state, those already loaded are put back as they were.
     `rng=True` also restores descent's default RNG, as resuming a run needs; loading
@@ -87,9 +88,13 @@ def load(
             if obj is not None:
                 if part not in doc:
                     raise safefile.Bad(f"it holds no {part} state (it was saved without {part}=)")
-                states.append((part, obj, safefile.decode(doc[part], tensors)))
-        rng_state = safefile.decode(doc.get("rng"), tensors) if rng else None
-        extra = safefile.decode(doc.get("extra", {}), tensors)
+                state = safefile.decode(doc[part], tensors, where=part)
+                _check(part, getattr(obj, "check_state_dict", None), state)
+                states.append((part, obj, state))
+        rng_state = safefile.decode(doc.get("rng"), tensors, where="rng") if rng else None
+        if rng:
+            _check("rng", _check_rng_state, rng_state)
+        extra = safefile.decode(doc.get("extra", {}), tensors, where="extra")
     except safefile.Bad as error:
         raise CheckpointError(f"checkpoint {path!r}: {error}") from None
 
@@ -132,6 +137,24 @@ def _model_state(model, doc: dict, tensors: dict[str, np.ndarray]) -> dict[str, 
             "another architecture or size?"
         )
     return saved
+
+
+def _check(part: str, check, state: Any) -> None:
+    """Run an object's `check_state_dict` on its saved state, as a `Bad` naming the part."""
+    if check is None:
+        return
+    try:
+        check(state)
+    except (ValueError, TypeError, KeyError) as error:
+        raise safefile.Bad(f"the {part} state does not fit: {error}") from None
+
+
+def _check_rng_state(state: Any) -> None:
+    """Raise unless `state` would restore descent's default generator."""
+    bit_generator = type(default_generator().bit_generator)()
+    if not isinstance(state, dict) or state.get("bit_generator") != type(bit_generator).__name__:
+        raise ValueError(f"not a {type(bit_generator).__name__} generator state")
+    bit_generator.state = state
 
 
 def _snapshot(state: dict) -> dict:

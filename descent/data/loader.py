@@ -67,10 +67,24 @@ def _own_generator(seed, generator) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+"""NumPy's bit generators, by the name their state carries; a loaded state names one of
+these, never an arbitrary attribute of numpy.random."""
+
+
 def _generator_from_state(state: dict) -> np.random.Generator:
     bit_generator = getattr(np.random, state["bit_generator"])()
     bit_generator.state = state
     return np.random.Generator(bit_generator)
+
+
+def _check_count(state: dict, key: str, high: float) -> int:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"DataLoader.load_state_dict: {key}={value!r} must be an integer >= 0")
+    if value > high:
+        raise ValueError(f"DataLoader.load_state_dict: {key}={value!r} must be <= {high}")
+    return int(value)
 
 
 def _jsonable(value):
@@ -384,21 +398,45 @@ class DataLoader:
             "batch_size": self.batch_size,
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from `state`: the next iteration serves the rest of that epoch."""
+    def check_state_dict(self, state) -> None:
+        """Raise ValueError, TypeError or KeyError naming the key unless `state` would load:
+        this loader's sample count and batch size, counts in range, and a generator state
+        of the kind this loader draws from. Touches nothing."""
+        name = "DataLoader.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{name}: the state must be a dict, not a {type(state).__name__}")
         missing = [key for key in STATE_KEYS if key not in state]
         if missing:
-            raise KeyError(f"DataLoader.load_state_dict: state lacks {missing}")
+            raise KeyError(f"{name}: state lacks {missing}")
         saved = (state["num_samples"], state["batch_size"])
         if saved != (self.num_samples, self.batch_size):
             raise ValueError(
-                f"DataLoader.load_state_dict: the state was saved for {saved[0]} samples in "
+                f"{name}: the state was saved for {saved[0]} samples in "
                 f"batches of {saved[1]}, this loader has {self.num_samples} in batches of "
                 f"{self.batch_size}; resume with the same data set and batch size"
             )
-        position, count = int(state["position"]), _len_or_none(self)
-        if position < 0 or (count is not None and position >= max(count, 1)):
-            raise ValueError(f"DataLoader.load_state_dict: {position=} outside 0..{count - 1}")
+        _check_count(state, "epoch", 2**53)
+        count = _len_or_none(self)
+        position = _check_count(state, "position", math.inf if count is None else max(count - 1, 0))
+        generator = state["generator"]
+        kind = generator.get("bit_generator") if isinstance(generator, dict) else None
+        target = self._kept_generator() or (None if position else self.generator)
+        kinds = _BIT_GENERATORS if target is None else (type(target.bit_generator).__name__,)
+        if kind not in kinds:
+            raise ValueError(
+                f"{name}: generator names the bit generator {kind!r}; this loader draws from "
+                f"{' or '.join(kinds)}"
+            )
+        try:
+            _generator_from_state(generator)
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"{name}: generator is not a valid {kind} state ({error})") from None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from `state` once `check_state_dict` passes it: the next iteration serves
+        the rest of that epoch."""
+        self.check_state_dict(state)
+        position = int(state["position"])
         self._in_epoch, self._order = False, None
         if position > 0:
             self._begin_epoch(replay=state["generator"])  # redraws the saved epoch's order
