@@ -145,7 +145,7 @@ def _check(part: str, check, state: Any) -> None:
         return
     try:
         check(state)
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise safefile.Bad(f"the {part} state does not fit: {error}") from None
 
 

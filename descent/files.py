@@ -8,11 +8,14 @@ never sees half a file, and a failed write leaves no temporary file behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import secrets
 from typing import Any
+
+from descent.errors import MissingFolderError
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
@@ -21,6 +24,10 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     if isinstance(data, str):
         data = data.encode("utf-8")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):  # else the error would name the temporary file
+        raise MissingFolderError(
+            errno.ENOENT, f"cannot write {path!r}: its folder does not exist", directory
+        )
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     try:
         with open(temporary, "xb") as file:

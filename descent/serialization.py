@@ -60,7 +60,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
         and not isinstance(map_location, dict)
     ):
         as_device(map_location)
-    name = getattr(f, "name", f if isinstance(f, str | os.PathLike) else "<file object>")
+    name = f if isinstance(f, str | os.PathLike) else getattr(f, "name", "<file object>")
     try:
         doc, tensors = safefile.read(f, FORMAT, VERSION)
         return safefile.decode(doc.get("obj"), tensors, as_tensors=True, where="obj")

@@ -429,7 +429,7 @@ class DataLoader:
             )
         try:
             _generator_from_state(generator)
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, OverflowError) as error:
             raise ValueError(f"{name}: generator is not a valid {kind} state ({error})") from None
 
     def load_state_dict(self, state: dict) -> None:

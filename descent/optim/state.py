@@ -37,6 +37,8 @@ def check_field(value, param: Tensor, scalar, where: str) -> None:
     field's `Range`), one number in it; else an array (descent's, NumPy's or torch's) of
     the parameter's shape and a floating dtype."""
     value = _array(value)
+    if scalar is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = np.asarray(value)  # an int or float count, as older states hold
     array = hasattr(value, "shape") and hasattr(value, "dtype")
     if scalar is not None:
         if not array or value.size != 1:
@@ -66,11 +68,9 @@ def loaded_value(value, param: Tensor, scalar: bool) -> Tensor:
 
 
 def _array(value):
-    """A tensor's or array's data as a NumPy array (a number too); anything else as it is."""
+    """A tensor's data, or a torch tensor's as a NumPy array; anything else as it is."""
     if isinstance(value, Tensor):
         return value._data
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch's (its __array__ is old)
         return value.detach().cpu().numpy()
-    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
-        return np.asarray(value)
     return value
