@@ -28,7 +28,10 @@ def as_array(data, dtype=None):
         data = data._data
     xp = array_module(data)
     dtype = None if dtype is None else dtypes.as_dtype(dtype)
-    array = xp.asarray(data, dtype=dtype)
+    try:
+        array = xp.asarray(data, dtype=dtype)
+    except ValueError as error:
+        raise (_not_a_box(data) or error) from None
     if dtype is None and array.dtype.kind == "f" and array.dtype != dtypes.get_default_dtype():
         array = array.astype(dtypes.get_default_dtype())
     return array
@@ -36,23 +39,61 @@ def as_array(data, dtype=None):
 
 def infer_array(data, dtype=None):
     """A new array for `tensor(data)`: a NumPy array keeps its dtype, Python numbers take
-    torch's (float: the default dtype, int: int64, bool: bool)."""
-    if dtype is not None:
-        return np.array(
-            data._data if isinstance(data, Tensor) else data, dtype=dtypes.as_dtype(dtype)
-        )
+    torch's (float: the default dtype, int: int64, bool: bool); text is refused."""
     if isinstance(data, Tensor):
-        return data._data.copy()
-    if isinstance(data, np.ndarray | np.generic):
-        return np.array(data, copy=True)
-    array = np.array(data)
-    if array.dtype.kind == "f":
-        return array.astype(dtypes.get_default_dtype())
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64)
-    if array.dtype.kind == "O":
+        data = data._data
+    try:
+        array = np.array(data, dtype=None if dtype is None else dtypes.as_dtype(dtype))
+    except ValueError as error:
+        raise (_not_a_box(data) or error) from None
+    kind = array.dtype.kind
+    if kind in "USV":
+        raise _text_error({"U": "str", "S": "bytes", "V": "void"}[kind], data)
+    if kind == "O":
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} {data!r:.60}")
+    if dtype is None and not isinstance(data, np.ndarray | np.generic):
+        if kind == "f":
+            return array.astype(dtypes.get_default_dtype())
+        if kind in "iu":
+            return array.astype(np.int64)
     return array
+
+
+def _text_error(kind: str, data) -> TypeError:
+    return TypeError(
+        f"tensor: invalid data type {kind!r} ({data!r:.40}): a tensor holds numbers; turn "
+        "text into numbers first (float(s), or class indices)"
+    )
+
+
+def _not_a_box(data) -> Exception | None:
+    """torch's error for data NumPy could not make an array of: text, or nested sequences
+    that do not form a box (the first one whose length differs from its first sibling's).
+    None when neither is the cause. Runs only after NumPy failed, so it may be slow."""
+    if isinstance(data, str | bytes):
+        return _text_error(type(data).__name__, data)
+    sizes, first = [], data
+    while isinstance(first, list | tuple):
+        sizes.append(len(first))
+        first = first[0] if first else None
+    box = "nested lists must form a box (each row as long as the first)"
+    stack = [(data, 0)]
+    while stack:
+        item, dim = stack.pop()
+        if dim == len(sizes):
+            if isinstance(item, list | tuple):
+                return TypeError(f"tensor: a sequence at dim {dim} where the first row holds a "
+                                 f"number; {box}")  # fmt: skip
+            if isinstance(item, str | bytes):
+                return _text_error(type(item).__name__, item)
+            continue
+        if not isinstance(item, list | tuple):
+            return TypeError(f"tensor: {item!r:.20} at dim {dim} is not a sequence; {box}")
+        if len(item) != sizes[dim]:
+            return ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} (got "
+                              f"{len(item)}); {box}")  # fmt: skip
+        stack.extend((part, dim + 1) for part in reversed(item))
+    return None
 
 
 class Tensor:
@@ -276,7 +317,8 @@ class Tensor:
     def _single(self, what: str):
         if self._data.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to {what}"
+                f"a Tensor with {self._data.size} elements cannot be converted to {what}; "
+                "reduce it to one first (.sum(), .mean(), t[0]), or take them all with .tolist()"
             )
         return self._data.reshape(())[()]
 
@@ -296,7 +338,7 @@ class Tensor:
         return self._data
 
     def item(self):
-        return self._single("a Python scalar").item()
+        return self._single("Scalar").item()
 
     def tolist(self):
         return self._data.tolist()
@@ -1192,6 +1234,26 @@ def wrap(array, requires_grad: bool = False) -> Tensor:
     if requires_grad:
         out.requires_grad = True  # the setter refuses integer dtypes
     return out
+
+
+def check_tensor(where: str, value) -> None:
+    """Refuse a non-tensor input with torch's TypeError, in words that name the fix.
+
+    Call it only where `type(value) is not Tensor`, so that the fast path costs a single
+    comparison; a Tensor subclass (a Parameter) passes here."""
+    if isinstance(value, Tensor):
+        return
+    kind = type(value)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    if isinstance(value, np.ndarray | np.generic):
+        fix = "; make it one with descent.from_numpy(x) (shares its memory) or descent.tensor(x)"
+    elif isinstance(value, list | tuple | int | float):
+        fix = "; make it one with descent.tensor(x)"
+    elif isinstance(value, str | bytes):
+        fix = "; a tensor holds numbers, so turn the text into numbers first"
+    else:
+        fix = ""
+    raise TypeError(f"{where}: the input must be a Tensor, not {name}{fix}")
 
 
 def lift(value, like: Tensor | None = None) -> Tensor:

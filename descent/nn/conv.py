@@ -6,6 +6,7 @@ from descent.errors import ShapeError
 from descent.nn import functional as F
 from descent.nn import init
 from descent.nn.factory import floating_dtype, new_parameter
+from descent.nn.layers import check_sizes
 from descent.nn.module import Module
 from descent.ops.conv import ntuple
 from descent.tensor import Tensor
@@ -30,6 +31,7 @@ class _ConvNd(Module):
         padding_mode, device, dtype, output_padding=0,
     ):  # fmt: skip
         name, dims = type(self).__name__, self.dims
+        check_sizes(name, 0, in_channels=in_channels, out_channels=out_channels)
         if not isinstance(groups, int) or groups < 1:
             raise ValueError(f"{name}: {groups=} must be a positive int")
         if in_channels % groups or out_channels % groups:

@@ -32,7 +32,7 @@ from descent.ops.conv_transpose import conv_transpose2d as _conv_transpose2d
 from descent.ops.fused import embedding as _embedding
 from descent.ops.fused import linear
 from descent.random import default_generator
-from descent.tensor import Tensor, lift, wrap
+from descent.tensor import Tensor, check_tensor, lift, wrap
 
 __all__ = [
     "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax",
@@ -50,16 +50,22 @@ sigmoid, tanh, softplus = ops.sigmoid, ops.tanh, ops.softplus
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    if type(input) is not Tensor:
+        check_tensor("relu", input)
     return input.relu_() if inplace else ops.relu(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if type(input) is not Tensor:
+        check_tensor("leaky_relu", input)
     if inplace:
         return input._inplace(ops.leaky_relu, negative_slope)
     return ops.leaky_relu(input, negative_slope)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    if type(input) is not Tensor:
+        check_tensor("gelu", input)
     return ops.gelu(input, approximate)
 
 
@@ -76,6 +82,8 @@ def softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum exp(x) along `dim`; `dtype` converts the input first."""
+    if type(input) is not Tensor:
+        check_tensor("softmax", input)
     if dim is None:
         dim = softmax_dim("softmax", input.ndim, _stacklevel)
     if dtype is not None:
@@ -85,6 +93,8 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """log(softmax(x)) along `dim`, computed stably; `dtype` converts the input first."""
+    if type(input) is not Tensor:
+        check_tensor("log_softmax", input)
     if dim is None:
         dim = softmax_dim("log_softmax", input.ndim, _stacklevel)
     if dtype is not None:
@@ -105,6 +115,8 @@ def dropout(
     generator=None,
 ) -> Tensor:  # fmt: skip
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if type(input) is not Tensor:
+        check_tensor("dropout", input)
     return _dropout("dropout", input, p, training, inplace, input.shape, generator)
 
 
@@ -114,6 +126,8 @@ def dropout2d(
 ) -> Tensor:  # fmt: skip
     """Zero whole channels: each (sample, channel) plane with probability p, the rest scaled
     by 1/(1-p). A 3-d input is read as (N, C, L), with torch's warning."""
+    if type(input) is not Tensor:
+        check_tensor("dropout2d", input)
     if input.ndim not in (3, 4):
         warnings.warn(
             f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated "
@@ -165,6 +179,8 @@ def batch_norm(
     toward them by `momentum` (the running variance is the unbiased one, as
     in PyTorch); in evaluation the running statistics are used.
     """
+    if type(x) is not Tensor:
+        check_tensor("batch_norm", x)
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: input of shape {x.shape} needs a batch and a channel axis")
     axes = (0,) + tuple(range(2, x.ndim))
@@ -202,6 +218,8 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalise over the last len(normalized_shape) axes of each sample."""
+    if type(x) is not Tensor:
+        check_tensor("layer_norm", x)
     normalized_shape = tuple(normalized_shape)
     if x.shape[x.ndim - len(normalized_shape) :] != normalized_shape:
         raise ShapeError(f"layer_norm: input of shape {x.shape} does not end in {normalized_shape}")
@@ -353,7 +371,8 @@ _SPATIAL = {1: "L", 2: "H, W"}
 
 def _batched(op: str, dims: int, run, x, *args):
     """run(x, *args) on (N, C, *spatial) input; a (C, *spatial) input runs as a batch of one."""
-    x = lift(x)
+    if type(x) is not Tensor:
+        check_tensor(op, x)
     if x.ndim == dims + 2:
         return run(x, *args)
     if x.ndim != dims + 1:

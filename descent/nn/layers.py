@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from descent import ops
 from descent.autograd import no_grad
-from descent.errors import ShapeError
+from descent.errors import OutOfRangeError, ShapeError
 from descent.nn import functional as F
 from descent.nn import init
 from descent.nn.factory import floating_dtype, new_parameter
 from descent.nn.module import Module
 from descent.nn.parameter import Parameter
-from descent.tensor import Tensor
+from descent.tensor import Tensor, check_tensor
+
+
+def check_sizes(layer: str, low: int, **sizes) -> None:
+    """A layer's sizes must be whole numbers >= `low`: torch's TypeError for one that is not
+    an int (2.5, "2"), and for one below `low` an error that is both a ValueError and, as
+    torch's, a RuntimeError. Checked before any weight is allocated."""
+    for name, size in sizes.items():
+        if not isinstance(size, int | np.integer):
+            raise TypeError(
+                f"{layer}: {name}={size!r} must be a whole number (an int), not "
+                f"{type(size).__name__}"
+            )
+    if any(size < low for size in sizes.values()):
+        given = " and ".join(f"{name}={size}" for name, size in sizes.items())
+        raise OutOfRangeError(f"{layer}: {given} must be " + ("positive" if low else ">= 0"))
 
 
 class Linear(Module):
@@ -19,8 +36,7 @@ class Linear(Module):
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
     ):
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: {in_features=} and {out_features=} must be positive")
+        check_sizes("Linear", 1, in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         dtype = floating_dtype("Linear", dtype, device)
         self.weight = new_parameter((out_features, in_features), dtype)
@@ -31,6 +47,8 @@ class Linear(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if type(x) is not Tensor:
+            check_tensor("Linear", x)
         if x.shape[-1:] != (self.in_features,):
             raise ShapeError(
                 f"{self!r}: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
@@ -63,6 +81,7 @@ class Embedding(Module):
         device=None,
         dtype=None,
     ):
+        check_sizes("Embedding", 0, num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
@@ -177,6 +196,8 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        if type(x) is not Tensor:
+            check_tensor("Flatten", x)
         return ops.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -190,6 +211,8 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
     def forward(self, x: Tensor) -> Tensor:
+        if type(x) is not Tensor:
+            check_tensor("Unflatten", x)
         dim = self.dim % x.ndim
         return ops.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1 :])
 
@@ -221,11 +244,15 @@ class LeakyReLU(Module):
 
 class Sigmoid(Module):
     def forward(self, x: Tensor) -> Tensor:
+        if type(x) is not Tensor:
+            check_tensor("Sigmoid", x)
         return ops.sigmoid(x)
 
 
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
+        if type(x) is not Tensor:
+            check_tensor("Tanh", x)
         return ops.tanh(x)
 
 
@@ -234,7 +261,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.gelu(x, self.approximate)
+        return F.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate='{self.approximate}'"

@@ -11,7 +11,7 @@ from descent import ops
 from descent.errors import DtypeError, LabelError, OutOfRangeError, ShapeError
 from descent.ops.fused import softmax_cross_entropy
 from descent.ops.loss import BinaryCrossEntropy
-from descent.tensor import Tensor, lift, wrap
+from descent.tensor import Tensor, check_tensor, lift, wrap
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -87,6 +87,8 @@ def cross_entropy(
     label_smoothing: float = 0.0,
 ) -> Tensor:
     """Cross-entropy between logits (N, C) and class labels (N,) or class probabilities (N, C)."""
+    if type(input) is not Tensor:
+        check_tensor("cross_entropy", input)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("cross_entropy", reduction)
     if not 0 <= label_smoothing <= 1:
@@ -135,6 +137,8 @@ def nll_loss(
     reduction: str = "mean",
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C) at class labels (N,)."""
+    if type(input) is not Tensor:
+        check_tensor("nll_loss", input)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("nll_loss", reduction)
     labels = _class_labels("nll_loss", input, target, ignore_index)
@@ -151,6 +155,8 @@ def nll_loss(
 
 def _regression_pair(name: str, input: Tensor, target, reduction: str) -> Tensor:
     check_reduction(name, reduction)
+    if type(input) is not Tensor:
+        check_tensor(name, input)
     if not isinstance(target, Tensor):
         target = wrap(np.asarray(target, dtype=input.dtype))
     if target.shape != input.shape:
@@ -237,6 +243,8 @@ def kl_div(
             stacklevel=2,
         )
     check_reduction("kl_div", reduction, ("mean", "batchmean", "sum", "none"))
+    if type(input) is not Tensor:
+        check_tensor("kl_div", input)
     target = lift(target, input)
     if log_target:
         losses = ops.exp(target) * (target - input)
