@@ -31,6 +31,12 @@ def test_grammar(spec, parsed):
         ("mpl:64", "unknown model 'mpl'; did you mean 'mlp'"),
         ("mlp:64,x", "hidden widths must be whole numbers"),
         ("mlp:0", "hidden widths must be at least 1"),
+        ("mlp:-3", "hidden widths must be at least 1, got -3"),
+        ("mlp:", "a hidden width is missing"),
+        ("mlp:64,", "a hidden width is missing"),
+        ("mlp:1000000000", "over the bound of 65536 units"),
+        ({"kind": "mlp", "hidden": [2.5]}, "hidden widths must be whole numbers"),
+        ({"kind": "mlp", "hidden": []}, "an mlp needs at least one hidden width"),
         ("mlp:64:tanh:relu", "too many ':' parts"),
         ("linear:64", "only mlp takes hidden widths"),
         ("mlp:64:sigmoidd", "unknown activation 'sigmoidd'; did you mean 'sigmoid'"),
@@ -40,6 +46,11 @@ def test_grammar(spec, parsed):
 def test_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         parse_model(spec)
+
+
+def test_too_many_weights_fail_before_allocating():
+    with pytest.raises(ValueError, match=r"would hold 129,000,008,320 weights \(481 GiB"):
+        build_model("mlp:128", (64,), 1_000_000_000)
 
 
 def test_mlp_layers_and_output():

@@ -35,6 +35,13 @@ ACTIVATIONS = {
 }
 KINDS = ("mlp", "linear", "lenet")
 DEFAULT_HIDDEN = (128,)
+MAX_WIDTH = 65_536
+"""The widest hidden layer a spec may name. Each unit holds one weight per input, so a
+typo such as mlp:1000000000 would try to allocate 3.7 GiB per input feature (238 GiB on
+the 64 pixels of digits); no network this command trains needs a layer near this wide."""
+MAX_WEIGHTS = 2**28
+"""The most weights `build_model` makes an mlp or linear model of (1 GiB as float32), so
+that wide layers on many inputs or outputs fail with a message, not a 100 GiB allocation."""
 
 
 def activation(name: str) -> Module:
@@ -94,7 +101,8 @@ def parse_model(spec: str | Mapping) -> dict:
     """A spec as a mapping {kind, hidden, activation}, checked; strings use the grammar.
 
     Grammar: `kind[:width,width,...][:activation]`, e.g. `mlp`, `mlp:128,64`,
-    `mlp:128,64:tanh`, `linear`, `lenet`, `lenet:tanh`.
+    `mlp:128,64:tanh`, `linear`, `lenet`, `lenet:tanh`. Widths are whole numbers from 1
+    to `MAX_WIDTH`.
     """
     if isinstance(spec, Mapping):
         unknown = set(spec) - {"kind", "hidden", "activation"}
@@ -104,13 +112,15 @@ def parse_model(spec: str | Mapping) -> dict:
             )
         kind = spec.get("kind", "mlp")
         hidden = spec.get("hidden", DEFAULT_HIDDEN if kind == "mlp" else ())
+        if not isinstance(hidden, list | tuple):
+            raise ValueError(f"model {spec!r}: hidden must be a list of widths, e.g. [128, 64]")
         act = spec.get("activation", "relu")
     elif isinstance(spec, str):
-        kind, _, rest = spec.strip().partition(":")
-        parts = rest.split(":") if rest else []
+        kind, colon, rest = spec.strip().partition(":")
+        parts = rest.split(":") if colon else []
         hidden: Sequence = DEFAULT_HIDDEN if kind == "mlp" else ()
         act = "relu"
-        if parts and parts[0][:1].isdigit():
+        if parts and (not parts[0] or parts[0][0] in "0123456789+-.,"):
             hidden = parts.pop(0).split(",")
         if parts:
             act = parts.pop(0)
@@ -122,17 +132,40 @@ def parse_model(spec: str | Mapping) -> dict:
         raise unknown_name("model", kind, KINDS)
     if act not in ACTIVATIONS:
         raise unknown_name("activation", act, ACTIVATIONS)
-    try:
-        widths = [int(w) for w in hidden]
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"model {spec!r}: hidden widths must be whole numbers, e.g. mlp:128,64"
-        ) from None
-    if any(w < 1 for w in widths):
-        raise ValueError(f"model {spec!r}: hidden widths must be at least 1, got {widths}")
+    widths = [_width(spec, item) for item in hidden]
     if kind != "mlp" and widths:
         raise ValueError(f"model {spec!r}: only mlp takes hidden widths")
+    if kind == "mlp" and not widths:
+        raise ValueError(f"model {spec!r}: an mlp needs at least one hidden width (or use linear)")
     return {"kind": kind, "hidden": widths, "activation": act}
+
+
+def _width(spec, item) -> int:
+    """One hidden width of a spec, checked: a whole number from 1 to MAX_WIDTH."""
+    if isinstance(item, str):
+        text = item.strip()
+        if not text:
+            raise ValueError(
+                f"model {spec!r}: a hidden width is missing; write whole numbers separated by "
+                "commas, e.g. mlp:128,64 (or mlp alone for mlp:128)"
+            )
+        try:
+            item = int(text)
+        except ValueError:
+            item = text
+    if not isinstance(item, int) or isinstance(item, bool):
+        raise ValueError(
+            f"model {spec!r}: hidden widths must be whole numbers, e.g. mlp:128,64; got {item!r}"
+        )
+    if item < 1:
+        raise ValueError(f"model {spec!r}: hidden widths must be at least 1, got {item}")
+    if item > MAX_WIDTH:
+        raise ValueError(
+            f"model {spec!r}: a hidden width of {item} is over the bound of {MAX_WIDTH} units: "
+            f"each unit holds one weight per input, so this layer alone would take "
+            f"{item * 4 / 2**30:.3g} GiB per input feature; use a narrower layer"
+        )
+    return item
 
 
 def build_model(spec: str | Mapping, input_shape: Sequence[int], out_features: int) -> Sequential:
@@ -144,6 +177,14 @@ def build_model(spec: str | Mapping, input_shape: Sequence[int], out_features: i
     in_features = math.prod(input_shape)
     head: list[Module] = [Flatten()] if len(input_shape) > 1 else []
     hidden = parsed["hidden"] if kind == "mlp" else []
+    widths = [in_features, *hidden, out_features]
+    weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    if weights > MAX_WEIGHTS:
+        raise ValueError(
+            f"model {format_model(parsed)!r} on {in_features} inputs and {out_features} outputs "
+            f"would hold {weights:,} weights ({weights * 4 / 2**30:.3g} GiB as float32), over the "
+            f"bound of {MAX_WEIGHTS:,} (1 GiB); use narrower layers, or fewer inputs or outputs"
+        )
     return Sequential(*head, *mlp(in_features, hidden, out_features, act))
 
 
