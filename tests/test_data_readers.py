@@ -63,6 +63,32 @@ def test_csv_ragged_row_is_named(tmp_path):
         read_csv(write(tmp_path / "d.csv", "a,b,y\n1,2,0\n3,1\n"), target="y")
 
 
+@pytest.mark.parametrize(
+    "labels, task, message",
+    [
+        ("0 1 -1", None, r"row 4, column 'y': label -1 is negative"),
+        ("0 1.5 1", "classification", r"row 3, column 'y': label 1.5 is not a whole number"),
+        ("0 1 20000", None, r"column 'y' would make 20001 classes \(3 distinct labels"),
+    ],
+)
+def test_csv_labels_that_cannot_be_classes_are_named(tmp_path, labels, task, message):
+    text = "a,y\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels.split()))
+    with pytest.raises(ValueError, match=message):
+        read_csv(write(tmp_path / "d.csv", text), task=task)
+
+
+def test_csv_fractional_labels_regress_unless_told_otherwise(tmp_path):
+    path = write(tmp_path / "d.csv", "a,y\n1,0\n2,1.5\n")
+    assert read_csv(path).task == "regression"
+
+
+def test_csv_not_utf8_names_the_byte_and_its_offset(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,y\n1,0\n" * 2000 + "2,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"byte 0xe9 at byte offset 16005 \(line 4001\)"):
+        read_csv(path)
+
+
 # -- NPZ ------------------------------------------------------------------------
 
 
@@ -73,6 +99,13 @@ def test_npz_reads_named_arrays(tmp_path):
     assert ds.features.shape == (4, 3) and ds.task == "classification"
     with pytest.raises(ValueError, match=r"\['x', 'y'\]"):
         read_npz(path, features_key="images")
+
+
+def test_npz_labels_that_make_too_many_classes_are_refused(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.ones((3, 2)), y=np.array([0, 1, 10**9]))
+    with pytest.raises(ValueError, match="array 'y' would make 1000000001 classes"):
+        read_npz(path)
 
 
 def test_npz_with_object_array_is_refused_never_unpickled(tmp_path):

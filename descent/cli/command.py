@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import click
 
-from descent.cli.config import RunConfig
+from descent.cli.config import TASKS, RunConfig
 from descent.cli.schedules import SCHEDULES
 from descent.errors import CheckpointError
 from descent.nn.loss import LOSSES
@@ -79,6 +79,9 @@ CONFIG_OPTIONS = [
     click.option("--data",
                  help="A built-in data set (see `descent datasets`) or a .csv/.npz file."),
     click.option("--target", help="The label column of a CSV file (default: the last column)."),
+    click.option("--task", type=click.Choice(TASKS),
+                 help="What a data file's labels are: auto (default: whole numbers and text "
+                      "are classes, other numbers regressed), classification or regression."),
     click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet"),
     click.option("--loss", type=click.Choice(list(LOSSES))),
     click.option("--optimizer", type=click.Choice(list(OPTIMIZERS))),

@@ -25,10 +25,14 @@ from typing import Any
 import tomli_w
 
 from descent.cli.schedules import SCHEDULES
-from descent.errors import unknown_name
+from descent.errors import not_utf8, unknown_name
 from descent.nn.loss import LOSSES
 from descent.nn.models import format_model, parse_model
 from descent.optim import OPTIMIZERS
+
+TASKS = ("auto", "classification", "regression")
+"""What a data file's label column is for. auto: whole numbers and text are classes, other
+numbers a quantity to regress; the others say so, e.g. for integer counts to regress."""
 
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2,
               "adadelta": 1.0, "adamax": 2e-3, "nadam": 2e-3, "radam": 1e-3}  # fmt: skip
@@ -43,6 +47,7 @@ class RunConfig:
 
     data: str = "digits"  # a built-in data set's name, or a .csv / .npz file
     target: str | None = None  # a CSV's label column (default: its last column)
+    task: str = "auto"  # a data file's: classification, regression, or auto (see TASKS)
     model: str | dict = "mlp:128"
     loss: str | None = None  # default: cross_entropy to classify, mse to regress
     optimizer: str = "sgd"
@@ -77,6 +82,7 @@ class RunConfig:
         if self.momentum is None:
             self.momentum = 0.9 if self.optimizer == "sgd" else 0.0
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("task", self.task, TASKS)
         if self.loss is not None:
             _choice("loss", self.loss, LOSSES)
         _positive("lr", self.lr)
@@ -125,6 +131,8 @@ class RunConfig:
             raise FileNotFoundError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"{path}: not valid TOML: {error}") from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(values, source=path)
 

@@ -22,6 +22,7 @@ from descent.data import (
     read_npz,
     split,
 )
+from descent.data.builtin import dataset_task
 
 
 @dataclass
@@ -77,9 +78,10 @@ def _read_file(config: RunConfig) -> SupervisedDataset:
             f"data {path!r} is neither a built-in data set nor an existing file; "
             "run `descent datasets` for the built-in ones"
         )
+    task = None if config.task == "auto" else config.task
     if path.endswith(".npz"):
-        return read_npz(path)
-    return read_csv(path, target=config.target)
+        return read_npz(path, task=task)
+    return read_csv(path, target=config.target, task=task)
 
 
 def _is_file(name: str) -> bool:
@@ -124,6 +126,10 @@ def load_splits(config: RunConfig) -> DataSplits:
         train, test = split(whole, test_size=config.test_split, stratify=stratify,
                             seed=config.seed)  # fmt: skip
     else:
+        task = dataset_task(config.data)
+        if config.task not in ("auto", task):
+            raise ValueError(f"data {config.data!r} is a {task} data set; task "
+                             f"{config.task!r} applies to data files only")  # fmt: skip
         train, test = load_dataset(config.data, seed=config.seed, test_size=config.test_split)
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"data {config.data!r}: too few samples to split off a test set")

@@ -90,6 +90,11 @@ def _entry(name: str) -> _Entry:
     raise unknown_name("data set", name, _REGISTRY)
 
 
+def dataset_task(name: str) -> str:
+    """A built-in data set's task, 'classification' or 'regression', without loading it."""
+    return _entry(name).task
+
+
 def _load_arrays(entry: _Entry, seed: int, options: dict):
     if entry.source.startswith("load_"):
         if options:

@@ -9,6 +9,12 @@ import zipfile
 import numpy as np
 
 from descent.data.dataset import SupervisedDataset
+from descent.errors import not_utf8
+
+MAX_CLASSES = 10_000
+"""The most classes a label column may make. A classifier has one output per class, and a
+column of integers past this is almost always an ID or a measured quantity, whose largest
+value would become the class count (a label of 1,000,000,000: 477 GiB of weights)."""
 
 
 def _infer_task(targets: np.ndarray, task: str | None) -> str:
@@ -38,6 +44,39 @@ def _parse_column(cells: list[str], name: str, lines: list[int], path) -> np.nda
     return values
 
 
+def _check_labels(y: np.ndarray, path, column: str, lines: list[int] | None) -> int:
+    """The number of classes of numeric class labels y, after refusing labels that cannot be
+    class indices: fractions, negatives, and more classes than MAX_CLASSES. Each message
+    names the file, the `column` ("column 'label'") and the row (its line in `lines`, else
+    the sample's index)."""
+
+    def row(i: int) -> str:
+        return f"row {lines[i]}" if lines is not None else f"sample {i}"
+
+    regression = "if it is a quantity to predict, train a regression (--task regression)"
+    fractions = np.flatnonzero(np.mod(y, 1) != 0) if y.dtype.kind == "f" else ()
+    if len(fractions):
+        i = int(fractions[0])
+        raise ValueError(f"{path}: {row(i)}, {column}: label {y[i]:g} is not a whole number, "
+                         f"as class labels are (0, 1, 2, ...); {regression}")  # fmt: skip
+    if y.size and y.min() < 0:
+        i = int(np.argmax(y < 0))
+        raise ValueError(f"{path}: {row(i)}, {column}: label {y[i]} is negative, and class "
+                         f"labels are 0, 1, 2, ...: renumber the classes from 0, or, "
+                         f"{regression}")  # fmt: skip
+    classes = int(y.max()) + 1 if y.size else 0
+    if classes > MAX_CLASSES:
+        distinct = len(np.unique(y))
+        largest = f", the largest {y.max()}" if distinct != classes else ""
+        raise ValueError(
+            f"{path}: {column} would make {classes} classes ({distinct} distinct "
+            f"labels{largest}), more than the {MAX_CLASSES} a classifier here may have: it "
+            "looks like an ID or a quantity, not a class. Pick the label column (--target), "
+            f"renumber the classes from 0, or, {regression}"
+        )
+    return classes
+
+
 def _is_number(cell: str) -> bool:
     try:
         float(cell)
@@ -55,6 +94,13 @@ def _as_integers(values: np.ndarray) -> np.ndarray:
 
 def _read_table(path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
     """The header, the non-blank rows (cells stripped) and each row's line number."""
+    try:
+        return _read_rows(path, delimiter)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+
+
+def _read_rows(path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
     with open(path, newline="", encoding="utf-8-sig") as file:
         rows = csv.reader(file, delimiter=delimiter)
         header = next(rows, None)
@@ -117,6 +163,7 @@ def read_csv(
     Every feature cell must be a number. A target column of whole numbers (or of
     text labels, numbered in sorted order) means classification, other numbers
     regression; `task` overrides. `features` picks columns (default: all but target).
+    Class labels must be whole numbers 0, 1, 2, ... making at most MAX_CLASSES classes.
     """
     header, body, lines = _read_table(path, delimiter)
     target = header[-1] if target is None else target
@@ -126,20 +173,24 @@ def read_csv(
     x = _feature_matrix(path, header, body, lines, features)
     columns = {name: [row[i] for row in body] for i, name in enumerate(header)}
 
+    cells = columns[target]
     class_names = None
     try:
-        y = _as_integers(np.asarray(columns[target], dtype=np.str_).astype(np.float64))
+        y = _as_integers(np.asarray(cells, dtype=np.str_).astype(np.float64))
     except ValueError:
         if task == "regression":
-            _parse_column(columns[target], target, lines, path)  # raises with row and column
-        class_names = sorted(set(columns[target]))
-        y = np.searchsorted(class_names, columns[target]).astype(np.int64)
+            _parse_column(cells, target, lines, path)  # raises with row and column
+        class_names = sorted(set(cells))
+        y = np.searchsorted(class_names, cells).astype(np.int64)
     task = _infer_task(y, task)
+    classes = None
+    if task == "classification":
+        classes = _check_labels(y, path, f"column {target!r}", lines)
     return SupervisedDataset(
         x,
         y,
         task=task,
-        num_classes=len(class_names) if class_names else None,
+        num_classes=classes,
         name=os.fspath(path),
         feature_names=features,
         class_names=class_names,
@@ -177,4 +228,8 @@ def read_npz(
             ) from None
     if x.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
         raise ValueError(f"{path}: arrays must be numeric, got {x.dtype} and {y.dtype}")
-    return SupervisedDataset(x, y, task=_infer_task(y, task), name=os.fspath(path))
+    task = _infer_task(y, task)
+    classes = None
+    if task == "classification":
+        classes = _check_labels(_as_integers(y.reshape(-1)), path, f"array {target_key!r}", None)
+    return SupervisedDataset(x, y, task=task, num_classes=classes, name=os.fspath(path))
