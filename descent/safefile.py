@@ -255,7 +255,7 @@ def decode(value: Any, tensors: dict[str, np.ndarray], as_tensors: bool = False,
     descent tensors with `as_tensors`. Nesting deeper than `MAX_DEPTH` is refused, so a
     forged file cannot exhaust the stack."""
     if depth > MAX_DEPTH:
-        raise Bad(f"{where}: the metadata nests deeper than {MAX_DEPTH} levels")
+        raise Bad(f"{where[:40]}...: the metadata nests deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
         return [
             decode(v, tensors, as_tensors, f"{where}.{i}", depth + 1) for i, v in enumerate(value)
@@ -308,9 +308,9 @@ def _scalar(body: Any, where: str) -> np.generic:
     else:
         fits = isinstance(number, (int, float)) and not isinstance(number, bool)
     if not fits:
-        raise Bad(f"{where}: {number!r} is not a {dtype.name} scalar")
+        raise Bad(f"{where}: {number!r} is not a scalar of dtype {dtype.name}")
     try:
         with np.errstate(over="ignore"):
             return dtype.type(number)
     except OverflowError:  # an int too large for any float
-        raise Bad(f"{where}: {number!r} is not a {dtype.name} scalar") from None
+        raise Bad(f"{where}: {number!r} is not a scalar of dtype {dtype.name}") from None
