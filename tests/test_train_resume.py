@@ -1,12 +1,14 @@
-"""A run stopped after 5 epochs and resumed from its checkpoint equals 10 straight, bit for bit."""
+"""A run stopped after 5 epochs and resumed from its checkpoint equals 10 straight, bit for bit;
+the objects a checkpoint is given the state of come back with it."""
 
 import numpy as np
+import pytest
 
 import descent as dc
 from descent import nn, optim
 from descent.data import DataLoader, TensorDataset
 from descent.nn import functional as F
-from descent.train import ModelCheckpoint, fit, resume
+from descent.train import Callback, ModelCheckpoint, fit, resume
 
 RNG = np.random.default_rng(0)
 FEATURES = RNG.standard_normal((120, 5)).astype(np.float32)
@@ -52,3 +54,37 @@ def test_five_epochs_plus_resume_plus_five_equals_ten_straight(tmp_path):
         np.testing.assert_array_equal(p.data, expected[name], err_msg=name)
     assert comparable(resumed) == comparable(straight)
     assert resumed.epochs == 10
+
+
+class EpochCounter(Callback):
+    """A callback with state of its own, as `ModelCheckpoint(state=...)` keeps."""
+
+    def __init__(self):
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def state_dict(self):
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state):
+        self.epochs = state["epochs"]
+
+
+def test_a_checkpoint_keeps_the_state_of_the_objects_it_is_given(tmp_path):
+    path = tmp_path / "run.dc"
+    model, optimizer, scheduler, loader = build()
+    counter = EpochCounter()
+    saving = ModelCheckpoint(path, save_best=False, state={"counter": counter})
+    fit(model, F.cross_entropy, optimizer, loader, 3, scheduler=scheduler, progress=False,
+        callbacks=[counter, saving])  # fmt: skip
+
+    model, optimizer, scheduler, loader = build()
+    counter = EpochCounter()
+    resume(path, model, F.cross_entropy, optimizer, loader, 5, scheduler=scheduler,
+           state={"counter": counter}, callbacks=[counter], progress=False)  # fmt: skip
+    assert counter.epochs == 5
+    with pytest.raises(ValueError, match="holds no state 'other'"):
+        resume(path, model, F.cross_entropy, optimizer, loader, 5, scheduler=scheduler,
+               state={"other": EpochCounter()}, progress=False)  # fmt: skip

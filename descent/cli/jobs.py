@@ -56,23 +56,37 @@ def _label(config: RunConfig) -> str:
     return f"{data}-{str(config.model).replace(':', '-').replace(',', '-')}"
 
 
-def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool) -> list:
-    has_val = setup.val_loader is not None
+def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool,
+               diagnostics: LayerDiagnostics, extras: dict | None = None) -> list:  # fmt: skip
+    """The run's callbacks, in the order each epoch's end needs: the recorders (diagnostics
+    and `extras`, {file name: callback with `to_dict()`}), then the checkpoints that keep
+    what they recorded, then the files drawn from them (rewritten whole at the start too,
+    so a resumed run's files are the checkpoint's at once)."""
+    records = {"diagnostics.json": diagnostics, **(extras or {})}
     folder.checkpoints.mkdir(exist_ok=True)
     return [
         ProgressBar(disable=None if progress else True, leave=False),
         *setup.callbacks(),
+        *records.values(),
         ModelCheckpoint(
             folder.last_checkpoint,
             every=1,
-            save_best=has_val,
+            save_best=setup.val_loader is not None,
             monitor="val_loss",
             best_path=folder.best_checkpoint,
+            state=_checkpointed(diagnostics),
         ),  # fmt: skip
         JSONLogger(folder.file("history.json")),
         CSVLogger(folder.file("history.csv")),
+        *(JSONLogger(folder.file(name), record=callback) for name, callback in records.items()),
         EpochTable(echo),
     ]
+
+
+def _checkpointed(diagnostics: LayerDiagnostics) -> dict:
+    """What the checkpoints keep besides the training state: the diagnostics so far, so a
+    resumed run's per-layer series cover every epoch."""
+    return {"diagnostics": diagnostics}
 
 
 def _finish(setup: Setup, folder: RunFolder, history: History, echo: Echo) -> dict:
@@ -92,9 +106,8 @@ def _finish(setup: Setup, folder: RunFolder, history: History, echo: Echo) -> di
     return test
 
 
-def _fail(folder: RunFolder, history: History, error: Exception, echo: Echo) -> None:
-    """Keep what a failed run learned: its history, report and last good checkpoint."""
-    folder.write_json("history.json", history.to_dict())
+def _fail(folder: RunFolder, error: Exception, echo: Echo) -> None:
+    """Report what a failed run learned; its loggers have saved its history as it ended."""
     write_report(folder, failure=str(error))
     echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
 
@@ -107,24 +120,20 @@ def _new_folder(config: RunConfig, setup: Setup, kind: str = "") -> RunFolder:
     return folder
 
 
-def _save_extras(folder: RunFolder, extras: dict) -> None:
-    for name, callback in extras.items():
-        folder.write_json(name, callback.to_dict())
-
-
 def train(config: RunConfig, echo: Echo = print, progress: bool = True,
           extras: Callable[[Setup], dict] | None = None, kind: str = "",
           ) -> tuple[RunFolder, dict]:  # fmt: skip
     """Train as `config` says into a fresh run folder; returns it and the test metrics.
 
     `extras(setup)` may add callbacks, by the JSON file each one's `to_dict()` is
-    saved to when training ends (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
+    saved to after every epoch (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
     prefixes the folder's name.
     """
     config = resolved(config)
     setup = build(config)  # bad data or settings fail here, before a folder is made
     folder = _new_folder(config, setup, kind)
-    extra = {"diagnostics.json": LayerDiagnostics(), **(extras(setup) if extras else {})}
+    callbacks = _callbacks(setup, folder, echo, progress, LayerDiagnostics(),
+                           extras(setup) if extras else None)  # fmt: skip
     sizes = setup.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
          f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
@@ -137,14 +146,11 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     try:
         fit(setup.model, setup.loss_fn, setup.optimizer, setup.train_loader,
             config.epochs, val_loader=setup.val_loader, scheduler=setup.scheduler,
-            metrics=setup.metrics,
-            callbacks=_callbacks(setup, folder, echo, progress) + list(extra.values()),
-            progress=False, history=history)  # fmt: skip
+            metrics=setup.metrics, callbacks=callbacks, progress=False,
+            history=history)  # fmt: skip
     except (TrainingDiverged, KeyboardInterrupt) as error:
-        _save_extras(folder, extra)
-        _fail(folder, history, error, echo)
+        _fail(folder, error, echo)
         raise
-    _save_extras(folder, extra)
     return folder, _finish(setup, folder, history, echo)
 
 
@@ -187,8 +193,15 @@ def find_lr(config: RunConfig, start_lr: float = 1e-6, end_lr: float = 10.0, ste
 
 def resume(path, epochs: int | None = None, echo: Echo = print,
            progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
-    """Continue a run from its last checkpoint, up to its epochs (or a new total)."""
+    """Continue a run from its last checkpoint, up to its epochs (or a new total).
+
+    The checkpoint alone says where the run is: its epoch, history, best so far and
+    diagnostics. The files drawn from it (history.json, history.csv, diagnostics.json) are
+    rewritten from it as training begins, whatever a crash left in them, and a crash's
+    leftover temporary files are removed first.
+    """
     folder = RunFolder.open(path)
+    folder.remove_temporary_files()
     config = _rebuilt(folder)
     if not folder.last_checkpoint.is_file():
         raise FileNotFoundError(
@@ -196,7 +209,7 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
             "lr-find folder has none, nor does a run that stopped in its first epoch; train "
             "again with descent train"
         )
-    saved = History.from_dict(folder.read_json("history.json"))
+    saved = History.from_dict(checkpoint.load(folder.last_checkpoint).get("history", {}))
     stops = [e for e in saved.events if e.get("event") == "early_stopping"]
     if stops:
         raise ValueError(f"{folder.path}: early stopping ended this run at epoch "
@@ -207,14 +220,13 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
         config = config.replace(epochs=epochs)
         folder.write_text("config.toml", config.to_toml())
     setup = build(config)
-    diagnostics = _resumed_diagnostics(folder)
-    callbacks = _callbacks(setup, folder, echo, progress) + [diagnostics]
+    diagnostics = LayerDiagnostics()
     history = resume_fit(folder.last_checkpoint, setup.model, setup.loss_fn,
                          setup.optimizer, setup.train_loader, config.epochs,
-                         scheduler=setup.scheduler, val_loader=setup.val_loader,
-                         metrics=setup.metrics, callbacks=callbacks,
+                         scheduler=setup.scheduler, state=_checkpointed(diagnostics),
+                         val_loader=setup.val_loader, metrics=setup.metrics,
+                         callbacks=_callbacks(setup, folder, echo, progress, diagnostics),
                          progress=False)  # fmt: skip
-    _save_extras(folder, {"diagnostics.json": diagnostics})
     return folder, _finish(setup, folder, history, echo)
 
 
@@ -229,14 +241,6 @@ def _check_new_length(config: RunConfig, epochs: int, done: int) -> None:
             f"and cannot stretch to {epochs}; resume without --epochs, or start a new run "
             f"with --epochs {epochs}"
         )
-
-
-def _resumed_diagnostics(folder: RunFolder) -> LayerDiagnostics:
-    """A LayerDiagnostics that extends the run's saved series instead of starting over."""
-    diagnostics = LayerDiagnostics()
-    if folder.file("diagnostics.json").is_file():
-        diagnostics.load_dict(folder.read_json("diagnostics.json"))
-    return diagnostics
 
 
 def _checkpoint(folder: RunFolder, which: str):

@@ -3,14 +3,18 @@
     runs/20261125-101500-digits-mlp-128/
         config.toml        the resolved config (flags and file merged); `--config` reads it
         data.json          feature layout, classes and standardization, for `predict`
+        checkpoints/       last.safetensors (every epoch) and best.safetensors (best val_loss)
         history.json       the whole History (per step and per epoch), rewritten each epoch
         history.csv        one row per epoch
+        diagnostics.json   per-layer series (dead ReLUs, gradient norms, update ratios)
         metrics.json       the final test metrics
-        checkpoints/       last.safetensors (every epoch) and best.safetensors (best val_loss)
         plots/*.png        loss, accuracy, learning rate, per-layer gradients
         report.html        one self-contained page with all of the above
 
-A new run never reuses a folder: the name gets a suffix when one already exists.
+A new run never reuses a folder: the name gets a suffix when one already exists. Every
+file is written atomically (`descent.files.write_atomic`), and the last checkpoint is where
+the run is: `descent resume` rewrites history.json, history.csv and diagnostics.json from
+it, so a run killed at any moment after its first epoch goes on as if it had not been.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any
 from descent.files import write_atomic, write_json
 
 CONFIG = "config.toml"
+# the temporary file of a write `write_atomic` did not finish: .<name>.<12 hex digits>.tmp
+TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 class RunFolder:
@@ -68,6 +74,15 @@ class RunFolder:
         if not folder.config.is_file():
             raise FileNotFoundError(f"{path} is not a descent run folder: it has no {CONFIG}")
         return folder
+
+    def remove_temporary_files(self) -> None:
+        """Remove what writes cut short by a crash left behind (descent's own temporary
+        files only, in the folder, checkpoints/ and plots/)."""
+        leftovers = [path for folder in (self.path, self.checkpoints, self.plots)
+                     if folder.is_dir() for path in folder.iterdir()
+                     if path.is_file() and TEMPORARY.fullmatch(path.name)]  # fmt: skip
+        for path in leftovers:
+            path.unlink(missing_ok=True)
 
     @property
     def config(self) -> Path:

@@ -153,12 +153,17 @@ class LayerDiagnostics(Callback):
             self.update_ratio.setdefault(layer, []).append(ratio)
         self.epochs += 1
 
-    def load_dict(self, saved: dict) -> None:
-        """Continue the series of a `to_dict()` (a resumed run extends, not restarts, them)."""
-        self.epochs = saved["epochs"]
-        self.dead_relu = _nan_for_none(saved["dead_relu"])
-        self.grad_norm = _nan_for_none(saved["grad_norm"])
-        self.update_ratio = _nan_for_none(saved["update_ratio"])
+    def state_dict(self) -> dict:
+        """The series so far, as `to_dict()`: what a checkpoint keeps, so that a resumed run
+        extends them instead of starting over (`ModelCheckpoint(state=...)`)."""
+        return self.to_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue the series of a `state_dict()` (or `to_dict()`)."""
+        self.epochs = state["epochs"]
+        self.dead_relu = _nan_for_none(state["dead_relu"])
+        self.grad_norm = _nan_for_none(state["grad_norm"])
+        self.update_ratio = _nan_for_none(state["update_ratio"])
 
     def to_dict(self) -> dict:
         """{'epochs', 'dead_relu', 'grad_norm', 'update_ratio'}; each series a list per epoch

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from descent.files import json_safe
 from descent.train.callbacks import Callback, better, monitored, resolve_mode
@@ -17,17 +19,28 @@ class ModelCheckpoint(Callback):
     epochs it writes `path`; with `save_best`, it writes `best_path` (default
     `path` with '.best' before the extension) when `monitor` improves on the best
     value in the run's history, so a resumed run's best must beat the saved one.
+    `state` names more objects whose `state_dict()` each checkpoint keeps (e.g. a
+    callback's series so far); `resume(..., state=)` gives them back.
+
+    Each checkpoint's `extra` holds the epoch, its logs, the history and `state`: all
+    that `resume` needs to go on as if the run had never stopped. The best is written
+    before the last, so a crash between the two leaves the last at the epoch before;
+    the resumed run redoes that epoch and writes the same best again. (The other way
+    round, the last checkpoint's history would already count the new best, and the
+    resumed run would never write it.)
     """
 
     def __init__(self, path: str | os.PathLike, every: int | None = 1, save_best: bool = True,
                  monitor: str = "val_loss", mode: str = "auto",
-                 best_path: str | os.PathLike | None = None) -> None:  # fmt: skip
+                 best_path: str | os.PathLike | None = None,
+                 state: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         self.path, self.every, self.save_best = os.fspath(path), every, save_best
         self.monitor, self.mode = monitor, resolve_mode(monitor, mode)
         if best_path is None:
             root, ext = os.path.splitext(self.path)
             best_path = re.sub(r"[-_.]?\{epoch[^}]*\}", "", root) + ".best" + ext
         self.best_path = os.fspath(best_path)
+        self.state = dict(state or {})
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
 
@@ -41,17 +54,18 @@ class ModelCheckpoint(Callback):
         from descent.checkpoint import save
 
         run = self.run
+        state = {name: obj.state_dict() for name, obj in self.state.items()}
         save(path, model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
              loader=run.train_loader if hasattr(run.train_loader, "state_dict") else None,
              extra={"epoch": epoch + 1, "logs": json_safe(dict(logs)),
-                    "history": run.history.to_dict()})  # fmt: skip
+                    "history": run.history.to_dict(), "state": state})  # fmt: skip
         self.saved.append(path)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.every and (epoch + 1) % self.every == 0:
-            self._save(self.path.format(epoch=epoch + 1), epoch, logs)
         if self.save_best:
             value = monitored(logs, self.monitor, "ModelCheckpoint")
             if math.isfinite(value) and better(value, self.best, self.mode):
                 self.best = value
                 self._save(self.best_path, epoch, logs)
+        if self.every and (epoch + 1) % self.every == 0:
+            self._save(self.path.format(epoch=epoch + 1), epoch, logs)

@@ -1,7 +1,9 @@
-"""Loggers that keep a run's history on disk, rewritten whole after every epoch.
+"""Loggers that keep a run's record on disk, rewritten whole when training begins, after
+every epoch and when it ends.
 
-Each file is written atomically from the `History` (`descent.files.write_atomic`): a
-resumed run continues it without gaps or repeats, and a crash never leaves half a row.
+Each file is written atomically (`descent.files.write_atomic`) from what the run holds in
+memory, never appended to: a crash never leaves half a row, and a resumed run rewrites
+its files from the checkpoint's history at once, whatever a crash left in them.
 """
 
 from __future__ import annotations
@@ -9,18 +11,35 @@ from __future__ import annotations
 import csv
 import io
 import os
+from typing import Any
 
 from descent.files import write_atomic, write_json
 from descent.train.callbacks import Callback
 
 
-class CSVLogger(Callback):
-    """One CSV row per epoch: epoch, time and every logged value."""
+class _Rewrite(Callback):
+    """Rewrite one file, whole, at each of the hooks a logger's readers rely on."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
+    def write(self) -> None:
+        raise NotImplementedError
+
+    def on_train_begin(self, logs=None):
+        self.write()
+
     def on_epoch_end(self, epoch, logs=None):
+        self.write()
+
+    def on_train_end(self, logs=None):
+        self.write()
+
+
+class CSVLogger(_Rewrite):
+    """One CSV row per epoch of the `History`: epoch, time and every logged value."""
+
+    def write(self) -> None:
         history = self.run.history
         keys = list(history.metrics)
         text = io.StringIO()
@@ -35,14 +54,14 @@ def _cell(series: list, index: int):
     return series[index] if index < len(series) and series[index] is not None else ""
 
 
-class JSONLogger(Callback):
-    """Rewrite `path` after every epoch, and when training ends, with `History.to_dict()`."""
+class JSONLogger(_Rewrite):
+    """`History.to_dict()` at `path`, or `record.to_dict()` for another record of the run
+    (e.g. a `LayerDiagnostics` placed before this logger among the callbacks)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, path: str | os.PathLike, record: Any = None) -> None:
+        super().__init__(path)
+        self.record = record
 
-    def on_epoch_end(self, epoch, logs=None):
-        write_json(self.path, self.run.history.to_dict(), indent=None)
-
-    def on_train_end(self, logs=None):
-        write_json(self.path, self.run.history.to_dict(), indent=None)
+    def write(self) -> None:
+        record = self.run.history if self.record is None else self.record
+        write_json(self.path, record.to_dict(), indent=None)

@@ -12,7 +12,7 @@ import contextlib
 import math
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,12 +206,13 @@ def fit(
 
 
 def resume(path, model, loss_fn, optimizer, train_loader, epochs: int, scheduler=None,
-           **fit_options) -> History:  # fmt: skip
+           state: Mapping[str, Any] | None = None, **fit_options) -> History:  # fmt: skip
     """Continue a run from a `ModelCheckpoint` file as if it had never stopped.
 
     The checkpoint restores the model, optimizer, scheduler, data-loader position
-    and random state; the run goes on from the saved epoch up to `epochs`, with
-    the saved history extended.
+    and random state, and each object of `state` (by the name it was saved under
+    with `ModelCheckpoint(state=...)`); the run goes on from the saved epoch up to
+    `epochs`, with the saved history extended.
     """
     from descent.checkpoint import load
 
@@ -222,6 +223,11 @@ def resume(path, model, loss_fn, optimizer, train_loader, epochs: int, scheduler
         raise ValueError(
             f"resume: {path} holds no epoch and history; write it with ModelCheckpoint"
         )
+    saved = extra.get("state", {})
+    for name, obj in (state or {}).items():
+        if name not in saved:
+            raise ValueError(f"resume: {path} holds no state {name!r}; it has {sorted(saved)}")
+        obj.load_state_dict(saved[name])
     return fit(model, loss_fn, optimizer, train_loader, epochs, scheduler=scheduler,
                initial_epoch=int(extra["epoch"]), history=History.from_dict(extra["history"]),
                **fit_options)  # fmt: skip
