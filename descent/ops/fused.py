@@ -11,7 +11,7 @@ from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
 from descent.ops.linalg import _matmul
-from descent.tensor import Tensor
+from descent.tensor import Tensor, check_tensor
 
 
 class Linear(Function):
@@ -112,6 +112,8 @@ class Embedding(Function):
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if type(x) is not Tensor:
+        check_tensor("linear", x)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
