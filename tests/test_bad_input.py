@@ -106,6 +106,10 @@ API_CASES = {
         ["Linear: the input must be a Tensor, not numpy.ndarray", "descent.from_numpy(x)",
          "descent.tensor(x)"],
     ),
+    "F.linear on a numpy array": (
+        lambda lib: lib.nn.functional.linear(np.ones((2, 3), np.float32), lib.ones(4, 3)),
+        TypeError, ["linear: the input must be a Tensor, not numpy.ndarray"],
+    ),
     "conv on a numpy array": (
         lambda lib: lib.nn.Conv2d(1, 2, 3)(np.ones((1, 1, 4, 4), np.float32)), TypeError,
         ["conv2d: the input must be a Tensor, not numpy.ndarray"],
