@@ -149,11 +149,14 @@ def test_resume_refuses_to_stretch_a_fixed_schedule_and_keeps_the_run(tmp_path):
 
 def test_evaluate_reports_what_training_measured(default_run):
     cwd, run, _ = default_run
-    result = descent("evaluate", run, "--which", "last", cwd=cwd)
+    metrics = json.loads((run / "metrics.json").read_text())
+    tested = metrics["checkpoint"]  # train tests the best checkpoint, as evaluate does
+    assert tested["which"] == "best" and 1 <= tested["epoch"] <= 20
+    result = descent("evaluate", run, cwd=cwd)
     lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
     assert set(lines) == {"weights", "train", "validation", "test"}
-    assert lines["weights"] == "weights: last.safetensors, saved after epoch 20"
-    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert lines["weights"] == f"weights: best.safetensors, saved after epoch {tested['epoch']}"
+    test = metrics["test"]
     assert f"accuracy {test['accuracy']:.4g}" in lines["test"]
     assert f"loss {test['loss']:.4g}" in lines["test"]
 

@@ -153,3 +153,31 @@ def test_a_run_killed_at_any_moment_resumes_to_the_uninterrupted_runs_files(
     assert sorted(resumed) == sorted(expected)
     for file in expected:
         assert resumed[file] == expected[file], file
+
+
+def test_a_killed_run_with_early_stopping_resumes_to_the_uninterrupted_run(tmp_path):
+    """EarlyStopping's wait and best (and the guard's counts) travel in the checkpoint: a run
+    killed after epoch 10, one epoch into its patience, stops where, and with the weights,
+    the uninterrupted one does (epoch 11, weights of epoch 9)."""
+    stopping = ["train", "--data", "breast_cancer", "--model", "mlp:8", "--epochs", "30",
+                "--early-stopping", "2", "--no-progress"]  # fmt: skip
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    with contextlib.chdir(whole):
+        quietly(*stopping)
+    expected = contents(only_run(whole))
+    events = _history(only_run(whole) / "history.json")["events"]
+    assert [e["event"] for e in events] == ["early_stopping", "restored_best_weights"]
+    assert (events[0]["epoch"], events[0]["best_epoch"]) == (11, 9)
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    command = [sys.executable, "-c", KILLER, "last.safetensors", "10", "after", *stopping]
+    result = subprocess.run(command, cwd=killed, capture_output=True, text=True, timeout=120)  # noqa: S603
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    run = only_run(killed)
+    quietly("resume", run, "--no-progress")
+    resumed = contents(run)
+    assert sorted(resumed) == sorted(expected)
+    for file in expected:
+        assert resumed[file] == expected[file], file

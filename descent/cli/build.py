@@ -17,6 +17,10 @@ from descent.nn.loss import loss_for_task
 from descent.nn.models import build_model
 from descent.random import manual_seed
 from descent.train import DivergenceGuard, EarlyStopping
+from descent.train.callbacks import GradientClipping
+
+RISING_EPOCHS = 3
+"""The guard stops a run whose training loss rose this many epochs in a row above its best."""
 
 
 @dataclass
@@ -38,10 +42,12 @@ class Setup:
         return ("accuracy",) if self.data.task == "classification" else ("mae", "r2")
 
     def callbacks(self) -> list:
-        """The config's divergence guard and early stopping."""
+        """The config's gradient clipping, divergence guard and early stopping."""
         callbacks = []
+        if self.config.clip_grad_norm:
+            callbacks.append(GradientClipping(self.config.clip_grad_norm))
         if self.config.guard:
-            callbacks.append(DivergenceGuard())
+            callbacks.append(DivergenceGuard(rising=RISING_EPOCHS))
         if self.config.early_stopping:
             monitor = "val_loss" if self.val_loader is not None else "loss"
             callbacks.append(EarlyStopping(monitor=monitor, patience=self.config.early_stopping))

@@ -14,6 +14,7 @@ usage error never pay for NumPy's training stack, matplotlib or scikit-learn.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 import warnings
@@ -73,51 +74,81 @@ Examples:
 """
 
 
-CONFIG_OPTIONS = [
-    click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                 help="A TOML file of settings; flags given here override it."),
-    click.option("--data",
-                 help="A built-in data set (see `descent datasets`) or a .csv/.npz file."),
-    click.option("--target", help="The label column of a CSV file (default: the last column)."),
-    click.option("--task", type=click.Choice(TASKS),
-                 help="What a data file's labels are: auto (default: whole numbers and text "
-                      "are classes, other numbers regressed), classification or regression."),
-    click.option("--model", help="mlp:128,64 | mlp:128,64:tanh | linear | lenet"),
-    click.option("--loss", type=click.Choice(list(LOSSES))),
-    click.option("--optimizer", type=click.Choice(list(OPTIMIZERS))),
-    click.option("--lr", type=float,
-                 help="The learning rate (default: 0.05 for sgd, 1e-3 for adam, adamw and "
-                      "rmsprop, 1e-2 for adagrad)."),
-    click.option("--momentum", type=float,
-                 help="Momentum of sgd (default 0.9) and rmsprop (default 0)."),
-    click.option("--nesterov/--no-nesterov", default=None),
-    click.option("--weight-decay", type=float),
-    click.option("--schedule", type=click.Choice(list(SCHEDULES))),
-    click.option("--gamma", type=float,
-                 help="The lr factor of the step and exponential schedules."),
-    click.option("--step-size", type=int, help="Epochs between the step schedule's drops."),
-    click.option("--batch-size", type=BatchSize(),
-                 help="1 is stochastic, N mini-batch, 'full' batch gradient descent."),
-    click.option("--epochs", type=int),
-    click.option("--seed", type=int),
-    click.option("--val-split", type=float, help="The validation fraction of the training data."),
-    click.option("--test-split", type=float, help="The test fraction of the data."),
-    click.option("--standardize/--no-standardize", default=None),
-    click.option("--early-stopping", type=int, metavar="PATIENCE",
-                 help="Stop after this many epochs without a better val_loss (the training "
-                      "loss with --val-split 0), keeping the best weights; 0: off."),
-    click.option("--guard/--no-guard", default=None,
-                 help="Roll back a diverging run, then stop."),
-    click.option("--out", type=click.Path(file_okay=False),
-                 help="Where run folders go (runs)."),
-]  # fmt: skip
+CONFIG_OPTIONS = {
+    "config_path": (["--config", "config_path"], dict(type=click.Path(dir_okay=False),
+                    help="A TOML file of settings; flags given here override it.")),
+    "data": (["--data"], dict(
+        help="A built-in data set (see `descent datasets`) or a .csv/.npz file.")),
+    "target": (["--target"],
+               dict(help="The label column of a CSV file (default: the last column).")),
+    "task": (["--task"], dict(type=click.Choice(TASKS),
+             help="What a data file's labels are: auto (whole numbers and text are classes, "
+                  "other numbers regressed), classification or regression.")),
+    "model": (["--model"], dict(help="mlp:128,64 | mlp:128,64:tanh | linear | lenet")),
+    "loss": (["--loss"], dict(type=click.Choice(list(LOSSES)),
+             help="Default: cross_entropy to classify, mse to regress.")),
+    "optimizer": (["--optimizer"], dict(type=click.Choice(list(OPTIMIZERS)))),
+    "lr": (["--lr"], dict(type=float,
+           help="The learning rate. Default: sgd's 0.5 x (1 - momentum) x min(1, batch/32), "
+                "i.e. 0.05 at batch 32 or more and 0.0016 at batch 1 with momentum 0.9; "
+                "adam, adamw, rmsprop 1e-3, adagrad 1e-2 at every batch size.")),
+    "momentum": (["--momentum"], dict(type=float,
+                 help="Momentum of sgd (default 0.9) and rmsprop (default 0).")),
+    "nesterov": (["--nesterov/--no-nesterov"], dict(default=None, help="Nesterov momentum (sgd).")),
+    "weight_decay": (["--weight-decay"], dict(type=float)),
+    "schedule": (["--schedule"], dict(type=click.Choice(list(SCHEDULES)))),
+    "gamma": (["--gamma"], dict(type=float,
+              help="The lr factor of the step and exponential schedules.")),
+    "step_size": (["--step-size"],
+                  dict(type=int, help="Epochs between the step schedule's drops.")),
+    "batch_size": (["--batch-size"], dict(type=BatchSize(),
+                   help="1 is stochastic, N mini-batch, 'full' batch gradient descent.")),
+    "epochs": (["--epochs"], dict(type=int, help="Default: 20, or 200 with --batch-size full.")),
+    "seed": (["--seed"], dict(type=int)),
+    "val_split": (["--val-split"],
+                  dict(type=float, help="The validation fraction of the training data.")),
+    "test_split": (["--test-split"], dict(type=float, help="The test fraction of the data.")),
+    "standardize": (["--standardize/--no-standardize"], dict(default=None)),
+    "early_stopping": (["--early-stopping"], dict(type=int, metavar="PATIENCE",
+                       help="Stop after this many epochs without a better val_loss (the "
+                            "training loss with --val-split 0), keeping the best weights; 0: "
+                            "off.")),
+    "guard": (["--guard/--no-guard"], dict(default=None,
+              help="Roll back a diverging run and lower the lr, then stop; also stop a loss "
+                   "that keeps rising above its best.")),
+    "clip_grad_norm": (["--clip-grad-norm"], dict(type=float, metavar="MAX",
+                       help="Scale the gradients down to this total norm before each step; "
+                            "0: off.")),
+    "out": (["--out"], dict(type=click.Path(file_okay=False), help="Where run folders go.")),
+}  # fmt: skip
+"""Every RunConfig setting's flag: (declarations, click.option keywords), by setting."""
 
 
-def config_options(command):
-    """Every RunConfig setting as a flag, gathered into one `config` argument."""
-    for option in reversed(CONFIG_OPTIONS):
-        command = option(command)
-    return command
+def _with_default(name: str, options: dict) -> dict:
+    """The option's keywords, its help ending with RunConfig's default where that is a value
+    (lr, epochs, momentum and loss depend on other settings; their help says how). Written
+    out, as the flag's own default is None so that a config file's value is not overridden."""
+    fields = {field.name: field.default for field in dataclasses.fields(RunConfig)}
+    default = fields.get(name)
+    if default is None:
+        return options
+    shown = str(default).lower() if isinstance(default, bool) else default
+    return {**options, "help": f"{options.get('help', '')}  [default: {shown}]".strip()}
+
+
+def config_options(command=None, skip: Sequence[str] = (), hide: Sequence[str] = ()):
+    """Every RunConfig setting but `skip` as a flag, gathered into one `config` argument;
+    `hide` ones are taken but left out of --help (for a command that refuses them, saying
+    why)."""
+
+    def decorate(command):
+        for name, (declarations, options) in reversed(CONFIG_OPTIONS.items()):
+            if name not in skip:
+                command = click.option(*declarations, hidden=name in hide,
+                                       **_with_default(name, options))(command)  # fmt: skip
+        return command
+
+    return decorate(command) if command is not None else decorate
 
 
 def _config(config_path, flags) -> RunConfig:
@@ -130,7 +161,8 @@ def _config(config_path, flags) -> RunConfig:
         raise click.ClickException(str(error)) from None
 
 
-PROGRESS = click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+PROGRESS = click.option("--progress/--no-progress", default=True, show_default=True,
+                        help="Show a progress bar (on a terminal).")  # fmt: skip
 
 
 @cli.command(epilog=TRAIN_EXAMPLE)
@@ -143,6 +175,11 @@ def train(config_path, progress, **flags) -> None:
     _run_job(jobs.train, _config(config_path, flags), echo=_echo, progress=progress)
 
 
+NOT_LR_FIND = ("lr", "epochs", "schedule", "gamma", "step_size", "early_stopping", "guard",
+               "clip_grad_norm")  # fmt: skip
+"""Settings lr-find does without: it sweeps the lr, one mini-batch a rate."""
+
+
 @cli.command(
     "lr-find",
     epilog="""
@@ -151,7 +188,7 @@ Example:
   descent lr-find --data digits --model mlp:128 --batch-size 32
 """,
 )
-@config_options
+@config_options(skip=NOT_LR_FIND)
 @click.option("--start-lr", type=float, default=1e-6, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
 @click.option(
@@ -272,6 +309,7 @@ def _keys_in(config_path) -> set[str]:
 
 
 PER_ARM = (
+    "clip_grad_norm",
     "optimizer",
     "lr",
     "batch_size",
@@ -294,7 +332,7 @@ Examples:
   descent compare --arm full:sgd:0.5 --arm 32:adam:0.001 --budget seconds=3 --seeds 5
 """
 )
-@config_options
+@config_options(hide=PER_ARM)
 @click.option(
     "--arm",
     "arm_specs",
@@ -375,7 +413,7 @@ RUN = click.argument("run", type=click.Path())
 @cli.command(epilog="\b\nExample:\n  descent resume runs/<run> --epochs 40")
 @RUN
 @click.option("--epochs", type=int, help="A new total number of epochs (default: the run's).")
-@click.option("--progress/--no-progress", default=True)
+@PROGRESS
 def resume(run, epochs, progress) -> None:
     """Continue a run from its last checkpoint, exactly as if it had never stopped."""
     from descent.cli import jobs
@@ -411,7 +449,7 @@ def evaluate(run, which) -> None:
     "output_csv",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Where to write one prediction per input row.",
+    help="Where to write one prediction per input row; - for standard output.",
 )
 @WHICH
 def predict(run, input_csv, output_csv, which) -> None:
@@ -458,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code
-    except click.Abort:
+    except click.Abort:  # Ctrl-C: the job has said what is kept and how to go on
         click.echo("aborted", err=True)
-        return 1
+        return 130
     return 0

@@ -91,6 +91,7 @@ class RunConfig:
     standardize: bool = True
     early_stopping: int = 0  # patience in epochs without a better val_loss; 0 is off
     guard: bool = True  # stop a diverging run (or roll back and lower the lr)
+    clip_grad_norm: float = 0.0  # scale gradients down to this total norm; 0 is off
     out: str = "runs"
 
     def __post_init__(self) -> None:
@@ -127,6 +128,8 @@ class RunConfig:
         _between("val_split", self.val_split, 0.0, 1.0, high_open=True)
         _between("test_split", self.test_split, 0.0, 1.0, high_open=True, low_open=True)
         _positive("gamma", self.gamma)
+        if self.clip_grad_norm < 0:
+            raise ValueError(f"config: clip_grad_norm={self.clip_grad_norm} must be >= 0")
         if self.weight_decay < 0:
             raise ValueError(f"config: weight_decay={self.weight_decay} must be >= 0")
         if self.nesterov and self.momentum == 0:
@@ -168,6 +171,41 @@ class RunConfig:
         values = dataclasses.asdict(self)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return type(self).from_mapping(values, source="flags")
+
+    def applied(self) -> dict[str, Any]:
+        """The settings this run used: no momentum for adam, no gamma without a step or
+        exponential schedule, no step_size without a step schedule, nothing left unset."""
+        unused = set()
+        if self.optimizer not in ("sgd", "rmsprop"):
+            unused.add("momentum")
+        if self.optimizer != "sgd":
+            unused.add("nesterov")
+        if self.schedule not in ("step", "exponential"):
+            unused.add("gamma")
+        if self.schedule != "step":
+            unused.add("step_size")
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if v is not None and k not in unused}  # fmt: skip
+
+    def optimizer_summary(self) -> str:
+        """Every optimizer setting in words, e.g. 'sgd lr 0.05, momentum 0.9, nesterov off,
+        weight decay 0, constant schedule'."""
+        used = self.applied()
+        parts = [f"{self.optimizer} lr {self.lr:g}"]
+        if "momentum" in used:
+            parts.append(f"momentum {self.momentum:g}")
+        if "nesterov" in used:
+            parts.append(f"nesterov {'on' if self.nesterov else 'off'}")
+        parts.append(f"weight decay {self.weight_decay:g}")
+        schedule = f"{self.schedule} schedule"
+        if self.schedule == "step":
+            schedule += f" (x{self.gamma:g} every {self.step_size} epochs)"
+        elif self.schedule == "exponential":
+            schedule += f" (x{self.gamma:g} each epoch)"
+        parts.append(schedule)
+        if self.clip_grad_norm:
+            parts.append(f"gradients clipped to norm {self.clip_grad_norm:g}")
+        return ", ".join(parts)
 
     def to_toml(self, keys: tuple[str, ...] | None = None) -> str:
         """The resolved config as TOML (unset fields left out, or only `keys`); `from_toml`

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -24,7 +25,13 @@ from descent.cli.data import (
     resolved,
     targets_from_prediction,
 )
-from descent.cli.report import COMPARE_SETTINGS, SHOWN, sharpness_summary, write_report
+from descent.cli.report import (
+    COMPARE_SETTINGS,
+    SHOWN,
+    sharpness_summary,
+    shown_columns,
+    write_report,
+)
 from descent.cli.run_folder import RunFolder
 from descent.cli.schedules import FIXED_LENGTH
 from descent.data import read_csv_features
@@ -57,16 +64,18 @@ def _label(config: RunConfig) -> str:
 
 
 def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool,
-               diagnostics: LayerDiagnostics, extras: dict | None = None) -> list:  # fmt: skip
-    """The run's callbacks, in the order each epoch's end needs: the recorders (diagnostics
-    and `extras`, {file name: callback with `to_dict()`}), then the checkpoints that keep
-    what they recorded, then the files drawn from them (rewritten whole at the start too,
-    so a resumed run's files are the checkpoint's at once)."""
+               diagnostics: LayerDiagnostics, training: list,
+               extras: dict | None = None) -> list:  # fmt: skip
+    """The run's callbacks, in the order each epoch's end needs: `training` (the setup's
+    clipping, guard and early stopping), the recorders (diagnostics and `extras`, {file
+    name: callback with `to_dict()`}), then the checkpoints that keep what they recorded,
+    then the files drawn from them (rewritten whole at the start too, so a resumed run's
+    files are the checkpoint's at once)."""
     records = {"diagnostics.json": diagnostics, **(extras or {})}
     folder.checkpoints.mkdir(exist_ok=True)
     return [
-        ProgressBar(disable=None if progress else True, leave=False),
-        *setup.callbacks(),
+        ProgressBar(disable=None if progress else True),
+        *training,
         *records.values(),
         ModelCheckpoint(
             folder.last_checkpoint,
@@ -74,7 +83,7 @@ def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool,
             save_best=setup.val_loader is not None,
             monitor="val_loss",
             best_path=folder.best_checkpoint,
-            state=_checkpointed(diagnostics),
+            state=_checkpointed(diagnostics, training),
         ),  # fmt: skip
         JSONLogger(folder.file("history.json")),
         CSVLogger(folder.file("history.csv")),
@@ -83,31 +92,49 @@ def _callbacks(setup: Setup, folder: RunFolder, echo: Echo, progress: bool,
     ]
 
 
-def _checkpointed(diagnostics: LayerDiagnostics) -> dict:
+def _checkpointed(diagnostics: LayerDiagnostics, training: list) -> dict:
     """What the checkpoints keep besides the training state: the diagnostics so far, so a
-    resumed run's per-layer series cover every epoch."""
-    return {"diagnostics": diagnostics}
+    resumed run's per-layer series cover every epoch, and the guard's and early stopping's
+    counts and bests, so a resumed run stops where an uninterrupted one would."""
+    kept = {type(c).__name__: c for c in training if hasattr(c, "state_dict")}
+    return {"diagnostics": diagnostics, **kept}
 
 
 def _finish(setup: Setup, folder: RunFolder, history: History, echo: Echo) -> dict:
-    """Test the final model, save the metrics, plots and report; print the test metrics."""
+    """Test the model of the best checkpoint (the lowest val_loss; the last without
+    validation), as `descent evaluate` does; save the metrics, plots and report."""
     for event in history.events:
         if event["event"] == "early_stopping":
             echo(f"early stopping: stopped after epoch {event['epoch']}; the weights of the "
                  f"best epoch, {event['best_epoch']}, are restored")  # fmt: skip
+    tested = {"which": "last", "epoch": history.epochs}
+    if folder.best_checkpoint.is_file():
+        saved = checkpoint.load(folder.best_checkpoint, model=setup.model)
+        tested = {"which": "best", "epoch": int(saved["epoch"])}
     test = evaluate(setup.model, setup.loss_fn, setup.test_loader,
                     setup.metrics)  # fmt: skip
-    folder.write_json("metrics.json", {"test": test, "epochs": history.epochs,
+    folder.write_json("metrics.json", {"test": test, "checkpoint": tested,
+                                       "epochs": history.epochs,
                                        "samples_seen": history.samples_seen,
                                        "seconds": sum(history.epoch_time)})  # fmt: skip
-    echo("test: " + "  ".join(f"{k} {v:.4g}" for k, v in test.items()))
+    echo(f"test ({tested['which']} checkpoint, epoch {tested['epoch']}): "
+         + "  ".join(f"{k} {v:.4g}" for k, v in test.items()))  # fmt: skip
     write_report(folder)
     echo(f"run folder: {folder.path}  (report: {folder.report})")
     return test
 
 
 def _fail(folder: RunFolder, error: Exception, echo: Echo) -> None:
-    """Report what a failed run learned; its loggers have saved its history as it ended."""
+    """Report what a failed run learned; its loggers have saved its history as it ended.
+    Ctrl-C skips the report (seconds of plotting) and says how to go on."""
+    if isinstance(error, KeyboardInterrupt):
+        if folder.last_checkpoint.is_file():
+            epoch = checkpoint.load(folder.last_checkpoint)["epoch"]
+            echo(f"interrupted: {folder.last_checkpoint} keeps epoch {epoch}; go on with\n"
+                 f"  descent resume {folder.path}")  # fmt: skip
+        else:
+            echo(f"interrupted in the first epoch: {folder.path} has no checkpoint to resume")
+        return
     write_report(folder, failure=str(error))
     echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
 
@@ -133,11 +160,11 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     setup = build(config)  # bad data or settings fail here, before a folder is made
     folder = _new_folder(config, setup, kind)
     callbacks = _callbacks(setup, folder, echo, progress, LayerDiagnostics(),
-                           extras(setup) if extras else None)  # fmt: skip
+                           setup.callbacks(), extras(setup) if extras else None)  # fmt: skip
     sizes = setup.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
-         f"{sizes['test']} test samples; model {config.model}; {config.optimizer} "
-         f"lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epochs")  # fmt: skip
+         f"{sizes['test']} test samples; model {config.model}; {config.optimizer_summary()}; "
+         f"batch size {config.batch_size}, {config.epochs} epochs")  # fmt: skip
     if setup.data.target_standardizer is not None:
         scale = setup.data.target_standardizer.scale.ravel()
         echo(f"targets standardized: losses and errors are in units of the targets' standard "
@@ -220,13 +247,19 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
         config = config.replace(epochs=epochs)
         folder.write_text("config.toml", config.to_toml())
     setup = build(config)
-    diagnostics = LayerDiagnostics()
-    history = resume_fit(folder.last_checkpoint, setup.model, setup.loss_fn,
-                         setup.optimizer, setup.train_loader, config.epochs,
-                         scheduler=setup.scheduler, state=_checkpointed(diagnostics),
-                         val_loader=setup.val_loader, metrics=setup.metrics,
-                         callbacks=_callbacks(setup, folder, echo, progress, diagnostics),
-                         progress=False)  # fmt: skip
+    diagnostics, training = LayerDiagnostics(), setup.callbacks()
+    try:
+        history = resume_fit(folder.last_checkpoint, setup.model, setup.loss_fn,
+                             setup.optimizer, setup.train_loader, config.epochs,
+                             scheduler=setup.scheduler,
+                             state=_checkpointed(diagnostics, training),
+                             val_loader=setup.val_loader, metrics=setup.metrics,
+                             callbacks=_callbacks(setup, folder, echo, progress, diagnostics,
+                                                  training),
+                             progress=False)  # fmt: skip
+    except (TrainingDiverged, KeyboardInterrupt) as error:
+        _fail(folder, error, echo)
+        raise
     return folder, _finish(setup, folder, history, echo)
 
 
@@ -281,7 +314,8 @@ def evaluate_run(path, which: str = "best", echo: Echo = print) -> dict[str, dic
 
 
 def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print) -> int:
-    """Predict each row of `input_csv` (the training features by name) into `output_csv`."""
+    """Predict each row of `input_csv` (the training features by name) into `output_csv`
+    ('-': standard output, and nothing else is printed there)."""
     folder = RunFolder.open(path)
     info = folder.read_json("data.json")
     x = features_for_prediction(info, read_csv_features(input_csv, info["feature_names"]))
@@ -293,12 +327,21 @@ def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print
         out = model(Tensor(x))._data
     if info["task"] == "regression":
         out = targets_from_prediction(info, out)
-    _write_predictions(output_csv, out, info)
+    text = _predictions_csv(out, info)
+    if output_csv == "-":
+        sys.stdout.write(text)
+        return len(out)
+    try:
+        write_atomic(output_csv, text)
+    except OSError as error:
+        raise OSError(
+            f"cannot write predictions to {output_csv}: {error.strerror or error}"
+        ) from None
     echo(f"wrote {len(out)} predictions to {output_csv}")
     return len(out)
 
 
-def _write_predictions(path, out: np.ndarray, info: dict) -> None:
+def _predictions_csv(out: np.ndarray, info: dict) -> str:
     if info["task"] == "classification":
         shifted = np.exp(out - out.max(axis=1, keepdims=True))
         probabilities = shifted / shifted.sum(axis=1, keepdims=True)
@@ -314,10 +357,7 @@ def _write_predictions(path, out: np.ndarray, info: dict) -> None:
     writer = csv.writer(text)
     writer.writerow(header)
     writer.writerows(rows)
-    try:
-        write_atomic(path, text.getvalue())
-    except OSError as error:
-        raise OSError(f"cannot write predictions to {path}: {error.strerror or error}") from None
+    return text.getvalue()
 
 
 def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | None = None,
@@ -351,7 +391,7 @@ def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | 
 
 def _table_lines(table: list[dict]) -> list[str]:
     """The comparison table's main columns, aligned for a terminal."""
-    columns = [c for c in SHOWN if any(row.get(c) is not None for row in table)]
+    columns = shown_columns(table)
     cells = [[SHOWN[c] for c in columns]]
     cells += [[format_number(row.get(c)) for c in columns] for row in table]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]

@@ -7,6 +7,7 @@ comparison.json (`descent compare`). `descent report RUN` redraws it from those 
 
 from __future__ import annotations
 
+import math
 import platform
 
 from descent.cli.config import RunConfig
@@ -64,7 +65,7 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
         report.heading("Sharpness")
         report.paragraph(sharpness_summary(tracked))
         _figure(report, folder, "sharpness", plots.sharpness_curve(tracked))
-    settings = {k: v for k, v in vars(config).items() if v is not None}
+    settings = config.applied()
     if folder.file("comparison.json").is_file():  # the arms chose the rest
         settings = {k: v for k, v in settings.items() if k in COMPARE_SETTINGS}
     report.heading("Config").key_values(settings)
@@ -85,38 +86,71 @@ def _training_sections(report: Report, folder: RunFolder) -> None:
     summary = {"epochs": len(history["epoch_time"]), "updates": len(history["step_loss"]),
                "samples seen": history["samples_seen"],
                "seconds": round(sum(history["epoch_time"]), 2)}  # fmt: skip
-    if metrics:
-        summary.update({f"test {k}": v for k, v in metrics["test"].items()})
     for key, series in history["metrics"].items():
-        if key.startswith("val_") and series:
-            summary[f"last {key}"] = series[-1]
+        if key != "lr" and series:
+            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            summary[f"{split} {name} (last epoch)"] = series[-1]
+    if metrics:
+        tested = metrics.get("checkpoint")
+        if tested:
+            summary["tested"] = f"the {tested['which']} checkpoint, epoch {tested['epoch']}"
+        summary.update({f"test {k}": v for k, v in metrics["test"].items()})
     report.key_values(summary)
     report.heading("Curves")
     for stem, figure in plots.run_figures(history).items():
         _figure(report, folder, stem, figure)
     if folder.file("diagnostics.json").is_file():
-        _layer_section(report, folder, folder.read_json("diagnostics.json"))
+        diagnostics = _by_type(folder.read_json("diagnostics.json"), _module_types(folder))
+        _layer_section(report, folder, diagnostics)
     if history["events"]:
         report.heading("Events").table(history["events"])
 
 
 def sharpness_summary(tracked: dict) -> str:
-    """A sentence on how the sharpness compared with 2/lr, from the measurements."""
+    """A sentence on how the sharpness compared with each measurement's edge of stability:
+    the optimizer's stability limit (2/lr for plain SGD, (2 + 2 momentum)/lr with momentum),
+    NaN where it has none in closed form (adaptive methods), which the sentence then says."""
     records = [r for r in tracked["records"] if r["sharpness"] is not None]
     if not records:
         return "No sharpness could be measured (the loss was not finite)."
     peak = max(records, key=lambda r: r["sharpness"])
     last = records[-1]
-    above = sum(r["sharpness"] > r["two_over_lr"] for r in records)
-    return (
+    trend = (
         f"Measured {len(records)} times on {tracked['samples']} training samples. The sharpness "
         f"went from {records[0]['sharpness']:.4g} to {last['sharpness']:.4g} (peak "
-        f"{peak['sharpness']:.4g} at epoch {peak['epoch']}), against 2/lr = "
-        f"{last['two_over_lr']:.4g}; it was above 2/lr in {above} of {len(records)} "
-        "measurements. Above 2/lr, gradient descent on a quadratic with that curvature would "
-        "overshoot; on networks the sharpness tends to rise until it hovers near 2/lr "
-        "(the edge of stability)."
+        f"{peak['sharpness']:.4g} at epoch {peak['epoch']})"
     )
+    limits = [r.get("edge_of_stability") for r in records]
+    if any(limit is None or limit != limit for limit in limits):  # None: NaN in JSON
+        return (f"{trend}. This optimizer's stability limit has no closed form, so there is "
+                "no edge of stability to compare it with.")  # fmt: skip
+    above = sum(r["sharpness"] > limit for r, limit in zip(records, limits))
+    return (
+        f"{trend}, against the optimizer's edge of stability {limits[-1]:.4g}; it was above "
+        f"the edge in {above} of {len(records)} measurements. Above it, this optimizer on a "
+        "quadratic with that curvature would overshoot; on networks the sharpness tends to "
+        "rise until it hovers near it (the edge of stability)."
+    )
+
+
+def _module_types(folder: RunFolder) -> dict[str, str]:
+    """{module name: its type} of the run's model, rebuilt from its config and data layout
+    (no weights needed): LayerDiagnostics keys its series by module name, "0", "1"."""
+    from descent.nn.models import build_model
+
+    config = RunConfig.from_toml(folder.config)
+    info = folder.read_json("data.json")
+    model = build_model(config.model, info["sample_shape"], info["out_features"])
+    return {name: type(module).__name__ for name, module in model.named_modules() if name}
+
+
+def _by_type(diagnostics: dict, types: dict[str, str]) -> dict:
+    """The diagnostics with each module named by index and type, "0 Linear", "1 ReLU"."""
+    renamed = dict(diagnostics)
+    for key in ("dead_relu", "grad_norm", "update_ratio"):
+        renamed[key] = {f"{name} {types[name]}" if name in types else name: series
+                        for name, series in diagnostics[key].items()}  # fmt: skip
+    return renamed
 
 
 def _layer_section(report: Report, folder: RunFolder, diagnostics: dict) -> None:
@@ -127,13 +161,22 @@ def _layer_section(report: Report, folder: RunFolder, diagnostics: dict) -> None
                      "for every probe sample, so its weights get no gradient.",
                      note=True)  # fmt: skip
     _figure(report, folder, "layer_diagnostics", plots.layer_diagnostics(diagnostics))
-    rows = [{"module": layer, "gradient norm": norms[-1] if norms else None,
-             "update / weight": diagnostics["update_ratio"][layer][-1] if norms else None}
-            for layer, norms in diagnostics["grad_norm"].items()]  # fmt: skip
-    rows += [{"module": relu, "dead ReLU fraction": series[-1] if series else None}
-             for relu, series in diagnostics["dead_relu"].items()]  # fmt: skip
+    rows = {layer: {"module": layer, "gradient norm": norms[-1] if norms else None,
+                    "update / weight": diagnostics["update_ratio"][layer][-1] if norms else None}
+            for layer, norms in diagnostics["grad_norm"].items()}  # fmt: skip
+    for relu, series in diagnostics["dead_relu"].items():
+        rows.setdefault(relu, {"module": relu})["dead ReLU fraction"] = (
+            series[-1] if series else None
+        )
+    rows = [rows[name] for name in sorted(rows, key=_model_order)]
     columns = ["module", "gradient norm", "update / weight", "dead ReLU fraction"]
     report.table(rows, columns if diagnostics["dead_relu"] else columns[:3])
+
+
+def _model_order(name: str) -> tuple:
+    """Modules in the model's order: "2 Linear" after "1 ReLU", "10" after "9"."""
+    index = name.split(" ")[0].split(".")[0]
+    return (int(index), name) if index.isdigit() else (math.inf, name)
 
 
 COMPARE_SETTINGS = (
@@ -148,9 +191,13 @@ COMPARE_SETTINGS = (
 )
 SHOWN = {"arm": "arm", "train_loss": "loss", "train_accuracy": "acc", "val_loss": "val loss",
          "val_accuracy": "val acc", "updates_per_epoch": "updates/ep",
-         "seconds_per_epoch": "s/epoch", "loss_noise": "noise", "grad_cosine_start": "cos",
+         "seconds_per_epoch": "s/epoch", "seconds_per_update": "s/update",
+         "gradient_noise": "noise", "grad_cosine": "cos", "noise_scale": "B_simple",
          "seconds_to_target": "s to target", "epochs_to_target": "ep to target",
+         "sharpness_peak": "sharpness peak", "edge_of_stability": "edge",
          "lr_label": "lr verdict"}  # fmt: skip
+"""The compare table's columns (row key: heading); a column no arm has a value for (the
+sharpness ones without --sharpness-every) is left out."""
 
 
 def _comparison_section(report: Report, folder: RunFolder) -> None:
@@ -162,5 +209,14 @@ def _comparison_section(report: Report, folder: RunFolder) -> None:
     for stem, figure in compare_plots.figures(comparison).items():
         _figure(report, folder, stem, figure)
     report.heading("Table (means over seeds; every column is in comparison.csv)")
-    rows = [{SHOWN[k]: arm["row"].get(k) for k in SHOWN} for arm in comparison["arms"]]
+    shown = shown_columns([arm["row"] for arm in comparison["arms"]])
+    rows = [{SHOWN[k]: arm["row"].get(k) for k in shown} for arm in comparison["arms"]]
     report.table(rows)
+
+
+def shown_columns(rows: list[dict]) -> list[str]:
+    """The SHOWN columns some row has a measurement in (not None, not NaN: JSON keeps NaN
+    as None)."""
+    measured = [[row.get(key) for row in rows] for key in SHOWN]
+    return [key for key, values in zip(SHOWN, measured)
+            if any(v is not None and v == v for v in values)]  # fmt: skip

@@ -31,6 +31,10 @@ class Callback:
 
     def on_batch_begin(self, step: int, logs: dict | None = None) -> None: ...
 
+    def on_after_backward(self, step: int, logs: dict | None = None) -> None:
+        """Runs between backward and the optimizer's step: the gradients are there to read
+        or change (`GradientClipping`)."""
+
     def on_batch_end(self, step: int, logs: dict | None = None) -> None: ...
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
@@ -145,12 +149,31 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(min_delta)
         self.mode = resolve_mode(monitor, mode)
         self.restore_best_weights = restore_best_weights
+        self._reset()
 
     def on_train_begin(self, logs=None):
+        self.stop_training = False
+        if not self.run.history.epochs:  # a resumed run goes on from `load_state_dict`
+            self._reset()
+
+    def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait, self.stopped_epoch = None, 0, None
         self.best_weights = None
-        self.stop_training = False
+
+    def state_dict(self) -> dict:
+        """Where the patience stands (best value, its epoch and weights, the wait), so a
+        resumed run stops where an uninterrupted one would (`ModelCheckpoint(state=...)`)."""
+        return {"best": self.best if math.isfinite(self.best) else None,
+                "best_epoch": self.best_epoch, "wait": self.wait,
+                "best_weights": self.best_weights}  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self._reset()
+        if state["best"] is not None:
+            self.best = float(state["best"])
+        self.best_epoch, self.wait = state["best_epoch"], int(state["wait"])
+        self.best_weights = state["best_weights"]
 
     def on_epoch_end(self, epoch, logs=None):
         value = monitored(logs, self.monitor, "EarlyStopping")
@@ -177,6 +200,25 @@ class EarlyStopping(Callback):
                 {"event": "restored_best_weights", "epoch": self.best_epoch + 1,
                  self.monitor: self.best}
             )  # fmt: skip
+
+
+# -- gradients -------------------------------------------------------------------------------
+
+
+class GradientClipping(Callback):
+    """Scale all gradients together down to a total L2 norm of at most `max_norm` before each
+    step (`descent.nn.utils.clip_grad_norm_`): a rare huge gradient then moves the weights
+    no further than a normal one."""
+
+    def __init__(self, max_norm: float) -> None:
+        if not max_norm > 0:
+            raise ValueError(f"GradientClipping: {max_norm=} must be > 0")
+        self.max_norm = float(max_norm)
+
+    def on_after_backward(self, step, logs=None):
+        from descent.nn.utils import clip_grad_norm_
+
+        clip_grad_norm_(self.run.model.parameters(), self.max_norm)
 
 
 # -- learning-rate schedules -----------------------------------------------------------------

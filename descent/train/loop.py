@@ -1,7 +1,8 @@
 """`fit`: the training loop, and `evaluate` for validation.
 
 The inner step is the textbook one (Chainer's `StandardUpdater.update_core`):
-batch, forward, loss, zero grads, backward, step. Everything else (progress,
+batch, forward, loss, zero grads, backward, step; callbacks' `on_after_backward` runs
+between the last two (gradient clipping). Everything else (progress,
 scheduler stepping, statistics, early stopping, the divergence guard,
 checkpoints, logs) is a callback.
 """
@@ -181,6 +182,7 @@ def fit(
                 loss = loss_fn(pred, y)
                 optimizer.zero_grad()
                 loss.backward()
+                hook("on_after_backward", step, {"epoch": epoch, "batch": batch})
                 optimizer.step()
                 # ----------------------------------------------------------------------------
                 value, n = float(loss.item()), _size(x)
