@@ -12,10 +12,19 @@ import errno
 import json
 import math
 import os
+import re
 import secrets
 from typing import Any
 
 from descent.errors import MissingFolderError
+
+TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+"""The name of `write_atomic`'s temporary file: .<name>.<12 hex digits>.tmp."""
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of `write_atomic`'s temporary files (a crash's leftover)."""
+    return TEMPORARY.fullmatch(name) is not None
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
@@ -29,6 +38,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
             errno.ENOENT, f"cannot write {path!r}: its folder does not exist", directory
         )
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # (the form TEMPORARY matches)
     try:
         with open(temporary, "xb") as file:
             file.write(data)

@@ -26,11 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from descent.files import write_atomic, write_json
+from descent.files import is_temporary, write_atomic, write_json
 
 CONFIG = "config.toml"
-# the temporary file of a write `write_atomic` did not finish: .<name>.<12 hex digits>.tmp
-TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 class RunFolder:
@@ -80,7 +78,7 @@ class RunFolder:
         files only, in the folder, checkpoints/ and plots/)."""
         leftovers = [path for folder in (self.path, self.checkpoints, self.plots)
                      if folder.is_dir() for path in folder.iterdir()
-                     if path.is_file() and TEMPORARY.fullmatch(path.name)]  # fmt: skip
+                     if path.is_file() and is_temporary(path.name)]  # fmt: skip
         for path in leftovers:
             path.unlink(missing_ok=True)
 
