@@ -73,6 +73,77 @@ def test_default_run_learns_digits_and_fills_its_folder(default_run):
         assert (run / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (run / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and "test accuracy" in page
+    assert lines[0].endswith("sgd lr 0.05, momentum 0.9, nesterov off, weight decay 0, "
+                             "constant schedule; batch size 32, 20 epochs")  # fmt: skip
+    for shown in ("0 Linear", "1 ReLU", "2 Linear", "train accuracy (last epoch)",
+                  "the best checkpoint, epoch"):  # fmt: skip
+        assert shown in page, shown
+    assert ">gamma<" not in page and ">step_size<" not in page  # no step schedule
+
+
+def test_the_progress_bar_stays_on_the_terminal(tmp_path):
+    from descent.cli import jobs
+    from descent.cli.build import build
+    from descent.cli.config import RunConfig
+    from descent.cli.run_folder import RunFolder
+    from descent.lab.diagnostics import LayerDiagnostics
+    from descent.train import ProgressBar
+
+    setup = build(RunConfig(data="iris"))
+    callbacks = jobs._callbacks(setup, RunFolder.create(tmp_path, "run"), print, True,
+                                LayerDiagnostics(), setup.callbacks())  # fmt: skip
+    (bar,) = [c for c in callbacks if isinstance(c, ProgressBar)]
+    assert bar.leave and bar.disable is None  # None: shown on a terminal only
+
+
+def test_help_lists_only_the_flags_a_command_takes_with_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    train = descent("train", "--help", cwd=tmp_path).stdout
+    assert "--clip-grad-norm MAX" in train and "[default: mlp:128]" in train
+    assert "0.0016 at batch 1" in train and "200 with --batch-size full" in train
+    compare = descent("compare", "--help", cwd=tmp_path).stdout
+    for refused in ("--optimizer ", "--lr ", "--batch-size ", "--epochs ", "--clip-grad-norm"):
+        assert refused not in compare, refused
+    lr_find = descent("lr-find", "--help", cwd=tmp_path).stdout
+    assert "--lr " not in lr_find and "--epochs" not in lr_find and "--start-lr" in lr_find
+
+
+def test_no_guard_survives_nan(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow
+        result = descent("train", "--data", "iris", "--lr", 1e30, "--no-guard", "--epochs", 2,
+                         "--no-progress", cwd=tmp_path)  # fmt: skip
+    run = only_run(tmp_path)
+    assert "test (" in result.stdout and (run / "report.html").is_file()
+    assert None in json.loads((run / "history.json").read_text())["metrics"]["loss"]
+
+
+def test_a_loss_that_keeps_rising_is_stopped_and_named(tmp_path):
+    result = descent("train", "--lr", 0.17, "--no-progress", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "training loss rose for 3 epochs in a row" in result.stderr
+    assert "--clip-grad-norm" in result.stderr
+
+
+def test_ctrl_c_stops_within_a_step_and_says_how_to_resume(tmp_path, monkeypatch):
+    from descent.cli.build import Setup
+    from descent.train import Callback
+
+    class CtrlC(Callback):
+        def on_batch_end(self, step, logs=None):
+            if logs["epoch"] == 1 and logs["batch"] == 2:
+                raise KeyboardInterrupt
+
+    callbacks = Setup.callbacks
+    monkeypatch.setattr(Setup, "callbacks", lambda self: [*callbacks(self), CtrlC()])
+    result = descent("train", "--data", "iris", "--no-progress", cwd=tmp_path, check=False)
+    run = only_run(tmp_path)
+    assert result.returncode == 130
+    resume = f"descent resume {run.relative_to(tmp_path)}"
+    assert f"keeps epoch 1; go on with\n  {resume}\n" in result.stdout
+    assert not (run / "report.html").exists()  # no seconds of plotting
+    monkeypatch.setattr(Setup, "callbacks", callbacks)
+    descent("resume", run, "--no-progress", cwd=tmp_path)
 
 
 def test_a_second_run_never_overwrites_the_first(default_run, tmp_path):
@@ -176,6 +247,9 @@ def test_predict_on_a_csv(default_run, tmp_path):
     with open(tmp_path / "out.csv") as file:
         out = list(csv.DictReader(file))
     assert len(out) == len(rows)
+    printed = descent("predict", run, "--input", tmp_path / "new.csv", "--output", "-",
+                      cwd=cwd).stdout  # fmt: skip
+    assert printed == (tmp_path / "out.csv").read_bytes().decode()  # the CSV, nothing else
     predicted = np.array([int(row["prediction"]) for row in out])
     assert np.mean(predicted == digits.target[rows]) >= 0.95
     probabilities = np.array([[float(row[f"p_{k}"]) for k in range(10)] for row in out])

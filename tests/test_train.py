@@ -276,3 +276,60 @@ def test_progress_bar_runs_quietly(capsys):
     fit(model, nn.MSELoss(), opt, DataLoader(regression(), 8, shuffle=True), 2, metrics=("mae",),
         progress=True)  # fmt: skip
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+
+
+def test_divergence_guard_stops_a_loss_rising_for_epochs_above_its_best():
+    """lr 0.17 on digits: the loss climbs slowly, never exploding; `rising` stops it."""
+    from types import SimpleNamespace
+
+    guard = DivergenceGuard(rising=3)
+    history = History()
+    model = nn.Linear(2, 1)
+    guard.set_run(
+        SimpleNamespace(
+            history=history, model=model, optimizer=dc.optim.SGD(model.parameters(), 0.17)
+        )
+    )
+    for epoch, loss in enumerate([0.9, 0.5, 0.6, 0.8, 0.9, 0.95]):  # wobbles: under 2 x best
+        history.record_epoch({"loss": loss}, 0.0)
+        guard.on_epoch_end(epoch, {"loss": loss})
+    history.record_epoch({"loss": 1.2}, 0.0)  # the third rise in a row, over 2 x 0.5
+    with pytest.raises(TrainingDiverged, match="rose for 3 epochs in a row.*--clip-grad-norm"):
+        guard.on_epoch_end(6, {"loss": 1.2})
+
+
+def test_gradient_clipping_bounds_each_update():
+    from descent.train.callbacks import GradientClipping
+
+    dc.manual_seed(0)
+    model = nn.Linear(3, 1)
+    before = [p.detach().numpy().copy() for p in model.parameters()]
+    opt = dc.optim.SGD(model.parameters(), lr=1.0)
+    data = regression()
+    fit(model, nn.MSELoss(), opt, DataLoader(data, len(data)), 1, metrics=(),
+        callbacks=[GradientClipping(1e-3)], progress=False)  # fmt: skip
+    moved = np.sqrt(
+        sum(np.sum((p.detach().numpy() - b) ** 2) for p, b in zip(model.parameters(), before))
+    )
+    assert 0 < moved <= 1e-3 * (1 + 1e-5)
+
+
+def test_early_stopping_and_guard_state_round_trip():
+    stopping, guard = EarlyStopping(patience=3), DivergenceGuard(rising=3)
+    stopping.best, stopping.best_epoch, stopping.wait = 0.25, 4, 2
+    stopping.best_weights = {"weight": np.ones(3)}
+    guard.retries, guard.first_loss = 1, 2.5
+    again, guard_again = EarlyStopping(patience=3), DivergenceGuard(rising=3)
+    again.load_state_dict(checkpoint_round_trip(stopping.state_dict()))
+    guard_again.load_state_dict(checkpoint_round_trip(guard.state_dict()))
+    assert (again.best, again.best_epoch, again.wait) == (0.25, 4, 2)
+    assert np.array_equal(again.best_weights["weight"], np.ones(3))
+    assert (guard_again.retries, guard_again.first_loss) == (1, 2.5)
+    assert EarlyStopping().state_dict()["best"] is None  # inf is not JSON
+
+
+def checkpoint_round_trip(state: dict) -> dict:
+    from descent import safefile
+
+    tensors: dict = {}
+    return safefile.decode(safefile.encode(state, "state", tensors), tensors, where="state")
