@@ -286,6 +286,16 @@ def test_sharpness_is_tracked_against_two_over_lr(tmp_path):
     assert all(r["two_over_lr"] == pytest.approx(4.0) and r["sharpness"] > 0 for r in records)
 
 
+def test_batch_descent_sharpness_is_measured_on_the_whole_set_it_descends_on(tmp_path):
+    descent("sharpness", "--data", "moons", "--model", "mlp:8:tanh", "--batch-size", "full",
+            "--momentum", 0, "--lr", 0.5, "--epochs", 2, "--no-progress", cwd=tmp_path)  # fmt: skip
+    run = only_run(tmp_path)
+    tracked = json.loads((run / "sharpness.json").read_text())
+    sizes = json.loads((run / "data.json").read_text())["sizes"]
+    assert tracked["samples"] == sizes["train"] > 512
+    assert all(r["edge_of_stability"] == pytest.approx(4.0) for r in tracked["records"])
+
+
 def test_compare_batch_stochastic_and_mini_batch(tmp_path):
     out = descent("compare", "--budget", "epochs=2", "--seeds", 2, "--model", "mlp:32",
                   cwd=tmp_path).stdout  # fmt: skip

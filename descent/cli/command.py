@@ -221,13 +221,13 @@ Example:
 @click.option(
     "--samples",
     type=int,
-    default=512,
-    show_default=True,
-    help="Training samples the Hessian is measured on.",
+    help="Training samples the Hessian is measured on (default: the whole training set for "
+    "--batch-size full, the batch the run descends on; else 512).",
 )
 @PROGRESS
 def sharpness(config_path, every, samples, progress, **flags) -> None:
-    """Train while tracking the Hessian's top eigenvalue against 2/lr (edge of stability)."""
+    """Train while tracking the Hessian's top eigenvalue against the optimizer's stability
+    limit (2/lr for plain SGD, (2 + 2 momentum)/lr with momentum): the edge of stability."""
     from descent.cli import jobs
 
     _run_job(jobs.track_sharpness, _config(config_path, flags), every=every, samples=samples,

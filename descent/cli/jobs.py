@@ -181,15 +181,28 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     return folder, _finish(setup, folder, history, echo)
 
 
-def track_sharpness(config: RunConfig, every: int = 1, samples: int = 512, echo: Echo = print,
-                    progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
-    """Train as `config` says, measuring the sharpness on `samples` training samples."""
-    if samples < 1 or every < 1:
+SHARPNESS_SAMPLES = 512
+"""The samples the sharpness of a mini-batch run is measured on: the Hessian of the whole
+training loss, estimated on a fixed subset (batch descent uses the whole set it descends on)."""
+
+
+def track_sharpness(
+    config: RunConfig,
+    every: int = 1,
+    samples: int | None = None,
+    echo: Echo = print,
+    progress: bool = True,
+) -> tuple[RunFolder, dict]:
+    """Train as `config` says, measuring the sharpness on `samples` training samples (by
+    default the whole training set for batch descent, else `SHARPNESS_SAMPLES`)."""
+    if (samples is not None and samples < 1) or every < 1:
         raise ValueError(f"sharpness: samples={samples} and every={every} must be >= 1")
 
     def tracker(setup: Setup) -> dict:
         train_data = setup.data.train
-        n = min(samples, len(train_data))
+        whole = config.batch_size == "full" or config.batch_size >= len(train_data)
+        default = len(train_data) if whole else SHARPNESS_SAMPLES
+        n = min(samples or default, len(train_data))
         return {
             "sharpness.json": SharpnessTracker(
                 train_data.features[:n], train_data.targets[:n], every=every
