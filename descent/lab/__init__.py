@@ -11,6 +11,9 @@ The experiments return data (plain objects with `to_dict`), never a plot:
 - `lr_find`: the learning-rate range test (Smith 2017), an `LRFindResult`.
 - `sharpness`: the top eigenvalue of the loss's Hessian, by power iteration, and
   `SharpnessTracker`, the callback that measures it during `fit` (compare's too).
+- `landscape`: the loss along a line between two sets of weights and on a 2-D slice
+  (filter-normalized random or a trajectory's principal directions, Li et al. 2018),
+  and `TrajectoryRecorder`, the callback recording a run's path to project on it.
 - `gradient_cosine`: how far mini-batch gradients point from the full-batch one
   (`gradients` also holds `flat_grad`, the gradient as one float64 vector).
 
@@ -31,6 +34,14 @@ from descent.lab.comparison import (
 )
 from descent.lab.diagnostics import LayerDiagnostics, dead_relu_fraction
 from descent.lab.gradients import gradient_cosine
+from descent.lab.landscape import (
+    LossLine,
+    LossSurface,
+    TrajectoryRecorder,
+    filter_normalized_direction,
+    loss_along_line,
+    loss_surface,
+)
 from descent.lab.lr_find import LRFindResult, lr_find
 from descent.lab.sharpness import sharpness
 from descent.lab.verdicts import lr_label, sentences
@@ -43,13 +54,19 @@ __all__ = [
     "Comparison",
     "LRFindResult",
     "LayerDiagnostics",
+    "LossLine",
+    "LossSurface",
     "Trace",
+    "TrajectoryRecorder",
     "compare",
     "dead_relu_fraction",
     "default_arms",
+    "filter_normalized_direction",
     "gradient_cosine",
     "grid",
     "lr_find",
+    "loss_along_line",
+    "loss_surface",
     "lr_label",
     "sentences",
     "sharpness",

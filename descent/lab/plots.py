@@ -163,6 +163,45 @@ def sharpness_curve(tracked: dict) -> Figure:
     return figure
 
 
+def loss_line(result: dict) -> Figure:
+    """The loss along the line between two sets of weights (`LossLine.to_dict()`), the
+    ends t = 0 and t = 1 marked."""
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    ax = figure.add_subplot()
+    ax.plot(result["t"], as_floats(result["loss"]), marker="o", markersize=3)
+    for end in (0, 1):
+        ax.axvline(end, color="gray", linestyle=":")
+    log_scale_if_wide(ax, result["loss"])
+    ax.set(xlabel=f"t (weights (1 - t) start + t end; |end - start| = {result['distance']:.3g})",
+           ylabel="training loss", title="loss along a line")  # fmt: skip
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def loss_contour(result: dict) -> Figure:
+    """The loss on a 2-D slice (`LossSurface.to_dict()`) as contours of log10 loss, with the
+    projected trajectory drawn on it when there is one."""
+    loss = np.array(as_floats(np.ravel(result["loss"]))).reshape(len(result["beta"]), -1)
+    figure = Figure(figsize=(SIZE[0], SIZE[0] * 0.8), dpi=DPI)
+    ax = figure.add_subplot()
+    positive = loss[np.isfinite(loss) & (loss > 0)]
+    floor = positive.min() if positive.size else 1.0
+    levels = ax.contour(result["alpha"], result["beta"], np.log10(np.maximum(loss, floor)), 20)
+    figure.colorbar(levels, ax=ax, label="log10 training loss")
+    if result["path"] is not None:
+        path = np.asarray(result["path"], dtype=float)
+        ax.plot(path[:, 0], path[:, 1], color="red", marker="o", markersize=2, label="trajectory")
+        ax.legend()
+    names = {"pca": "principal direction", "random": "filter-normalized direction"}
+    axis = names.get(result["directions"], "direction")
+    share = [f" ({100 * s:.0f}%)" if s is not None else "" for s in result["explained"]]
+    ax.set(xlabel=f"{axis} 1{share[0]}", ylabel=f"{axis} 2{share[1]}",
+           title="loss on a 2-D slice")  # fmt: skip
+    figure.tight_layout()
+    return figure
+
+
 def run_figures(history: dict) -> dict[str, Figure]:
     """The standard figures of a training run, by file stem."""
     return {

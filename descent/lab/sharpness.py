@@ -38,7 +38,8 @@ STEP = 1e-8
 rounding in the difference stays near 1e-8 relative, truncation is far below it)."""
 
 
-def _float64(value) -> Tensor:
+def as_float64(value) -> Tensor:
+    """Floating-point data as a float64 Tensor; integer labels stay as they are."""
     array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     return wrap(array.astype(np.float64) if array.dtype.kind == "f" else array)
 
@@ -71,7 +72,7 @@ def top_eigenvalue(model, loss_fn, x, y, iterations: int = 50, tol: float = 1e-4
     with preserved(model) as saved:
         twin = copy.deepcopy(model).double()
         params = [p for p in twin.parameters() if p.requires_grad]
-        x, y = _float64(x), _float64(y)
+        x, y = as_float64(x), as_float64(y)
         w0 = np.concatenate([p._data.ravel() for p in params])
         sizes = np.cumsum([0] + [p._data.size for p in params])
         eps = STEP * max(float(np.linalg.norm(w0)), 1.0)
