@@ -337,6 +337,9 @@ def test_lr_label_reads_the_shape_of_a_curve():
     assert lr_label(np.full(50, 2.0)) == "too low"
     assert lr_label(1 + 0.5 * np.cos(steps)) == "oscillating"
     assert lr_label([2.0, 1.0, 0.5, 1.8]) == "oscillating"  # bounced far from its best
+    # one early jump (stochastic descent: one sample overshoots), then orders of magnitude
+    # of fall: the swing died out
+    assert lr_label(np.r_[0.15, 0.5, 0.1 * 0.5**steps]) == "good"
     assert lr_label([2.0, 1.0, 0.5, 3.0]) == "diverged"  # ended above its start
     # growing geometrically for the last third, still below its start: diverged
     assert lr_label(np.r_[2 * np.exp(-steps / 5), 0.01 * 1.2 ** steps[:30]]) == "diverged"

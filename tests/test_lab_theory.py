@@ -7,13 +7,14 @@ import torch
 
 import descent as dc
 from descent import nn
-from descent.data import TensorDataset
-from descent.lab import Arm, Budget, compare
+from descent.data import DataLoader, RandomSampler, TensorDataset
+from descent.lab import Arm, Budget, compare, lr_label
 from descent.lab.compare import SHARPNESS_ITERATIONS, SHARPNESS_TOL
 from descent.lab.gradients import gradient_probe
 from descent.lab.lanczos import extreme_eigenvalues
 from descent.lab.sharpness import top_eigenvalue
 from descent.lab.stability import stability_limit
+from descent.train import Callback, fit
 from tests.test_lab_compare import assert_every_number_is_in_the_table
 
 ITERATIONS, TOL = SHARPNESS_ITERATIONS, SHARPNESS_TOL  # what compare measures with
@@ -198,3 +199,110 @@ def test_a_seconds_budget_reports_each_seeds_whole_run():
                                                             for t in arm.traces]))  # fmt: skip
         assert len(arm.curves["loss"].mean) == max(len(t.points["loss"]) for t in arm.traces)
     assert_every_number_is_in_the_table(result)
+
+
+# -- verdicts against the exact mean-square stability threshold of SGD ----------------------
+
+
+def realizable_least_squares(n=40, d=4):
+    """y = x.w + b exactly, so SGD's error e = w - w* has no noise term: e' = (I - lr H_B) e."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d)) * np.linspace(0.7, 1.4, d)
+    y = x @ rng.standard_normal((d, 1)) + 0.3
+    data = TensorDataset(x.astype(np.float32), y.astype(np.float32))
+    return data, np.hstack([x, np.ones((n, 1))])  # the rows a_i = [x_i 1]
+
+
+def second_moment_map(a, lr, batch_size):
+    """The linear map S -> E[(I - lr H_B) S (I - lr H_B)] of E[e e^T] for a batch of B
+    samples drawn with replacement, H_B = 2/B sum_k a_k a_k^T (descent's MSE has no 1/2):
+    E[H_B S H_B] = H S H + (E[H_i S H_i] - H S H) / B. As a matrix on row-major vec(S)."""
+    p = a.shape[1]
+    each = 2 * np.einsum("ni,nj->nij", a, a)
+    h, eye = each.mean(0), np.eye(p)
+    own = np.einsum("nij,nkl->ikjl", each, each).reshape(p * p, p * p) / len(a)
+    return (np.kron(eye, eye) - lr * (np.kron(eye, h) + np.kron(h, eye))
+            + lr**2 * ((1 - 1 / batch_size) * np.kron(h, h) + own / batch_size))  # fmt: skip
+
+
+def mean_square_limit(a, batch_size):
+    """The learning rate where the map's spectral radius crosses 1, by bisection."""
+    low, high = 0.0, 4 / np.linalg.eigvalsh(2 * a.T @ a / len(a))[-1]
+    for _ in range(60):
+        middle = (low + high) / 2
+        radius = np.abs(np.linalg.eigvals(second_moment_map(a, middle, batch_size))).max()
+        low, high = (middle, high) if radius < 1 else (low, middle)
+    return low
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_the_second_moment_map_matches_sampled_sgd(batch_size):
+    """Five steps of 20000 sampled SGD runs against the map, within Monte Carlo error."""
+    _, a = realizable_least_squares()
+    lr, runs, steps = 0.8 * mean_square_limit(a, batch_size), 20000, 5
+    start = np.linspace(-1, 1, a.shape[1])
+    rng, e = np.random.default_rng(0), np.tile(start, (runs, 1))
+    for _ in range(steps):
+        rows = a[rng.integers(0, len(a), (runs, batch_size))]  # (runs, B, p)
+        residuals = np.einsum("rbi,ri->rb", rows, e)
+        e = e - lr * 2 / batch_size * np.einsum("rbi,rb->ri", rows, residuals)
+    moment = np.linalg.matrix_power(second_moment_map(a, lr, batch_size), steps)
+    predicted = (moment @ np.outer(start, start).ravel()).reshape(len(start), -1)
+    sampled = e.T @ e / runs
+    spread = np.sqrt(np.var(np.einsum("ri,rj->rij", e, e), 0) / runs)
+    assert np.all(np.abs(sampled - predicted) <= 5 * spread + 1e-12)
+
+
+class FullLoss(Callback):
+    """The loss on the whole training set every `every` updates, as compare records it."""
+
+    def __init__(self, x, y, every):
+        self.x, self.y, self.every = dc.tensor(x), dc.tensor(y), every
+        self.losses, self.updates = [], []
+
+    def record(self, updates):
+        with dc.no_grad():
+            self.losses.append(float(nn.MSELoss()(self.run.model(self.x), self.y).item()))
+        self.updates.append(updates)
+
+    def on_train_begin(self, logs=None):
+        self.record(0)
+
+    def on_batch_end(self, step, logs=None):
+        if (step + 1) % self.every == 0:
+            self.record(step + 1)
+
+
+def sgd_with_replacement(data, lr, batch_size, updates, seed):
+    """descent's SGD from fixed initial weights, batches of `batch_size` samples drawn with
+    replacement (the map's sampling) by `seed`: the full training loss along the run."""
+    dc.manual_seed(0)
+    model = nn.Linear(data.tensors[0].shape[1], 1)
+    sampler = RandomSampler(data, replacement=True, num_samples=batch_size * updates,
+                            generator=np.random.default_rng(seed))  # fmt: skip
+    recorder = FullLoss(*data.tensors, every=max(updates // 60, 1))
+    fit(model, nn.MSELoss(), dc.optim.SGD(model.parameters(), lr=lr),
+        DataLoader(data, batch_size, sampler=sampler), epochs=1, metrics=(),
+        callbacks=[recorder], progress=False)  # fmt: skip
+    return recorder
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("batch_size, updates", [(1, 600), (32, 150)])
+def test_verdicts_flip_at_the_mean_square_stability_threshold(batch_size, updates):
+    """The mean loss over seeds (what compare reads) is good at 0.8 lr* and diverged at
+    1.25 lr*, lr* being where E[e e^T] stops shrinking. For batch 1 lr* is far below 2/L:
+    a single sample's curvature 2|a_i|^2 overshoots long before the mean Hessian does. Here
+    lr* = 0.132 (batch 1) and 0.395 (batch 32) against 2/L = 0.412. The batches are drawn
+    with replacement, the map's sampling (compare reshuffles each epoch instead)."""
+    data, a = realizable_least_squares()
+    limit = mean_square_limit(a, batch_size)
+    two_over_l = 2 / np.linalg.eigvalsh(2 * a.T @ a / len(a))[-1]
+    assert limit == pytest.approx({1: 0.1323, 32: 0.3945}[batch_size], rel=1e-3)
+    assert two_over_l == pytest.approx(0.4118, rel=1e-3)
+    for factor, verdict in ((0.8, "good"), (1.25, "diverged")):
+        runs = [sgd_with_replacement(data, factor * limit, batch_size, updates, seed)
+                for seed in range(5)]  # fmt: skip
+        mean = np.mean([run.losses for run in runs], axis=0)
+        assert lr_label(mean, updates=runs[0].updates) == verdict, (factor, mean[::10])

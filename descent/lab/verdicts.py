@@ -36,6 +36,11 @@ tell a low learning rate from a good one ('budget too short', not 'too low')."""
 OSCILLATION_RISE = 0.5
 """Oscillating: the loss's rises between evaluation points add up to more than half of
 its total fall; a good step size makes the loss fall almost monotonically."""
+OSCILLATION_LATE = 0.1
+"""... and the swings have not died out: the rises over the second half of the curve
+still add up to more than a tenth of the fall. Stochastic descent at a stable rate can
+jump up once early (one sample's curvature overshoots) and then fall by orders of
+magnitude; heavy-ball momentum that rings keeps swinging to the end."""
 OSCILLATION_END = 0.25
 """Oscillating: the final loss sits above the best one by more than a quarter of the
 fall; the run found a low point and bounced away from it."""
@@ -62,12 +67,13 @@ def _progress(start: float, end: float, best: float) -> float:
 
 def curve_facts(losses: Sequence[float], updates: Sequence[float] | None = None) -> dict:
     """What the verdict reads off a loss curve: start, best, end, rise (the sum of its
-    rises between points) and growth (the loss's factor per update from its best to its
+    rises between points), late_rise (the same over the second half of the points) and
+    growth (the loss's factor per update from its best to its
     end when it rose steadily since, as `GROWTH_POINTS` says; else NaN). `updates` is
     the update count at each point (by default one update apart)."""
     losses = np.asarray(losses, dtype=np.float64)
     if losses.size == 0:
-        return dict.fromkeys(("start", "best", "end", "rise", "growth"), math.nan)
+        return dict.fromkeys(("start", "best", "end", "rise", "late_rise", "growth"), math.nan)
     steps = np.arange(losses.size) if updates is None else np.asarray(updates, np.float64)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         rises = np.diff(losses)
@@ -79,6 +85,7 @@ def curve_facts(losses: Sequence[float], updates: Sequence[float] | None = None)
             growth = float((losses[-1] / losses[low]) ** (1 / max(steps[-1] - steps[low], 1)))
         return {"start": float(losses[0]), "best": float(np.nanmin(losses)),
                 "end": float(losses[-1]), "rise": float(np.clip(rises, 0, None).sum()),
+                "late_rise": float(np.clip(rises[losses.size // 2 :], 0, None).sum()),
                 "growth": growth}  # fmt: skip
 
 
@@ -108,7 +115,10 @@ def lr_label(losses: Sequence[float], diverged: bool = False, reference: float |
     slow = "budget too short" if total < SHORT_BUDGET else "too low"
     if fall <= TOO_LOW_DROP * abs(start):
         return "oscillating" if facts["rise"] > TOO_LOW_DROP * abs(start) else slow
-    if facts["rise"] > OSCILLATION_RISE * fall or end - best > OSCILLATION_END * fall:
+    swinging = (
+        facts["rise"] > OSCILLATION_RISE * fall and facts["late_rise"] > OSCILLATION_LATE * fall
+    )
+    if swinging or end - best > OSCILLATION_END * fall:
         return "oscillating"
     reference = best if reference is None else min(reference, best)
     if _progress(start, end, reference) < TOO_LOW_PROGRESS:
