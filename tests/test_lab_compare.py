@@ -328,6 +328,14 @@ def test_labels_on_a_quadratic_where_the_answer_is_known():
     ]  # fmt: skip
     assert result.task == "regression" and "accuracy" not in result.arms[0].traces[0].points
     assert result.arms[1].row["grad_cosine_start"] == 1.0
+    # the first seed's line from the initial to the final weights: a parabola through the
+    # curve's first and last losses (t = 0 and 1 of -0.25, -0.1667, ..., 1.25)
+    good = result.arms[1].traces[0]
+    line = np.array(good.landscape["loss"])
+    assert line[[3, 15]] == pytest.approx([good.points["loss"][0], good.points["loss"][-1]],
+                                          rel=1e-5)  # fmt: skip
+    np.testing.assert_allclose(np.diff(line, 3), 0, atol=1e-9 * line.max())
+    assert result.arms[1].traces[1].landscape is None  # the first seed's only
 
 
 def test_lr_label_reads_the_shape_of_a_curve():

@@ -52,7 +52,7 @@ def test_the_loss_along_a_line_is_the_parabola_of_least_squares():
     dr = x @ (end["weight"] - start["weight"]).T.astype(float) + end["bias"] - start["bias"]
     a, b, c = np.sum(r0 * r0), 2 * np.sum(r0 * dr), np.sum(dr * dr)
     exact = (a + b * line.t + c * line.t**2) / y.size
-    assert line.t[0] == -0.5 and line.t[-1] == 1.5
+    assert line.t[0] == -0.5 and line.t[4] == 0 and line.t[12] == 1 and line.t[-1] == 1.5
     np.testing.assert_allclose(line.loss, exact, rtol=1e-6)
     unchanged(model, before)
     assert line.to_dict()["loss"] == pytest.approx(exact, rel=1e-6)

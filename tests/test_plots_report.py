@@ -160,3 +160,8 @@ def test_compare_noise_validation_and_sharpness_figures(comparison):
     assert len(lines(sharp)["batch, sgd, lr 0.5"][1]) == 4  # before training and per epoch
     thresholds = sorted(line.get_ydata()[0] for line in sharp.lines if line.get_linestyle() == "--")
     assert thresholds == [pytest.approx(4.0), pytest.approx(20.0)]  # 2 / lr for each arm
+    landscape = lines(compare_plots.landscape(comparison).axes[0])
+    for arm in comparison["arms"]:  # the first seed's line, one curve per arm
+        first, second = arm["traces"]
+        assert list(landscape[arm["label"]][1]) == first["landscape"]["loss"]
+        assert second["landscape"] is None

@@ -6,7 +6,9 @@ seconds. At evaluation points (the start, `EVALS_PER_EPOCH` times per epoch, at 
 `MIN_POINTS` times over a budget counted in updates, each epoch's end and the stop)
 the loss and accuracy are measured on the whole training set and on the validation
 set with the weights of that moment, so that every arm's curve stands on the same
-footing whatever its batch size. The training clock counts the training steps
+footing whatever its batch size. For the first seed, the loss along the line from the
+shared initial weights to each arm's final weights (`loss_along_line`) shows whether
+an arm ended in a sharp or a flat minimum. The training clock counts the training steps
 only: evaluations, gradient-noise probes and sharpness estimates are left out.
 Measurements run on one BLAS thread (`MEASURE_THREADS`).
 
@@ -45,6 +47,7 @@ from descent.lab.comparison import (
 )
 from descent.lab.diagnostics import LayerDiagnostics
 from descent.lab.gradients import gradient_probe
+from descent.lab.landscape import loss_along_line
 from descent.lab.sharpness import SharpnessTracker
 from descent.lab.summary import bands, table_row
 from descent.lab.verdicts import auto_target, lr_labels
@@ -71,6 +74,9 @@ being wrong; a diverging run passes any such bound within a few more steps."""
 SHARPNESS_SAMPLES = 1024
 SHARPNESS_ITERATIONS = 20
 SHARPNESS_TOL = 1e-3
+LANDSCAPE_STEPS = 13
+"""Points on the line from the initial (t = 0) to each arm's final weights (t = 1), and 3
+more on each side (19 from t = -0.25 to 1.25), measured on the sharpness subset."""
 MEASURE_THREADS = 1
 """BLAS threads while measuring: a multi-threaded product over the whole data set leaves
 OpenBLAS's threads spinning, which slowed the tiny stochastic steps after it two- to
@@ -203,23 +209,38 @@ def _measure(setup: _Setup, arm: Arm, batch_size: int, seed: int) -> Callable[[]
     return measure
 
 
+def _subset(x, seed: int) -> np.ndarray:
+    """Up to `SHARPNESS_SAMPLES` training rows, the same for every arm of a seed."""
+    n = int(np.shape(x)[0])
+    return np.sort(np.random.default_rng(seed).permutation(n)[:SHARPNESS_SAMPLES])
+
+
+def _landscape(setup: _Setup, seed: int) -> dict:
+    """The loss on the line from the seed's initial weights to the model's weights now."""
+    x, y = setup.data
+    rows = _subset(x, seed)
+    with backend.blas_threads(MEASURE_THREADS):
+        line = loss_along_line(setup.model, setup.loss_fn, x[rows], y[rows],
+                               setup.initial.weights, setup.model.state_dict(),
+                               LANDSCAPE_STEPS)  # fmt: skip
+    return line.to_dict()
+
+
 def _sharpness_tracker(setup: _Setup, batch_size: int, seed: int) -> SharpnessTracker | None:
     """Sharpness on the whole training set for a batch arm (the loss it descends), else on
     a fixed subset of it (the same for every arm of a seed)."""
     if not setup.sharpness_every:
         return None
     x, y = setup.data
-    n = int(np.shape(x)[0])
-    rows = np.arange(n)
-    if batch_size < n:
-        rows = np.sort(np.random.default_rng(seed).permutation(n)[:SHARPNESS_SAMPLES])
+    rows = _subset(x, seed) if batch_size < int(np.shape(x)[0]) else slice(None)
     return SharpnessTracker(x[rows], y[rows], setup.sharpness_every, SHARPNESS_ITERATIONS, seed,
                             SHARPNESS_TOL)  # fmt: skip
 
 
 def _train(setup: _Setup, arm: Arm, batch_size: int, per_epoch: int, limit: int | None,
-           seed: int) -> Trace:  # fmt: skip
-    """Train one arm from the seed's initial weights; its `Trace`."""
+           seed: int, landscape: bool) -> Trace:  # fmt: skip
+    """Train one arm from the seed's initial weights; its `Trace`, with the loss along the
+    line to its final weights when `landscape` (and it did not diverge)."""
     model, loss_fn = setup.model, setup.loss_fn
     setup.initial.restore()
     manual_seed(seed)
@@ -233,10 +254,11 @@ def _train(setup: _Setup, arm: Arm, batch_size: int, per_epoch: int, limit: int 
     history = fit(model, loss_fn, optimizer, loader, epochs, metrics=None, callbacks=callbacks,
                   progress=False)  # fmt: skip
     cosines = recorder.points["grad_cosine"]
+    line = _landscape(setup, seed) if landscape and recorder.stopped_by != "diverged" else None
     return Trace(seed, recorder.points, list(history.step_loss), recorder.sharpness(), cosines[0],
                  cosines[-1],
                  recorder.stopped_by, recorder.diverged_at,
-                 callbacks[1].to_dict() if setup.diagnostics else None)  # fmt: skip
+                 callbacks[1].to_dict() if setup.diagnostics else None, line)  # fmt: skip
 
 
 def _prepare(train, val, model, loss_fn):
@@ -335,7 +357,8 @@ def compare(
             setup = _Setup(net, TrainingState.capture(net), loss_fn, (x, y), val_data, metrics,
                            train, budget, sharpness_every, diagnostics, clock)  # fmt: skip
             for arm, plan, arm_traces in zip(arms, plans, traces):
-                arm_traces.append(_train(setup, arm, *plan[1:], int(seed)))
+                first = seed == seeds[0]
+                arm_traces.append(_train(setup, arm, *plan[1:], int(seed), first))
                 if progress is not None:
                     progress(_progress_line(plan[0], arm_traces[-1]))
 

@@ -109,6 +109,29 @@ def sharpness(comparison: dict) -> Figure | None:
     return figure
 
 
+def landscape(comparison: dict) -> Figure | None:
+    """The training loss along the line from the shared initial weights (t = 0) to each
+    arm's final weights (t = 1), first seed: a narrow valley around t = 1 is a sharp
+    minimum, a wide one a flat minimum. None when no arm has one (all diverged)."""
+    lines = [(arm["label"], arm["traces"][0].get("landscape")) for arm in comparison["arms"]]
+    lines = [(label, line) for label, line in lines if line is not None]
+    if not lines:
+        return None
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    ax = figure.add_subplot()
+    for (label, line), color in zip(lines, _colors(len(lines))):
+        ax.plot(line["t"], as_floats(line["loss"]), label=label, color=color, linewidth=1.4)
+    for end in (0, 1):
+        ax.axvline(end, color="gray", linestyle=":", linewidth=1)
+    log_scale_if_wide(ax, *(line["loss"] for _, line in lines))
+    ax.set(xlabel="t (weights (1 - t) initial + t final)", ylabel="training loss",
+           title="loss landscape: initial to each arm's final weights")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
 def figures(comparison: dict) -> dict[str, Figure]:
     """Every figure of a comparison that has data, by file stem."""
     drawn = {"compare_loss": loss_by_axis(comparison),

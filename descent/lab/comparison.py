@@ -159,6 +159,8 @@ class Trace:
     'noise_scale' (B_simple). `step_loss` is the mini-batch loss of every update.
     `sharpness` has 'epochs' and 'value' columns when tracked. `grad_cosine_start`/`_end`:
     'grad_cosine' at the first and the last point. `stopped_by` is 'budget' or 'diverged'.
+    `landscape` (the first seed's, unless it diverged) is `LossLine.to_dict()` of the line
+    from the initial weights (t = 0) to the final ones (t = 1).
     """
 
     seed: int
@@ -170,6 +172,7 @@ class Trace:
     stopped_by: str
     diverged_at: int | None
     diagnostics: dict | None = None
+    landscape: dict | None = None
 
 
 @dataclass

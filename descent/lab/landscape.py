@@ -75,21 +75,23 @@ class LossLine:
                           "distance": self.distance})  # fmt: skip
 
 
-def loss_along_line(model, loss_fn, x, y, start: Mapping, end: Mapping, steps: int = 25,
+def loss_along_line(model, loss_fn, x, y, start: Mapping, end: Mapping, steps: int = 17,
                     extend: float = 0.25) -> LossLine:  # fmt: skip
     """The loss of `loss_fn(model(x), y)` on the line through two sets of weights.
 
     `start` and `end` are state dicts of `model` (two checkpoints, or the initial and
     final weights); every floating-point entry, buffers such as BatchNorm's running
-    statistics included, is interpolated, the others are taken from `start`. t runs
-    over `steps` points from -extend to 1 + extend, so the curve shows the walls around
-    both ends.
+    statistics included, is interpolated, the others are taken from `start`. t runs over
+    `steps` evenly spaced points from 0 to 1, and on with the same spacing to about
+    -extend and 1 + extend, so the curve shows the walls around both ends and passes
+    through both exactly.
     """
     if steps < 2:
         raise ValueError(f"loss_along_line: {steps=} must be >= 2")
     if set(start) != set(end):
         raise ValueError("loss_along_line: start and end must hold the same state-dict keys")
-    ts = np.linspace(-extend, 1 + extend, int(steps))
+    beyond = round(extend * (steps - 1))
+    ts = np.arange(-beyond, steps + beyond) / (steps - 1)
     with preserved(model):
         probe = _Probe(model, loss_fn, x, y)
         moving = {k for k, v in start.items() if np.asarray(v).dtype.kind == "f"}
