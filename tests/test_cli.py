@@ -315,7 +315,7 @@ def test_compare_batch_stochastic_and_mini_batch(tmp_path):
                                                                 comparison["arms"]]  # fmt: skip
     assert all(arm["label"] in out for arm in comparison["arms"]) and "updates per epoch" in out
     page = (run / "report.html").read_text()
-    assert "Stochastic descent (batch 1)" in page and page.count("data:image/png") == 3
+    assert "Stochastic descent (batch 1)" in page and page.count("data:image/png") == 4
 
 
 def test_compare_marks_a_diverging_arm_and_finishes_the_others(tmp_path):

@@ -149,7 +149,11 @@ def test_compare_noise_validation_and_sharpness_figures(comparison):
 
     drawn = compare_plots.figures(comparison)
     assert set(drawn) == {"compare_loss", "compare_validation", "compare_update_noise",
-                          "compare_sharpness"}  # fmt: skip
+                          "compare_sharpness", "compare_landscape"}  # fmt: skip
+    along = lines(drawn["compare_landscape"].axes[0])  # the t = 0 and t = 1 markers aside
+    for arm in comparison["arms"]:
+        line = arm["traces"][0]["landscape"]
+        assert list(along[arm["label"]][0]) == line["t"] and 0 in line["t"] and 1 in line["t"]
     noise = lines(drawn["compare_update_noise"].axes[0])
     for arm in comparison["arms"]:
         x, y = noise[arm["label"]]

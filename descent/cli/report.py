@@ -31,7 +31,10 @@ CAPTIONS = {
     "compare_update_noise": "The mini-batch loss of every update: smooth for batch descent, "
     "noisy for stochastic descent.",
     "compare_sharpness": "The top Hessian eigenvalue during training; dashed, each arm's "
-    "stability threshold 2 / lr.",
+    "stability limit (2 / lr for plain SGD, (2 + 2 momentum) / lr with momentum).",
+    "compare_landscape": "The training loss along the line from the shared initial weights "
+    "(t = 0) to each arm's final weights (t = 1), first seed: a narrow valley around t = 1 is "
+    "a sharp minimum, a wide one a flat minimum.",
     "layer_diagnostics": "Per layer, at each epoch's last update: the gradient norm, how far "
     "the update moved the weights relative to their size, and the fraction of dead ReLUs.",
 }

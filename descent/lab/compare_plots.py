@@ -137,5 +137,6 @@ def figures(comparison: dict) -> dict[str, Figure]:
     drawn = {"compare_loss": loss_by_axis(comparison),
              "compare_validation": validation(comparison),
              "compare_update_noise": update_noise(comparison),
-             "compare_sharpness": sharpness(comparison)}  # fmt: skip
+             "compare_sharpness": sharpness(comparison),
+             "compare_landscape": landscape(comparison)}  # fmt: skip
     return {stem: figure for stem, figure in drawn.items() if figure is not None}
