@@ -356,7 +356,7 @@ def test_compare_applies_momentum_to_its_sgd_arms_and_saves_what_it_used(tmp_pat
     labels = [arm["label"] for arm in json.loads((run / "comparison.json").read_text())["arms"]]
     assert all("sgd(momentum=0.5)" in label for label in labels) and len(labels) == 3
     saved = set(tomllib.loads((run / "config.toml").read_text()))
-    assert saved <= set("data target model loss seed val_split test_split standardize".split())
+    assert saved <= set("data target task model loss seed val_split test_split standardize".split())
 
 
 def test_datasets_lists_the_built_ins(tmp_path):

@@ -185,6 +185,7 @@ def _model_order(name: str) -> tuple:
 COMPARE_SETTINGS = (
     "data",
     "target",
+    "task",
     "model",
     "loss",
     "seed",
