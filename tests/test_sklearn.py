@@ -5,8 +5,16 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.datasets import load_digits, load_iris, make_friedman1
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    make_friedman1,
+    make_multilabel_classification,
+)
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnClassifier
@@ -17,15 +25,25 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from descent.backend import blas_threads
 from descent.data import DataLoader
-from descent.sklearn import MLPClassifier, MLPRegressor
+from descent.sklearn import MLPClassifier, MLPRegressor, _data
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+SAMPLE_WEIGHT_CHECKS = (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+)
 
 
 @parametrize_with_checks(
     [MLPClassifier(max_iter=100, random_state=0), MLPRegressor(max_iter=100, random_state=0)]
 )
 def test_sklearn_estimator_checks(estimator, check):
+    # weights equal repeated rows only where the batches do not depend on the rows' count:
+    # scikit-learn checks its own MLPs there with solver='lbfgs'; float64 for its rtol=1e-7
+    if check.func.__name__ in SAMPLE_WEIGHT_CHECKS:
+        estimator = clone(estimator).set_params(solver="lbfgs", dtype=np.float64)
     check(estimator)
 
 
@@ -309,7 +327,8 @@ def test_verbose_prints_the_loss(iris, capsys):
 @pytest.mark.parametrize(
     "option, value, named",
     [
-        ("solver", "lbfgs", "choose from: sgd, adam, adamw, rmsprop, adagrad"),
+        ("solver", "lbgfs", "did you mean 'lbfgs'"),
+        ("max_fun", 0, "max_fun=0"),
         ("activation", "softplus", "logistic"),
         ("learning_rate", "cosine", "invscaling"),
         ("batch_size", 0, "batch_size=0"),
@@ -389,3 +408,129 @@ def test_every_solver_trains_with_its_own_optimizer(solver):
     X, y = load_iris(return_X_y=True)
     model = MLPClassifier(solver=solver, max_iter=3, random_state=0).fit(X, y)
     assert type(model.optimizer_) is optim.OPTIMIZERS[solver]
+
+
+# -- sample weights, lbfgs, sparse input, multilabel -----------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_sample_weight_of_ones_equals_none(iris, solver):
+    X, y = iris
+    options = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=20, random_state=0)
+    plain = MLPClassifier(**options).fit(X, y)
+    ones = MLPClassifier(**options).fit(X, y, sample_weight=np.ones(len(y)))
+    for a, b in zip(plain.coefs_ + plain.intercepts_, ones.coefs_ + ones.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert plain.loss_ == pytest.approx(ones.loss_, rel=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_integer_weights_equal_repeated_rows(iris, solver):
+    X, y = iris
+    counts = np.random.default_rng(0).integers(0, 4, len(y))
+    options = dict(hidden_layer_sizes=(8,), solver=solver, batch_size="full", max_iter=30,
+                   alpha=0.1, shuffle=False, dtype=np.float64, random_state=0)  # fmt: skip
+    weighted = MLPRegressor(**options).fit(X, y, sample_weight=counts)
+    repeated = MLPRegressor(**options).fit(np.repeat(X, counts, 0), np.repeat(y, counts))
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-6, atol=1e-8)
+    assert weighted.loss_ == pytest.approx(repeated.loss_, rel=1e-6)
+
+
+def test_weighted_loss_and_penalty_are_sklearns(iris):
+    # lbfgs in float64 follows scikit-learn's path to 1e-6: the same loss, weights, penalty
+    X, y = iris
+    w = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
+    options = dict(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.5, max_iter=50,
+                   random_state=0)  # fmt: skip
+    ours = MLPClassifier(dtype=np.float64, **options).fit(X, y, sample_weight=w)
+    theirs = SklearnClassifier(**options).fit(X, y, sample_weight=w)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
+    assert ours.score(X, y, sample_weight=w) == theirs.score(X, y, sample_weight=w)
+
+
+def test_sample_weight_in_partial_fit_and_early_stopping(iris):
+    X, y = iris
+    w = np.where(y == 0, 5.0, 1.0)
+    model = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    model.partial_fit(X, y, sample_weight=w, classes=[0, 1, 2])
+    assert model.n_iter_ == 1
+    stopped = MLPClassifier(early_stopping=True, random_state=0).fit(X, y, sample_weight=w)
+    assert len(stopped.validation_scores_) == stopped.n_iter_
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.partial_fit(X, y, sample_weight=w[:-1])
+
+
+@pytest.mark.parametrize("load", [load_digits, load_breast_cancer])
+def test_lbfgs_matches_sklearn(load):
+    X, y = load(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
+                                                        stratify=y)  # fmt: skip
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    options = dict(hidden_layer_sizes=(16,), solver="lbfgs", alpha=1.0, random_state=0)
+    ours = MLPClassifier(**options).fit(X_train, y_train)
+    with blas_threads(1):
+        theirs = SklearnClassifier(**options).fit(X_train, y_train)
+    assert abs(ours.score(X_test, y_test) - theirs.score(X_test, y_test)) <= 0.01
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=0.01)
+    assert not hasattr(ours, "loss_curve_") and not hasattr(theirs, "loss_curve_")
+    assert ours.n_iter_ <= ours.max_iter
+
+
+def test_lbfgs_limits_and_no_partial_fit(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        model = MLPClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    assert model.n_iter_ == 5
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        MLPClassifier(solver="lbfgs", max_fun=3, random_state=0).fit(X, y)
+    assert not hasattr(model, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as caught:
+        MLPRegressor(solver="lbfgs").partial_fit(X, y)
+    assert "only available for stochastic optimizers" in str(caught.value.__cause__)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("kind", [MLPClassifier, MLPRegressor])
+def test_sparse_input_gives_the_dense_results(iris, kind, solver):
+    X, y = iris
+    X = np.where(np.abs(X) < 0.5, 0.0, X)  # mostly zeros
+    options = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=20, random_state=0)
+    dense = kind(**options).fit(X, y)
+    for fmt in (sp.csr_matrix, sp.csc_matrix):
+        sparse = kind(**options).fit(fmt(X), y)
+        np.testing.assert_allclose(sparse.predict(fmt(X)), dense.predict(X), rtol=1e-6)
+        np.testing.assert_array_equal(sparse.predict(fmt(X)), sparse.predict(X))
+        assert sparse.loss_ == pytest.approx(dense.loss_, rel=1e-6)
+
+
+def test_sparse_predictions_are_densified_in_chunks(iris, monkeypatch):
+    monkeypatch.setattr(_data, "PREDICT_ROWS", 16)
+    X, y = iris
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(sp.csr_matrix(X)), model.predict_proba(X))
+
+
+def test_multilabel_matches_sklearn():
+    X, Y = make_multilabel_classification(n_samples=600, n_features=20, n_classes=5,
+                                          random_state=0)  # fmt: skip
+    X = StandardScaler().fit_transform(X)
+    X_train, X_test, Y_train, Y_test = train_test_split(X, Y, random_state=0)
+    options = dict(hidden_layer_sizes=(32,), max_iter=300, random_state=0)
+    ours = MLPClassifier(**options).fit(X_train, Y_train)
+    with blas_threads(1):
+        theirs = SklearnClassifier(**options).fit(X_train, Y_train)
+    assert ours.out_activation_ == "logistic" and ours.n_outputs_ == 5
+    np.testing.assert_array_equal(ours.classes_, np.arange(5))
+    proba = ours.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 5)
+    np.testing.assert_array_equal(ours.predict(X_test), (proba > 0.5).astype(int))
+    ours_score, theirs_score = ours.score(X_test, Y_test), theirs.score(X_test, Y_test)
+    assert abs(ours_score - theirs_score) <= 0.04, (ours_score, theirs_score)
+    lbfgs = dict(options, solver="lbfgs", alpha=1.0)
+    ours = MLPClassifier(**lbfgs).fit(X_train, Y_train)
+    with blas_threads(1):
+        theirs = SklearnClassifier(**lbfgs).fit(X_train, Y_train)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=0.01)

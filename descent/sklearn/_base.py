@@ -9,20 +9,22 @@ import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from descent import nn, optim
 from descent.autograd import no_grad
 from descent.backend import blas_threads, blas_threads_for
-from descent.data import DataLoader, TensorDataset
 from descent.errors import unknown_name
 from descent.nn.models import mlp
 from descent.optim.lr_scheduler import LambdaLR
-from descent.tensor import Tensor
+from descent.sklearn import _lbfgs
+from descent.sklearn._data import Batches, dense_rows, row_chunks
+from descent.tensor import Tensor, wrap
 from descent.train import Callback
 from descent.train import fit as train_fit
 
@@ -36,9 +38,12 @@ ACTIVATIONS = {
     "gelu": "gelu",
     "leaky_relu": "leaky_relu",
 }
-SOLVERS = tuple(optim.OPTIMIZERS)
+STOCHASTIC_SOLVERS = tuple(optim.OPTIMIZERS)
+SOLVERS = (*STOCHASTIC_SOLVERS, "lbfgs")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = (np.float32, np.float64)
+SPARSE = ("csr", "csc")
+"""The sparse formats accepted, as scikit-learn's MLP."""
 ADAPTIVE_FACTOR = 0.2
 """learning_rate='adaptive' divides the rate by 5 each time the loss stalls."""
 ADAPTIVE_MIN_LR = 1e-6
@@ -88,6 +93,7 @@ class _BaseMLP(BaseEstimator):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         dtype=np.float32,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -112,6 +118,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
 
     # -- parameters ---------------------------------------------------------------------
@@ -130,7 +137,8 @@ class _BaseMLP(BaseEstimator):
         if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
             raise ValueError(f"{name}: hidden_layer_sizes must be > 0, got {sizes}")
         positive = {"learning_rate_init": self.learning_rate_init, "max_iter": self.max_iter,
-                    "epsilon": self.epsilon, "n_iter_no_change": self.n_iter_no_change}  # fmt: skip
+                    "epsilon": self.epsilon, "n_iter_no_change": self.n_iter_no_change,
+                    "max_fun": self.max_fun}  # fmt: skip
         for key, value in positive.items():
             if not value > 0:
                 raise ValueError(f"{name}: {key}={value!r} must be > 0")
@@ -186,6 +194,9 @@ class _BaseMLP(BaseEstimator):
         self.n_layers_ = len(layer_units)
         self.n_outputs_ = layer_units[-1]
         self.t_ = 0
+        self.optimizer_ = None
+        if self.solver == "lbfgs":  # as scikit-learn's: no per-epoch records
+            return
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -194,16 +205,15 @@ class _BaseMLP(BaseEstimator):
         else:
             self.validation_scores_ = self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self.optimizer_ = None
 
     def _linears(self) -> list[nn.Linear]:
         return [m for m in self.model_ if isinstance(m, nn.Linear)]
 
-    def _make_optimizer(self, batch_size: int) -> optim.Optimizer:
-        """The solver over the weights (with the L2 penalty) and the biases (without)."""
+    def _make_optimizer(self) -> optim.Optimizer:
+        """The solver over the weights (with AdamW's decoupled decay) and the biases."""
         weights = [layer.weight for layer in self._linears()]
         biases = [layer.bias for layer in self._linears()]
-        decay = self.alpha if self.solver == "adamw" else self.alpha / batch_size
+        decay = self.alpha if self.solver == "adamw" else 0.0  # else the loss has the penalty
         groups = [{"params": weights, "weight_decay": decay},
                   {"params": biases, "weight_decay": 0.0}]  # fmt: skip
         options = {"lr": self.learning_rate_init}
@@ -250,17 +260,38 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "model_")
         return [layer.bias._data for layer in self._linears()]
 
-    def _penalty(self) -> float:
-        """0.5 * alpha * sum of squared weights (scikit-learn's L2 term, before / n)."""
-        weights = (layer.weight._data for layer in self._linears())
-        return 0.5 * self.alpha * sum(float(np.vdot(w, w)) for w in weights)
+    # -- the loss ---------------------------------------------------------------------------
+
+    def _data_loss(self, pred: Tensor, target, total: float) -> Tensor:
+        """The (sample-weighted) sum of the samples' losses over `total`, the batch's weight."""
+        y, weights = target
+        losses = self._sample_losses(pred, y)
+        return (losses if weights is None else losses * weights).sum() / total
+
+    def _penalty(self, total: float) -> Tensor | None:
+        """scikit-learn's L2 term, 0.5 * alpha * ||W||^2 / total (the batch's summed sample
+        weight); None where there is none (alpha = 0, or AdamW's decoupled decay)."""
+        if self.alpha == 0 or self.solver == "adamw":
+            return None
+        squares = [(layer.weight * layer.weight).sum() for layer in self._linears()]
+        return sum(squares[1:], squares[0]) * (0.5 * self.alpha / total)
+
+    def _batch_loss(self, pred: Tensor, target) -> Tensor:
+        """A batch's loss as scikit-learn's `_backprop` has it: the weighted mean of the
+        samples' losses plus the L2 term over the batch's summed weight."""
+        weights = target[1]
+        total = len(pred._data) if weights is None else float(weights._data.sum())
+        loss, penalty = self._data_loss(pred, target, total), self._penalty(total)
+        return loss if penalty is None else loss + penalty
 
     # -- training ---------------------------------------------------------------------------
 
-    def _fit(self, X, y, incremental: bool, classes=None):
+    def _fit(self, X, y, sample_weight, incremental: bool, classes=None):
         sizes = self._check_params()
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, first_pass, incremental, classes)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_random_state"):
@@ -270,12 +301,68 @@ class _BaseMLP(BaseEstimator):
         rng = self._random_state
         if first_pass:
             self._initialize([X.shape[1], *sizes, self._n_outputs(y)], rng)
+        widest = max(a * b for a, b in zip([X.shape[1], *sizes], [*sizes, self.n_outputs_]))
+        try:
+            if self.solver == "lbfgs":
+                with blas_threads(blas_threads_for(X.shape[0] * widest)):
+                    self._fit_lbfgs(X, self._targets(y), sample_weight)
+            else:
+                self._fit_stochastic(X, y, sample_weight, incremental, widest)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        if not all(np.isfinite(p._data).all() for p in self.model_.parameters()):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed (e.g. StandardScaler), or lower "
+                "learning_rate_init."
+            )
+        return self
+
+    def _fit_lbfgs(self, X, targets: np.ndarray, weights) -> None:
+        """scikit-learn's full-batch solver; the pass over X runs in chunks of rows (a sparse
+        X densified a chunk at a time), their gradients accumulating."""
         dtype = np.dtype(self.dtype)
-        X_val = y_val = None
+        total = X.shape[0] if weights is None else float(weights.sum())
+
+        def loss_and_backward() -> float:
+            value = 0.0
+            for rows in row_chunks(X.shape[0]):
+                x = Tensor(dense_rows(X, rows, dtype), dtype=dtype)
+                w = None if weights is None else Tensor(weights[rows], dtype=dtype)
+                part = self._data_loss(self.model_(x), (self._target_tensor(targets[rows]), w),
+                                       total)  # fmt: skip
+                part.backward()
+                value += float(part.item())
+            penalty = self._penalty(total)
+            if penalty is not None:
+                penalty.backward()
+                value += float(penalty.item())
+            return value
+
+        params = list(self.model_.parameters())
+        self.loss_, self.n_iter_ = _lbfgs.minimize(
+            params, loss_and_backward, max_iter=self.max_iter, max_fun=self.max_fun,
+            tol=self.tol, verbose=bool(self.verbose))  # fmt: skip
+
+    def _target_tensor(self, targets: np.ndarray) -> Tensor:
+        """Targets as the loss takes them: class indices int64, others in the training dtype."""
+        if targets.dtype.kind in "iu":
+            return wrap(targets.astype(np.int64, copy=False))
+        return Tensor(targets, dtype=np.dtype(self.dtype))
+
+    def _fit_stochastic(self, X, y, sample_weight, incremental: bool, widest: int) -> None:
+        """scikit-learn's `_fit_stochastic`: epochs of mini-batches through `train.fit`."""
+        rng = self._random_state
+        X_val = y_val = sw_val = None
         if self.early_stopping:
-            stratify = y if is_classifier(self) else None
-            X, X_val, y, y_val = train_test_split(X, y, random_state=rng,
-                test_size=self.validation_fraction, stratify=stratify)  # fmt: skip
+            stratify = y if is_classifier(self) and y.ndim == 1 else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            parts = train_test_split(
+                *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify
+            )
+            X, X_val, y, y_val = parts[:4]
+            if sample_weight is not None:
+                sample_weight, sw_val = parts[4:]
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
@@ -285,45 +372,35 @@ class _BaseMLP(BaseEstimator):
         batch_size = self._batch_size(n_samples)
         fresh = not incremental or self.optimizer_ is None
         if fresh:
-            self.optimizer_ = self._make_optimizer(batch_size)
+            self.optimizer_ = self._make_optimizer()
         if self._shuffle_rng is None:
             self._shuffle_rng = np.random.default_rng(int(rng.randint(2**31)))
         # every epoch's order, of fit or of partial_fit, is the next draw from this generator
-        loader = DataLoader(TensorDataset(X, self._targets(y), dtype=dtype),
-                            batch_size=batch_size, shuffle=self.shuffle,
-                            seed=self._shuffle_rng)  # fmt: skip
+        batches = Batches(X, self._targets(y), sample_weight, self.dtype, batch_size,
+                          self.shuffle, self._shuffle_rng)  # fmt: skip
         self.n_iter_ = 0
         self._best_state = None
-        rule = functools.partial(self._end_epoch, n_samples=n_samples, n_batches=len(loader),
-                                 validation=(X_val, y_val))  # fmt: skip
+        rule = functools.partial(self._end_epoch, n_samples=n_samples,
+                                 validation=(X_val, y_val, sw_val))  # fmt: skip
         end = _EndOfEpoch(rule, self._make_scheduler(fresh))
-        widest = max(a * b for a, b in zip([X.shape[1], *sizes], [*sizes, self.n_outputs_]))
         try:
             with blas_threads(blas_threads_for(batch_size * widest)):
-                train_fit(self.model_, self._loss_fn(), self.optimizer_, loader,
+                train_fit(self.model_, self._batch_loss, self.optimizer_, batches,
                           epochs=1 if incremental else self.max_iter, metrics=None,
                           callbacks=[end], progress=False)  # fmt: skip
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+        finally:
+            if self._best_state is not None:
+                self.model_.load_state_dict(self._best_state)
+            del self._best_state
         if not incremental and not end.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        if self._best_state is not None:
-            self.model_.load_state_dict(self._best_state)
-        del self._best_state
-        if not all(np.isfinite(p._data).all() for p in self.model_.parameters()):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may contain "
-                "large values and need to be preprocessed (e.g. StandardScaler), or lower "
-                "learning_rate_init."
-            )
-        return self
 
-    def _end_epoch(self, loss, n_samples, n_batches, validation) -> bool:
+    def _end_epoch(self, loss, n_samples, validation) -> bool:
         """scikit-learn's end of an epoch: record, compare with tol; True to stop.
 
         With learning_rate='adaptive' a stall cuts the rate (the scheduler divides it
@@ -331,7 +408,7 @@ class _BaseMLP(BaseEstimator):
         """
         self.n_iter_ += 1
         self.t_ += n_samples
-        self.loss_ = loss + self._penalty() * n_batches / n_samples
+        self.loss_ = loss
         self.loss_curve_.append(self.loss_)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
@@ -365,6 +442,11 @@ class _BaseMLP(BaseEstimator):
                 return True
         return False
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     # -- prediction -------------------------------------------------------------------------
 
     def _forward(self, X, check_input: bool = True) -> np.ndarray:
@@ -373,14 +455,18 @@ class _BaseMLP(BaseEstimator):
         Checked input (predict, predict_proba) runs through a float64 copy of the network:
         float32 BLAS rounds a row differently depending on how many rows come with it,
         and a sample's prediction should not depend on its batch. The validation score
-        during training runs in the training dtype.
+        during training runs in the training dtype. A sparse X is densified in chunks of rows.
         """
         if check_input:
             check_is_fitted(self, "model_")
-            X = validate_data(self, X, reset=False, dtype=DTYPES)
+            X = validate_data(self, X, reset=False, dtype=DTYPES, accept_sparse=SPARSE)
         model = self._float64_model() if check_input else self.model_
+        dtype = model[0].weight.dtype
+        X = X.tocsr() if sp.issparse(X) else X
+        parts = row_chunks(X.shape[0]) if sp.issparse(X) else [slice(None)]
         with no_grad():
-            out = model(Tensor(X, dtype=model[0].weight.dtype))._data
+            outs = [model(Tensor(dense_rows(X, rows, dtype), dtype=dtype))._data for rows in parts]
+        out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return out.astype(np.float64, copy=False)
 
     def _float64_model(self) -> nn.Module:

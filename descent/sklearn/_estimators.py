@@ -7,42 +7,68 @@ import math
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import validate_data
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d, validate_data
 
-from descent import nn
 from descent.nn import functional as F
-from descent.sklearn._base import DTYPES, _BaseMLP
+from descent.sklearn._base import DTYPES, SPARSE, STOCHASTIC_SOLVERS, _BaseMLP
 from descent.tensor import Tensor
 
 
-def _half_mse(pred: Tensor, target: Tensor) -> Tensor:
-    """scikit-learn's squared loss, mean((pred - target)**2) / 2."""
-    return F.mse_loss(pred, target) * 0.5
+def _is_stochastic(estimator) -> bool:
+    """partial_fit's availability, as scikit-learn's: the stochastic solvers only."""
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {estimator.solver} "
+            "is not stochastic."
+        )
+    return True
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * logits))  # = 1 / (1 + exp(-z)), without overflow
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """A multi-layer perceptron classifier trained by descent; see `sklearn.neural_network`.
 
     Binary problems get one logistic output unit, multiclass ones a softmax over
-    one unit per class, as in scikit-learn. Attributes after fit: `classes_`,
+    one unit per class, multilabel ones (y a binary indicator matrix) one logistic
+    unit per label, as in scikit-learn. Attributes after fit: `classes_`,
     `model_` (the descent network), `optimizer_`, `coefs_`, `intercepts_`,
     `loss_`, `loss_curve_`, `best_loss_`, `validation_scores_`,
     `best_validation_score_`, `n_iter_`, `t_`, `n_layers_`, `n_outputs_`,
     `out_activation_`, `n_features_in_`.
     """
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train for up to max_iter epochs, from scratch or (warm_start) from the last fit."""
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, classes=None):
+    @available_if(_is_stochastic)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); the first call needs `classes`, every label there will be."""
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _validate_input(self, X, y, first_pass, incremental, classes):
-        X, y = validate_data(self, X, y, dtype=DTYPES, reset=first_pass)
+        X, y = validate_data(self, X, y, dtype=DTYPES, accept_sparse=SPARSE, multi_output=True,
+                             reset=first_pass)  # fmt: skip
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        multilabel = y.ndim == 2
+        if multilabel and type_of_target(y) != "multilabel-indicator":
+            raise ValueError(
+                f"{type(self).__name__} takes one label per sample or a binary indicator "
+                f"matrix (multilabel), got {type_of_target(y)} targets"
+            )
+        if first_pass:
+            self._multilabel = multilabel
+        elif multilabel != self._multilabel:
+            raise ValueError(
+                "y is multilabel now but was not at the first fit, or the other way round"
+            )
         if incremental and not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError(
@@ -73,43 +99,62 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"{type(self).__name__} needs samples of at least 2 classes, got one class: "
                 f"{self.classes_}"
             )
-        return X, np.searchsorted(self.classes_, y)
+        return X, (y if multilabel else np.searchsorted(self.classes_, y))
 
     def _n_outputs(self, y) -> int:
+        if self._multilabel:
+            self.out_activation_ = "logistic"
+            return y.shape[1]
         binary = len(self.classes_) == 2
         self.out_activation_ = "logistic" if binary else "softmax"
         return 1 if binary else len(self.classes_)
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        if self.n_outputs_ == 1:
-            return y.astype(self.dtype).reshape(-1, 1)
+        if self.out_activation_ == "logistic":
+            return y.astype(self.dtype).reshape(len(y), -1)
         return y
 
-    def _loss_fn(self):
-        return nn.BCEWithLogitsLoss() if self.n_outputs_ == 1 else nn.CrossEntropyLoss()
+    def _sample_losses(self, logits: Tensor, target: Tensor) -> Tensor:
+        """Each sample's log-loss: softmax cross-entropy, or summed over the logistic units."""
+        if self.out_activation_ == "logistic":
+            return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1)
+        return F.cross_entropy(logits, target, reduction="none")
 
-    def _validation_score(self, X_val, y_val) -> float:
-        return float(np.mean(self._indices(self._forward(X_val, check_input=False)) == y_val))
+    def _validation_score(self, X_val, y_val, sample_weight) -> float:
+        predicted = self._indices(self._forward(X_val, check_input=False))
+        right = (predicted == y_val).all(1) if self._multilabel else predicted == y_val
+        return float(np.average(right, weights=sample_weight))
 
     def _indices(self, logits: np.ndarray) -> np.ndarray:
+        """Class indices, or for multilabel the indicator matrix (each unit's logit > 0)."""
+        if self._multilabel:
+            return (logits > 0).astype(np.int64)
         return (logits[:, 0] > 0).astype(np.intp) if logits.shape[1] == 1 else logits.argmax(1)
 
     def predict(self, X):
-        """The most probable class of each sample."""
+        """The most probable class of each sample; for multilabel, each label's p > 0.5."""
         indices = self._indices(self._forward(X))
-        return self.classes_[indices]
+        return indices if self._multilabel else self.classes_[indices]
 
     def predict_log_proba(self, X):
         """Log-probabilities of the classes, columns in the order of `classes_`."""
-        logits = self._forward(X)
-        if logits.shape[1] == 1:  # log sigmoid(-z), log sigmoid(z)
-            logits = np.hstack([np.zeros_like(logits), logits])
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return np.log(self.predict_proba(X))
 
     def predict_proba(self, X):
-        """Probabilities of the classes, columns in the order of `classes_`; rows sum to 1."""
-        return np.exp(self.predict_log_proba(X))
+        """Probabilities of the classes, columns in the order of `classes_`; rows sum to 1.
+        For multilabel, each label's own probability (rows need not sum to 1)."""
+        logits = self._forward(X)
+        if self._multilabel:
+            return _sigmoid(logits)
+        if logits.shape[1] == 1:  # sigmoid(-z), sigmoid(z)
+            logits = np.hstack([np.zeros_like(logits), logits])
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -120,17 +165,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Attributes after fit are the classifier's, without `classes_`.
     """
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train for up to max_iter epochs, from scratch or (warm_start) from the last fit."""
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    def partial_fit(self, X, y):
+    @available_if(_is_stochastic)
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the last call."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _validate_input(self, X, y, first_pass, incremental, classes):
-        X, y = validate_data(self, X, y, dtype=DTYPES, multi_output=True, y_numeric=True,
-                             reset=first_pass)  # fmt: skip
+        X, y = validate_data(self, X, y, dtype=DTYPES, accept_sparse=SPARSE, multi_output=True,
+                             y_numeric=True, reset=first_pass)  # fmt: skip
         n_outputs = y.shape[1] if y.ndim == 2 else 1
         if not first_pass and n_outputs != self.n_outputs_:
             plural = {n: "output" if n == 1 else "outputs" for n in (n_outputs, self.n_outputs_)}
@@ -147,14 +193,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _targets(self, y: np.ndarray) -> np.ndarray:
         return y.reshape(len(y), -1)
 
-    def _loss_fn(self):
-        return _half_mse
+    def _sample_losses(self, pred: Tensor, target: Tensor) -> Tensor:
+        """scikit-learn's squared loss per sample, mean over outputs of (pred - y)**2 / 2."""
+        return F.mse_loss(pred, target, reduction="none").mean(1) * 0.5
 
-    def _validation_score(self, X_val, y_val) -> float:
+    def _validation_score(self, X_val, y_val, sample_weight) -> float:
         pred = self._forward(X_val, check_input=False)
         if not np.isfinite(pred).all():
             return math.nan
-        return float(r2_score(y_val.reshape(len(y_val), -1), pred))
+        return float(r2_score(y_val.reshape(len(y_val), -1), pred, sample_weight=sample_weight))
 
     def predict(self, X):
         """The predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
