@@ -290,6 +290,7 @@ class _BaseMLP(BaseEstimator):
         sizes = self._check_params()
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, first_pass, incremental, classes)
+        X = X.tocsr() if sp.issparse(X) else X  # rows are gathered: CSR slices them fast
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if self.early_stopping and incremental:

@@ -33,11 +33,11 @@ class Batches:
     """(x, (targets, weights)) batches for `train.fit`, in the order a `DataLoader` draws.
 
     The loader shuffles sample indices only; each batch's rows are gathered (and, for a
-    sparse X, densified) here. `weights` is None without sample weights.
+    sparse X, best CSR, densified) here. `weights` is None without sample weights.
     """
 
     def __init__(self, X, targets, weights, dtype, batch_size: int, shuffle: bool, seed):
-        self.X = X.tocsr() if sp.issparse(X) else X
+        self.X = X
         self.dtype = np.dtype(dtype)
         arrays = (np.arange(X.shape[0]), targets) + (() if weights is None else (weights,))
         self.loader = DataLoader(TensorDataset(*arrays, dtype=self.dtype),

@@ -33,9 +33,10 @@ def unpack(flat: np.ndarray, params: list[Tensor]) -> None:
 
 def minimize(params: list[Tensor], loss: Callable[[], Tensor], *, max_iter: int,
              max_fun: int, tol: float, verbose: bool) -> tuple[float, int]:  # fmt: skip
-    """Minimise `loss()` over `params` as scikit-learn's `_fit_lbfgs` does; leave the
-    parameters at the minimum. `loss()` runs the forward pass and `backward()` on the
-    zeroed gradients. Returns (final loss, iterations), warning if max_iter ran out."""
+    """Minimise over `params` as scikit-learn's `_fit_lbfgs` does, leaving the parameters at
+    the minimum. `loss()` runs forward and backward (the gradients start cleared) and
+    returns the loss. Returns (final loss, iterations); warns as scikit-learn does when
+    max_iter or max_fun ran out."""
 
     def loss_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
         unpack(flat, params)
