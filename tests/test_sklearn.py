@@ -506,11 +506,16 @@ def test_sparse_input_gives_the_dense_results(iris, kind, solver):
         assert sparse.loss_ == pytest.approx(dense.loss_, rel=1e-6)
 
 
-def test_sparse_predictions_are_densified_in_chunks(iris, monkeypatch):
-    monkeypatch.setattr(_data, "PREDICT_ROWS", 16)
+def test_full_batch_passes_and_sparse_predictions_run_in_chunks(iris, monkeypatch):
     X, y = iris
-    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(model.predict_proba(sp.csr_matrix(X)), model.predict_proba(X))
+    options = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=20, random_state=0)
+    whole = MLPClassifier(**options).fit(X, y)
+    monkeypatch.setattr(_data, "PREDICT_ROWS", 16)
+    chunked = MLPClassifier(**options).fit(sp.csr_matrix(X), y)
+    assert chunked.loss_ == pytest.approx(whole.loss_, rel=1e-5)
+    np.testing.assert_allclose(chunked.coefs_[0], whole.coefs_[0], rtol=1e-4, atol=1e-6)
+    proba = chunked.predict_proba(X)
+    np.testing.assert_array_equal(chunked.predict_proba(sp.csr_matrix(X)), proba)
 
 
 def test_multilabel_matches_sklearn():

@@ -24,8 +24,9 @@ def dense_rows(X, rows, dtype) -> np.ndarray:
     return (part.toarray() if sp.issparse(part) else part).astype(dtype, copy=False)
 
 
-def row_chunks(n_samples: int, size: int = PREDICT_ROWS) -> Iterator[slice]:
-    """Consecutive slices of at most `size` rows covering range(n_samples)."""
+def row_chunks(n_samples: int) -> Iterator[slice]:
+    """Consecutive slices of at most PREDICT_ROWS rows covering range(n_samples)."""
+    size = PREDICT_ROWS
     return (slice(start, min(start + size, n_samples)) for start in range(0, n_samples, size))
 
 
