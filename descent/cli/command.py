@@ -7,6 +7,7 @@ usage error never pay for NumPy's training stack, matplotlib or scikit-learn.
     descent train --config run.toml --lr 0.1
     descent evaluate runs/<run>
     descent predict runs/<run> --input new.csv --output predictions.csv
+    descent export runs/<run> --format onnx
     descent resume runs/<run> --epochs 40
     descent report runs/<run>
     descent datasets
@@ -458,6 +459,36 @@ def predict(run, input_csv, output_csv, which) -> None:
     from descent.cli import jobs
 
     _run_job(jobs.predict, run, input_csv, output_csv, which=which, echo=_echo)
+
+
+@cli.command(epilog="\b\nExample:\n  descent export runs/<run> --format onnx --output model.onnx")
+@RUN
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx"]),
+    default="onnx",
+    show_default=True,
+    help="The file format; ONNX runs in onnxruntime and most inference servers.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Where to write the model (default: model.onnx in the run folder).",
+)
+@WHICH
+def export(run, fmt, output, which) -> None:
+    """Write a run's model as an ONNX file that takes raw features, as predict does.
+
+    The run's standardization is part of the graph, and its feature and class names are in
+    the file's metadata, so onnxruntime needs nothing else from the run. Needs the onnx
+    extra: pip install -e ".[onnx]"."""
+    from descent.cli import jobs
+
+    try:
+        _run_job(jobs.export_run, run, output=output, which=which, echo=_echo)
+    except ImportError as error:  # the onnx extra is not installed: say how to install it
+        raise click.ClickException(str(error)) from None
 
 
 @cli.command(epilog="\b\nExample:\n  descent report runs/20261125-101500-digits-mlp-128")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from descent.cli.report import (
 )
 from descent.cli.run_folder import RunFolder
 from descent.cli.schedules import FIXED_LENGTH
-from descent.data import read_csv_features
+from descent.data import Standardizer, read_csv_features
 from descent.files import write_atomic
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
@@ -352,6 +353,45 @@ def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print
         ) from None
     echo(f"wrote {len(out)} predictions to {output_csv}")
     return len(out)
+
+
+def export_run(path, output=None, which: str = "best", echo: Echo = print) -> str:
+    """Write a run's model as ONNX (default: model.onnx in the run folder) that takes raw
+    features, as `descent predict` does: the run's feature standardization, and a
+    regression's target scaling, are nodes of the graph. Classification outputs logits.
+    The task, feature names and class names are in the model's metadata."""
+    from descent.onnx import export
+
+    folder = RunFolder.open(path)
+    info = folder.read_json("data.json")
+    config = RunConfig.from_toml(folder.config)
+    model = build_model(config.model, info["sample_shape"], info["out_features"])
+    saved = _checkpoint(folder, which)
+    checkpoint.load(saved, model=model)
+    output = os.fspath(output) if output is not None else str(folder.file("model.onnx"))
+    classify = info["task"] == "classification"
+    metadata = {"task": info["task"], "feature_names": json.dumps(info["feature_names"]),
+                "checkpoint": saved.name, "run": folder.path.name}  # fmt: skip
+    if classify:
+        metadata["class_names"] = json.dumps(info["class_names"])
+    output_name = "logits" if classify else "prediction"
+    example = np.zeros((1, *info["sample_shape"]), np.float32)
+    export(model, example, output, input_names=["features"], output_names=[output_name],
+           metadata=metadata, standardize=_scaling(info["standardizer"]),
+           unstandardize=None if classify else _scaling(info["target_standardizer"]))  # fmt: skip
+    shape = ", ".join(map(str, info["sample_shape"]))
+    echo(f"wrote {output}: input 'features' (batch, {shape}) of raw features, output "
+         f"{output_name!r} (batch, {info['out_features']})")  # fmt: skip
+    return output
+
+
+def _scaling(state: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A saved Standardizer's (mean, scale), or None for a run without one."""
+    if state is None:
+        return None
+    scaler = Standardizer()
+    scaler.load_state_dict(state)
+    return scaler.mean, scaler.scale
 
 
 def _predictions_csv(out: np.ndarray, info: dict) -> str:
