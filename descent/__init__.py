@@ -42,6 +42,7 @@ _LAZY = {
     "checkpoint": "descent.checkpoint",
     "data": "descent.data",
     "distributed": "descent.distributed",
+    "onnx": "descent.onnx",
     "train": "descent.train",
     "utils": "descent.utils",
     "save": "descent.serialization",

@@ -364,7 +364,7 @@ def test_datasets_lists_the_built_ins(tmp_path):
     assert {line.split()[0] for line in out.splitlines()} >= {"digits", "iris", "moons", "spirals"}
 
 
-COMMANDS = "train evaluate predict resume report datasets lr-find sharpness compare".split()
+COMMANDS = "train evaluate predict resume report datasets lr-find sharpness compare export".split()
 
 
 @pytest.mark.parametrize("command", COMMANDS)
