@@ -151,11 +151,8 @@ def load_splits(config: RunConfig) -> DataSplits:
 
 def targets_from_prediction(info: dict, out: np.ndarray) -> np.ndarray:
     """A regression's outputs back in the targets' own units."""
-    if info.get("target_standardizer") is None:
-        return out
-    scaler = Standardizer()
-    scaler.load_state_dict(info["target_standardizer"])
-    return scaler.inverse_transform(out)
+    scaler = saved_standardizer(info.get("target_standardizer"))
+    return out if scaler is None else scaler.inverse_transform(out)
 
 
 def features_for_prediction(info: dict, x: np.ndarray) -> np.ndarray:
@@ -167,8 +164,16 @@ def features_for_prediction(info: dict, x: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"the input has {x.shape[1:]} features per sample, the run was trained on {shape}"
         )
-    if info["standardizer"] is not None:
-        scaler = Standardizer()
-        scaler.load_state_dict(info["standardizer"])
+    scaler = saved_standardizer(info["standardizer"])
+    if scaler is not None:
         x = scaler.transform(x)
     return x.astype(np.float32, copy=False)
+
+
+def saved_standardizer(state: dict | None) -> Standardizer | None:
+    """The Standardizer a run saved in data.json (None for a run without one)."""
+    if state is None:
+        return None
+    scaler = Standardizer()
+    scaler.load_state_dict(state)
+    return scaler

@@ -24,6 +24,7 @@ from descent.cli.data import (
     features_for_prediction,
     load_splits,
     resolved,
+    saved_standardizer,
     targets_from_prediction,
 )
 from descent.cli.report import (
@@ -35,7 +36,7 @@ from descent.cli.report import (
 )
 from descent.cli.run_folder import RunFolder
 from descent.cli.schedules import FIXED_LENGTH
-from descent.data import Standardizer, read_csv_features
+from descent.data import read_csv_features
 from descent.files import write_atomic
 from descent.lab import compare, lr_find
 from descent.lab.diagnostics import LayerDiagnostics
@@ -333,9 +334,7 @@ def predict(path, input_csv, output_csv, which: str = "best", echo: Echo = print
     folder = RunFolder.open(path)
     info = folder.read_json("data.json")
     x = features_for_prediction(info, read_csv_features(input_csv, info["feature_names"]))
-    config = RunConfig.from_toml(folder.config)  # the model alone: no training data needed
-    model = build_model(config.model, info["sample_shape"], info["out_features"])
-    checkpoint.load(_checkpoint(folder, which), model=model)
+    model, _ = _saved_model(folder, info, which)
     model.eval()
     with no_grad():
         out = model(Tensor(x))._data
@@ -364,10 +363,7 @@ def export_run(path, output=None, which: str = "best", echo: Echo = print) -> st
 
     folder = RunFolder.open(path)
     info = folder.read_json("data.json")
-    config = RunConfig.from_toml(folder.config)
-    model = build_model(config.model, info["sample_shape"], info["out_features"])
-    saved = _checkpoint(folder, which)
-    checkpoint.load(saved, model=model)
+    model, saved = _saved_model(folder, info, which)
     output = os.fspath(output) if output is not None else str(folder.file("model.onnx"))
     classify = info["task"] == "classification"
     metadata = {"task": info["task"], "feature_names": json.dumps(info["feature_names"]),
@@ -385,13 +381,20 @@ def export_run(path, output=None, which: str = "best", echo: Echo = print) -> st
     return output
 
 
+def _saved_model(folder: RunFolder, info: dict, which: str):
+    """The run's model with the weights of its `which` checkpoint, and that checkpoint's
+    path. Only the config's model spec and data.json's shapes are needed, no training data."""
+    config = RunConfig.from_toml(folder.config)
+    model = build_model(config.model, info["sample_shape"], info["out_features"])
+    saved = _checkpoint(folder, which)
+    checkpoint.load(saved, model=model)
+    return model, saved
+
+
 def _scaling(state: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
     """A saved Standardizer's (mean, scale), or None for a run without one."""
-    if state is None:
-        return None
-    scaler = Standardizer()
-    scaler.load_state_dict(state)
-    return scaler.mean, scaler.scale
+    scaler = saved_standardizer(state)
+    return None if scaler is None else (scaler.mean, scaler.scale)
 
 
 def _predictions_csv(out: np.ndarray, info: dict) -> str:
