@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import BETAS, EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
+from descent.optim.optimizer import ADAM_RANGES, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -24,12 +24,7 @@ class Adam(Optimizer):
     alone and shrinks w directly, w = w * (1 - lr * weight_decay): AdamW.
     """
 
-    option_ranges = {
-        "lr": LEARNING_RATE,
-        "eps": EPSILON,
-        "betas": BETAS,
-        "weight_decay": NONNEGATIVE,
-    }
+    option_ranges = ADAM_RANGES
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import BETAS, EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
+from descent.optim.optimizer import ADAM_RANGES, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -28,13 +28,7 @@ class NAdam(Optimizer):
 
     scalar_fields = ("step", "mu_product")
 
-    option_ranges = {
-        "lr": LEARNING_RATE,
-        "eps": EPSILON,
-        "betas": BETAS,
-        "weight_decay": NONNEGATIVE,
-        "momentum_decay": NONNEGATIVE,
-    }
+    option_ranges = {**ADAM_RANGES, "momentum_decay": NONNEGATIVE}
 
     def __init__(
         self,

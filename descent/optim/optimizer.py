@@ -90,6 +90,8 @@ NONNEGATIVE = Range()
 LEARNING_RATE = Range(what="learning rate")
 EPSILON = Range(what="epsilon value")
 BETAS = Range(0.0, 1.0, pair=True, what="beta parameter")
+ADAM_RANGES = {"lr": LEARNING_RATE, "eps": EPSILON, "betas": BETAS, "weight_decay": NONNEGATIVE}
+"""The options Adam and its variants (AdamW, Adamax, NAdam, RAdam) share."""
 FINITE = Range(-math.inf, closed_low=False)
 _SCALAR_RANGES = {"step": Range(0.0, 2.0**53, closed=True, integer=True, what="step count")}
 """A step count is a whole number of steps; past 2**53 a float cannot count one more."""
