@@ -20,7 +20,6 @@ from descent.files import json_safe
 BUDGET_KINDS = ("epochs", "samples", "updates", "seconds")
 DEFAULT_EPOCHS = 10
 
-POINT_AXES = ("updates", "samples", "epochs", "seconds")
 TABLE_COLUMNS = (
     "arm", "batch_size", "optimizer", "lr", "start_loss", "train_loss", "best_loss",
     "train_accuracy", "val_loss", "val_accuracy", "updates_per_epoch", "seconds_per_epoch",

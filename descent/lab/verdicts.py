@@ -51,8 +51,6 @@ fall above its best: an unstable direction growing geometrically (on a quadratic
 update multiplies the error along it by |1 - lr h| > 1), even if the budget ran out
 before the loss passed its start. A decaying oscillation rises for half a period only."""
 GROWTH_SHARE = 1 / 3
-LR_LABELS = ("diverged", "oscillating", "too low", "budget too short", "good")
-"""What `lr_label` returns."""
 
 
 def _progress(start: float, end: float, best: float) -> float:
