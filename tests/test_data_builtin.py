@@ -86,3 +86,34 @@ def test_unknown_option_is_refused():
         load_dataset("moons", samples=10)
     with pytest.raises(TypeError, match="no options"):
         load_dataset("iris", noise=0.1)
+
+
+def test_digits_are_read_without_scikit_learn_and_equal_its_loader(monkeypatch):
+    import sklearn.datasets
+
+    from descent.data import builtin
+
+    expected = sklearn.datasets.load_digits()
+    monkeypatch.setattr(sklearn.datasets, "load_digits", _must_not_be_called)
+    x, y, feature_names, class_names = builtin._load_arrays(builtin._entry("digits"), 0, {})
+    np.testing.assert_array_equal(x, expected.data)
+    np.testing.assert_array_equal(y, expected.target)
+    assert x.dtype == expected.data.dtype and y.dtype == expected.target.dtype
+    assert feature_names == expected.feature_names
+    assert class_names == [str(n) for n in expected.target_names]
+
+
+def test_digits_fall_back_to_scikit_learn_without_its_data_file(monkeypatch):
+    from descent.data import builtin
+
+    read, _ = load_dataset("digits", seed=3)
+    monkeypatch.setattr(builtin, "sklearn_data_file", lambda name: None)
+    loaded, _ = load_dataset("digits", seed=3)
+    np.testing.assert_array_equal(loaded.features, read.features)
+    np.testing.assert_array_equal(loaded.targets, read.targets)
+    assert loaded.feature_names == read.feature_names
+    assert loaded.class_names == read.class_names
+
+
+def _must_not_be_called():
+    raise AssertionError("load_digits was called: the digits file should be read directly")
