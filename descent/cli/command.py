@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import tomllib
 import warnings
 from collections.abc import Sequence
@@ -165,15 +166,70 @@ def _config(config_path, flags) -> RunConfig:
 PROGRESS = click.option("--progress/--no-progress", default=True, show_default=True,
                         help="Show a progress bar (on a terminal).")  # fmt: skip
 
+RANKS = click.option("--ranks", type=click.IntRange(min=1), metavar="N",
+                     help="Run as N MPI processes on this machine (mpiexec, one BLAS thread "
+                          "each); --batch-size stays the global batch, so the numbers are one "
+                          "process's. Across machines: mpiexec --hostfile hosts -n N descent "
+                          "... Needs the mpi extra: pip install \"descent[mpi]\".")  # fmt: skip
+
+CHECK_EVERY = click.option("--check-every", type=click.IntRange(min=1), default=100,
+                           show_default=True, metavar="STEPS",
+                           help="Over ranks: check that every rank's parameters are still "
+                                "rank 0's every this many steps.")  # fmt: skip
+
+
+def _joined(ranks: int | None, check_every: int = 100):
+    """This process's place among MPI ranks; with --ranks N outside mpiexec, the command is
+    run again under mpiexec and its exit code ends this one."""
+    from descent.cli import ranks as mpi
+
+    try:
+        if ranks is not None and ranks > 1 and mpi.launched_size() == 1:
+            raise click.exceptions.Exit(mpi.relaunch(_argv(), ranks))
+        return mpi.join(ranks, check_every)
+    except (ImportError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _argv() -> list[str]:
+    """The command's own arguments, as `main` was given them."""
+    context = click.get_current_context()
+    return list(context.find_root().obj or sys.argv[1:])
+
+
+def _run_ranked(world, job, *args, **kwargs):
+    """`_run_job` on one of several ranks: a rank that fails alone ends the whole job (the
+    others would wait for it forever); divergence, which every rank meets at the same step,
+    ends each one normally, so rank 0 can write its report."""
+    from descent.distributed.global_batch import ReplicasDiverged
+    from descent.train import TrainingDiverged
+
+    try:
+        return job(*args, **kwargs)
+    except TrainingDiverged as error:
+        raise click.ClickException(str(error)) from None
+    except (*EXPECTED_ERRORS, ReplicasDiverged) as error:
+        world.end_job(error)
+        raise click.ClickException(str(error)) from None
+
+
+def _quiet(line: str) -> None:
+    """The echo of ranks other than 0: they print only errors."""
+
 
 @cli.command(epilog=TRAIN_EXAMPLE)
 @config_options
 @PROGRESS
-def train(config_path, progress, **flags) -> None:
+@RANKS
+@CHECK_EVERY
+def train(config_path, progress, ranks, check_every, **flags) -> None:
     """Train a model; write a run folder with history, checkpoints, plots and a report."""
+    config = _config(config_path, flags)
+    world = _joined(ranks, check_every)
     from descent.cli import jobs
 
-    _run_job(jobs.train, _config(config_path, flags), echo=_echo, progress=progress)
+    _run_ranked(world, jobs.train, config, echo=_echo if world.writes else _quiet,
+                progress=progress and world.writes, ranks=world)  # fmt: skip
 
 
 NOT_LR_FIND = ("lr", "epochs", "schedule", "gamma", "step_size", "early_stopping", "guard",
@@ -416,11 +472,16 @@ RUN = click.argument("run", type=click.Path())
 @RUN
 @click.option("--epochs", type=int, help="A new total number of epochs (default: the run's).")
 @PROGRESS
-def resume(run, epochs, progress) -> None:
-    """Continue a run from its last checkpoint, exactly as if it had never stopped."""
+@RANKS
+@CHECK_EVERY
+def resume(run, epochs, progress, ranks, check_every) -> None:
+    """Continue a run from its last checkpoint, exactly as if it had never stopped (on any
+    number of --ranks: the global batches do not depend on them)."""
+    world = _joined(ranks, check_every)
     from descent.cli import jobs
 
-    _run_job(jobs.resume, run, epochs=epochs, echo=_echo, progress=progress)
+    _run_ranked(world, jobs.resume, run, epochs=epochs, echo=_echo if world.writes else _quiet,
+                progress=progress and world.writes, ranks=world)  # fmt: skip
 
 
 WHICH = click.option("--which", type=click.Choice(["best", "last"]), default="best",
@@ -520,9 +581,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with `argv` (default: sys.argv[1:]) and return its exit code."""
     warnings.showwarning = _show_warning  # a user needs the message, not our source line
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="descent",
-                  standalone_mode=False)  # fmt: skip
+        cli.main(args=args, prog_name="descent", standalone_mode=False, obj=args)
     except click.ClickException as error:
         error.show()
         return error.exit_code

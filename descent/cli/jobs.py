@@ -27,6 +27,7 @@ from descent.cli.data import (
     saved_standardizer,
     targets_from_prediction,
 )
+from descent.cli.ranks import ONE_RANK, Ranks
 from descent.cli.report import (
     COMPARE_SETTINGS,
     SHOWN,
@@ -151,18 +152,23 @@ def _new_folder(config: RunConfig, setup: Setup, kind: str = "") -> RunFolder:
 
 def train(config: RunConfig, echo: Echo = print, progress: bool = True,
           extras: Callable[[Setup], dict] | None = None, kind: str = "",
-          ) -> tuple[RunFolder, dict]:  # fmt: skip
+          ranks: Ranks = ONE_RANK) -> tuple[RunFolder | None, dict]:  # fmt: skip
     """Train as `config` says into a fresh run folder; returns it and the test metrics.
 
     `extras(setup)` may add callbacks, by the JSON file each one's `to_dict()` is
     saved to after every epoch (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
-    prefixes the folder's name.
+    prefixes the folder's name. Over several `ranks`, each global batch is shared among
+    them and rank 0 alone writes; the others return (None, {}).
     """
     config = resolved(config)
     setup = build(config)  # bad data or settings fail here, before a folder is made
+    training = setup.callbacks() + ranks.share(setup.model)
+    if not ranks.writes:
+        _follow(setup, training)
+        return None, {}
     folder = _new_folder(config, setup, kind)
     callbacks = _callbacks(setup, folder, echo, progress, LayerDiagnostics(),
-                           setup.callbacks(), extras(setup) if extras else None)  # fmt: skip
+                           training, extras(setup) if extras else None)  # fmt: skip
     sizes = setup.data.info()["sizes"]
     echo(f"{config.data}: {sizes['train']} train, {sizes['val']} validation, "
          f"{sizes['test']} test samples; model {config.model}; {config.optimizer_summary()}; "
@@ -181,6 +187,18 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
         _fail(folder, error, echo)
         raise
     return folder, _finish(setup, folder, history, echo)
+
+
+def _follow(setup: Setup, training: list, resume_from=None, state=None) -> None:
+    """A rank other than 0: the same training, with only the callbacks that steer it."""
+    options = dict(val_loader=setup.val_loader, scheduler=setup.scheduler,
+                   metrics=setup.metrics, callbacks=training, progress=False)  # fmt: skip
+    if resume_from is None:
+        fit(setup.model, setup.loss_fn, setup.optimizer, setup.train_loader,
+            setup.config.epochs, **options)  # fmt: skip
+    else:
+        resume_fit(resume_from, setup.model, setup.loss_fn, setup.optimizer,
+                   setup.train_loader, setup.config.epochs, state=state, **options)  # fmt: skip
 
 
 SHARPNESS_SAMPLES = 512
@@ -233,17 +251,19 @@ def find_lr(config: RunConfig, start_lr: float = 1e-5, end_lr: float = 10.0, ste
     return folder, result
 
 
-def resume(path, epochs: int | None = None, echo: Echo = print,
-           progress: bool = True) -> tuple[RunFolder, dict]:  # fmt: skip
+def resume(path, epochs: int | None = None, echo: Echo = print, progress: bool = True,
+           ranks: Ranks = ONE_RANK) -> tuple[RunFolder | None, dict]:  # fmt: skip
     """Continue a run from its last checkpoint, up to its epochs (or a new total).
 
     The checkpoint alone says where the run is: its epoch, history, best so far and
     diagnostics. The files drawn from it (history.json, history.csv, diagnostics.json) are
     rewritten from it as training begins, whatever a crash left in them, and a crash's
-    leftover temporary files are removed first.
+    leftover temporary files are removed first. The global batches do not depend on the
+    number of `ranks`, so a run may resume on any number of them (rank 0 alone writes).
     """
     folder = RunFolder.open(path)
-    folder.remove_temporary_files()
+    if ranks.writes:
+        folder.remove_temporary_files()
     config = _rebuilt(folder)
     if not folder.last_checkpoint.is_file():
         raise FileNotFoundError(
@@ -260,9 +280,13 @@ def resume(path, epochs: int | None = None, echo: Echo = print,
     if epochs is not None and epochs != config.epochs:
         _check_new_length(config, epochs, saved.epochs)
         config = config.replace(epochs=epochs)
-        folder.write_text("config.toml", config.to_toml())
+        if ranks.writes:
+            folder.write_text("config.toml", config.to_toml())
     setup = build(config)
-    diagnostics, training = LayerDiagnostics(), setup.callbacks()
+    diagnostics, training = LayerDiagnostics(), setup.callbacks() + ranks.share(setup.model)
+    if not ranks.writes:
+        _follow(setup, training, folder.last_checkpoint, _checkpointed(diagnostics, training))
+        return None, {}
     try:
         history = resume_fit(folder.last_checkpoint, setup.model, setup.loss_fn,
                              setup.optimizer, setup.train_loader, config.epochs,

@@ -54,10 +54,12 @@ class _Reducer:
     that completes its bucket reduces it, writes the mean into the `.grad` of the bucket's
     earlier parameters, and returns it as its own gradient. A `.grad` left from an earlier
     backward (accumulation) is folded in first, so the mean is of the whole `.grad`, as
-    torch's.
+    torch's. With `op` SUM instead, the sum: for ranks whose gradients are already weighted
+    by their share of the batch (`descent.distributed.GlobalBatch`).
     """
 
-    def __init__(self, named_params: list[tuple[str, Tensor]], bucket_bytes: int):
+    def __init__(self, named_params: list[tuple[str, Tensor]], bucket_bytes: int, op=None):
+        self.op = op  # None: ReduceOp.AVG, the mean of the ranks' gradients
         self.names = {id(p): name for name, p in named_params}
         self.buckets: list[_Bucket] = []
         group: list[Tensor] = []
@@ -90,7 +92,7 @@ class _Reducer:
             bucket.pending -= 1
             if bucket.pending:
                 return wrap(local)  # becomes .grad, overwritten by the mean below
-            _distributed().all_reduce(wrap(bucket.flat), _distributed().ReduceOp.AVG)
+            _distributed().all_reduce(wrap(bucket.flat), self.op or _distributed().ReduceOp.AVG)
             bucket.pending = len(bucket.params)
             for p in bucket.params:
                 if p is not param:
