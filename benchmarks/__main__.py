@@ -2,12 +2,13 @@
 
 import sys
 
-from benchmarks import conv, engine, epochs, footprint, harness, layers
+from benchmarks import conv, engine, epochs, footprint, harness, layers, models
 
 GROUPS = {
     "engine": engine.WORKLOADS,
     "conv": conv.WORKLOADS,
     "layers": layers.WORKLOADS,
+    "models": models.WORKLOADS,
     "epochs": epochs.WORKLOADS,
     "import and memory": footprint.measure,
 }
