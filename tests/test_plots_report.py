@@ -1,10 +1,13 @@
 """The run plots carry the history's numbers, and the report embeds them in one page."""
 
 import base64
+import io
 import re
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
 
 from descent.lab import plots
 from descent.lab.report import Report
@@ -96,6 +99,38 @@ def test_sharpness_curve_draws_both_series_per_epoch():
 def test_an_empty_history_still_draws():
     empty = {**HISTORY, "step_loss": [], "step_lr": [], "metrics": {}, "grad_norm": {}}
     assert set(plots.run_figures(empty)) == {"epochs", "loss_per_step", "learning_rate"}
+
+
+def drawn_fits(figure):
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return plots.labels_fit(figure, canvas.get_renderer())
+
+
+def test_png_bytes_draws_once_with_fixed_margins_where_the_labels_fit():
+    figure = plots.epoch_curves(HISTORY)
+    margins = vars(figure.subplotpars).copy()
+    image = Image.open(io.BytesIO(plots.png_bytes(figure)))
+    assert image.format == "PNG" and image.size == (914, 360)  # SIZE scaled to 2 panels, DPI
+    assert vars(figure.subplotpars) == margins and drawn_fits(figure)
+    width = figure.get_size_inches()[0]
+    assert margins["left"] * width == pytest.approx(plots.MARGINS["left"])
+
+
+def test_png_bytes_lays_out_again_where_a_label_sticks_out():
+    figure = plots.step_loss(HISTORY)
+    figure.axes[0].set_ylabel("loss", fontsize=40)  # wider than the fixed left margin
+    left = figure.subplotpars.left
+    assert not drawn_fits(figure)
+    plots.png_bytes(figure)
+    assert figure.subplotpars.left > left and drawn_fits(figure)
+
+
+def test_side_by_side_panels_keep_clear_of_each_other():
+    wide = {**DIAGNOSTICS, "grad_norm": {"0": [1234.5, 0.001]}}  # log axis, long labels
+    figure = plots.layer_diagnostics(wide)
+    plots.png_bytes(figure)
+    assert drawn_fits(figure)
 
 
 def test_report_embeds_pngs_and_escapes_text(tmp_path):

@@ -77,8 +77,8 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
 
 
 def _figure(report: Report, folder: RunFolder, stem: str, figure) -> None:
-    plots.save(figure, folder.plots / f"{stem}.png")
-    report.figure(plots.png_bytes(figure), caption=CAPTIONS.get(stem, ""), alt=stem)
+    png = plots.save(figure, folder.plots / f"{stem}.png")
+    report.figure(png, caption=CAPTIONS.get(stem, ""), alt=stem)
 
 
 def _training_sections(report: Report, folder: RunFolder) -> None:

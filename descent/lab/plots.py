@@ -1,21 +1,40 @@
 """Figures of a training run, drawn from `History.to_dict()` with matplotlib.
 
 Each function returns a `matplotlib.figure.Figure` (no pyplot, so no global state and no
-display needed); `save` writes one as PNG. Tests read the plotted data back from the axes.
+display needed); `png_bytes` draws one with Agg and `save` writes it. Tests read the
+plotted data back from the axes.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 
 from descent.files import write_atomic
 
 SIZE = (6.4, 3.6)
 DPI = 100
+MARGINS = {"left": 0.8, "right": 0.15, "bottom": 0.6, "top": 0.36}
+"""Inches around a row of panels: room for an axis label and tick labels of about six
+characters. Fixed, because measuring the labels first (`tight_layout`) costs about as much
+as drawing the figure; `png_bytes` falls back to it when a label would not fit."""
+
+
+def set_margins(figure: Figure, gap: float = 0.85) -> None:
+    """Lay out a row of panels with `MARGINS` and `gap` inches between panels (room for
+    the next panel's y label and tick labels; 0.6 suits panels without a y label)."""
+    width, height = figure.get_size_inches()
+    panels = len(figure.axes)
+    panel_width = (width - MARGINS["left"] - MARGINS["right"] - gap * (panels - 1)) / panels
+    figure.subplots_adjust(left=MARGINS["left"] / width, right=1 - MARGINS["right"] / width,
+                           bottom=MARGINS["bottom"] / height, top=1 - MARGINS["top"] / height,
+                           wspace=gap / panel_width)  # fmt: skip
 
 
 def as_floats(series) -> np.ndarray:
@@ -48,7 +67,7 @@ def epoch_curves(history: dict) -> Figure:
         if ax.lines:
             ax.legend()
         ax.grid(alpha=0.3)
-    figure.tight_layout()
+    set_margins(figure)
     return figure
 
 
@@ -68,7 +87,7 @@ def step_loss(history: dict, window: int = 50) -> Figure:
     if len(loss):
         ax.legend()
     ax.grid(alpha=0.3)
-    figure.tight_layout()
+    set_margins(figure)
     return figure
 
 
@@ -82,7 +101,7 @@ def learning_rate(history: dict) -> Figure:
         ax.set_ylim(0, np.nanmax(lr) * 1.15)
     ax.set(xlabel="update", ylabel="learning rate", title="learning rate schedule")
     ax.grid(alpha=0.3)
-    figure.tight_layout()
+    set_margins(figure)
     return figure
 
 
@@ -111,7 +130,7 @@ def layer_diagnostics(diagnostics: dict) -> Figure:
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small")
-    figure.tight_layout()
+    set_margins(figure, gap=0.6)  # no y labels
     return figure
 
 
@@ -138,7 +157,7 @@ def lr_find_curve(result: dict) -> Figure:
            title="learning-rate range test")  # fmt: skip
     ax.legend()
     ax.grid(alpha=0.3, which="both")
-    figure.tight_layout()
+    set_margins(figure)
     return figure
 
 
@@ -159,7 +178,7 @@ def sharpness_curve(tracked: dict) -> Figure:
     ax.set(xlabel="epoch", ylabel="eigenvalue", title="sharpness against the stability limit")
     ax.legend()
     ax.grid(alpha=0.3)
-    figure.tight_layout()
+    set_margins(figure)
     return figure
 
 
@@ -175,7 +194,7 @@ def loss_line(result: dict) -> Figure:
     ax.set(xlabel=f"t (weights (1 - t) start + t end; |end - start| = {result['distance']:.3g})",
            ylabel="training loss", title="loss along a line")  # fmt: skip
     ax.grid(alpha=0.3)
-    figure.tight_layout()
+    set_margins(figure)
     return figure
 
 
@@ -211,11 +230,32 @@ def run_figures(history: dict) -> dict[str, Figure]:
     }
 
 
-def save(figure: Figure, path: str | os.PathLike) -> None:
-    write_atomic(path, png_bytes(figure))
+def save(figure: Figure, path: str | os.PathLike) -> bytes:
+    """Write the figure as a PNG file; returns its bytes, to embed them without drawing
+    the figure twice."""
+    png = png_bytes(figure)
+    write_atomic(path, png)
+    return png
 
 
 def png_bytes(figure: Figure) -> bytes:
+    """The figure drawn once with Agg, as PNG; laid out again with `tight_layout` and
+    redrawn only where a label sticks out of the figure or into another panel."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    if not labels_fit(figure, canvas.get_renderer()):
+        figure.tight_layout()
+        canvas.draw()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    imsave(buffer, canvas.buffer_rgba(), format="png", origin="upper", dpi=figure.dpi)
     return buffer.getvalue()
+
+
+def labels_fit(figure: Figure, renderer) -> bool:
+    """Whether every panel, with its titles, labels and tick labels, lies inside the figure
+    and clear of the other panels (measured on the figure as last drawn)."""
+    boxes = [ax.get_tightbbox(renderer, for_layout_only=True) for ax in figure.axes]
+    page = figure.bbox
+    inside = all(box.x0 >= page.x0 and box.y0 >= page.y0 and box.x1 <= page.x1
+                 and box.y1 <= page.y1 for box in boxes)  # fmt: skip
+    return inside and not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
