@@ -33,15 +33,19 @@ def mpiexec() -> str:
     pytest.skip(reason)
 
 
-def run_job(ranks: int, script: str, timeout: float) -> subprocess.CompletedProcess:
+def run_job(
+    ranks: int, script: str, timeout: float, args=(), env=None
+) -> subprocess.CompletedProcess:
+    """`script ARGS` as `ranks` MPI processes, with `env` added to this one's."""
     env = {
         **os.environ,
+        **(env or {}),
         "OMPI_ALLOW_RUN_AS_ROOT": "1",  # CI runs as root
         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
         "OMP_NUM_THREADS": "1",  # one BLAS thread per rank: the ranks share 2 cores
         "OPENBLAS_NUM_THREADS": "1",
     }
-    command = [mpiexec(), "--oversubscribe", "-n", str(ranks), sys.executable, script]
+    command = [mpiexec(), "--oversubscribe", "-n", str(ranks), sys.executable, script, *args]
     return subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )

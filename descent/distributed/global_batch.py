@@ -149,6 +149,6 @@ class ReplicaCheck(Callback):
         if differ:
             who = ("rank " if len(differ) == 1 else "ranks ") + ", ".join(map(str, differ))
             raise ReplicasDiverged(
-                f"{who} of {comm.size}: parameters differ from rank 0's {when} (digests "
+                f"the parameters of {who} differ from rank 0's {when} (digests "
                 f"{digests.tolist()}); every rank must run the same command on the same data"
             )
