@@ -1,4 +1,5 @@
-"""Import time and peak memory of descent against torch, each in fresh processes.
+"""Import time and peak memory of descent against torch, each in fresh processes, and the
+seconds a user waits for the `descent` command.
 
 A child process imports one library (timing the import: NumPy's import
 counts for descent, everything torch loads for torch), then runs one
@@ -6,6 +7,10 @@ training run of the 784-256-256-10 MLP (float32, plain SGD, lr 0.01): an
 epoch of 10,000 random rows at batch 128, then two full-batch steps, and
 reports its peak resident memory (VmHWM). Children of the two libraries
 alternate, the medians are reported.
+
+The command's rows time `descent train` with its defaults (the digits, an MLP) against
+the training seconds it records in metrics.json, and `descent --help`, each against its
+target (issue #17): what the user waits for beyond training, and before any help.
 
 This module imports neither library itself: `python -m benchmarks.footprint
 CHILD descent|torch [rows]` is the child.
@@ -18,12 +23,16 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 MLP_SIZES = (784, 256, 256, 10)  # as benchmarks.engine, not imported: it imports torch
 ROWS = 10_000
 BATCH = 128
 ROUNDS = 5  # children per library in a full run (one under --quick)
+TRAIN_OVERHEAD_TARGET = 1.0  # seconds of `descent train`'s wall time beyond its training
+HELP_TARGET = 0.3  # seconds of `descent --help`
 
 
 def child(library: str, rows: int) -> dict:
@@ -67,14 +76,37 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # bytes on macOS: rough
 
 
+def checkout_env() -> dict:
+    """The environment for a child that imports this checkout's descent and benchmarks."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def run_child(library: str, rows: int) -> dict:
     command = [sys.executable, "-m", "benchmarks.footprint", "CHILD", library, str(rows)]
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout
-    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
+    env = checkout_env()
     # our own interpreter running our own module: no untrusted input
     done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)  # noqa: S603
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def time_command(*args: str, cwd: str) -> float:
+    """The wall seconds of `python -m descent ARGS`, from start to exit."""
+    command, env = [sys.executable, "-m", "descent", *args], checkout_env()
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True, cwd=cwd, env=env)  # noqa: S603
+    return time.perf_counter() - start
+
+
+def time_train(folder: str) -> dict:
+    """`descent train` with its defaults into a fresh folder: its wall seconds and the
+    training seconds it recorded (metrics.json's, the epochs' sum)."""
+    out = tempfile.mkdtemp(dir=folder)
+    wall = time_command("train", "--out", out, cwd=folder)
+    (metrics,) = Path(out).glob("*/metrics.json")
+    training = json.loads(metrics.read_text())["seconds"]
+    return {"wall": wall, "training": training, "overhead": wall - training}
 
 
 def measure(settings) -> list[dict]:
@@ -107,7 +139,48 @@ def measure(settings) -> list[dict]:
             "samples": {"descent": ours, "torch": theirs},
         })  # fmt: skip
     print("timed import and memory", file=sys.stderr, flush=True)
-    return results
+    return results + measure_commands(rounds)
+
+
+def measure_commands(rounds: int) -> list[dict]:
+    """Rows for harness.print_table: `descent train` (defaults) and `descent --help`, each
+    the median of `rounds` fresh processes (the two alternating), against its target."""
+    from benchmarks import harness
+
+    trains, helps = [], []
+    before = harness.machine_busy_seconds(), time.process_time(), time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(rounds):
+            trains.append(time_train(folder))
+            helps.append(time_command("--help", cwd=folder))
+    others = harness.other_load(*before)
+    overhead = [t["overhead"] * 1e6 for t in trains]
+    wall = [t["wall"] * 1e6 for t in trains]
+    training = [t["training"] * 1e6 for t in trains]
+    help_us = [h * 1e6 for h in helps]
+    rows = [
+        ("descent train (defaults): wall - training", overhead,
+         [TRAIN_OVERHEAD_TARGET * 1e6] * rounds, f"target {TRAIN_OVERHEAD_TARGET:g} s"),
+        ("descent train (defaults): wall, peer: training", wall, training,
+         "its training seconds (metrics.json)"),
+        ("descent --help: wall", help_us, [HELP_TARGET * 1e6] * rounds,
+         f"target {HELP_TARGET:g} s"),
+    ]  # fmt: skip
+    print("timed the descent command", file=sys.stderr, flush=True)
+    return [command_row(name, ours, peer, peer_name, others)
+            for name, ours, peer, peer_name in rows]  # fmt: skip
+
+
+def command_row(name: str, ours: list, peer: list, peer_name: str, others) -> dict:
+    """A table row of wall times in microseconds; ratio = peer / ours, >= 1 meets a target."""
+    return {
+        "name": name, "unit": "us",
+        "descent": statistics.median(ours), "peer": statistics.median(peer),
+        "peer_name": peer_name, "ratio": statistics.median(p / o for p, o in zip(peer, ours)),
+        "gflops": None, "other_load": others,
+        "spread": max(ours) / min(ours) - 1, "median_us": {}, "ratios": {},
+        "samples": {"descent": ours, "peer": peer},
+    }  # fmt: skip
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["CHILD"]:
