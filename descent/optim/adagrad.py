@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.backend import array_module
-from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, flat
 from descent.optim.state import scalar_field
 from descent.tensor import wrap
 
@@ -70,3 +70,17 @@ class Adagrad(Optimizer):
         np.divide(g, tmp, out=tmp)
         tmp *= group["lr"] / (1 + (t - 1) * group["lr_decay"])
         param -= tmp
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        arrays = flat(param, grad, state["sum"]._data)
+        if arrays is None:
+            return False
+        from descent.optim import kernels
+
+        t, scalar = state["step"]._data.item(), param.dtype.type
+        step_size = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        kernels.adagrad(*arrays, scalar(group["eps"]), scalar(group["weight_decay"]),
+                        scalar(step_size), group["maximize"])  # fmt: skip
+        return True

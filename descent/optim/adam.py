@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import ADAM_RANGES, Optimizer
+from descent.optim.optimizer import ADAM_RANGES, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -90,6 +90,25 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= lr / (1 - beta1**t)
         param -= tmp
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        v_max = state["max_exp_avg_sq"]._data if group["amsgrad"] else v
+        arrays = flat(param, grad, m, v, v_max)
+        if arrays is None:
+            return False
+        from descent.optim import kernels
+
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        t, decoupled = state["step"]._data.item(), group["decoupled_weight_decay"]
+        scalars = [1 - beta1, beta2, 1 - beta2, group["eps"], weight_decay,
+                   1 - lr * weight_decay if decoupled else 1.0,
+                   lr / (1 - beta1**t), (1 - beta2**t) ** 0.5]  # fmt: skip
+        flags = (group["maximize"], decoupled, group["amsgrad"])
+        kernels.adam(*arrays, np.array(scalars, param.dtype), flags)
+        return True
 
 
 class AdamW(Adam):

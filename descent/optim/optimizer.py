@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from descent import jit
 from descent.autograd import enable_grad
 from descent.backend import array_module
 from descent.optim.state import check_field, loaded_value, saved_value
@@ -93,6 +94,10 @@ BETAS = Range(0.0, 1.0, pair=True, what="beta parameter")
 ADAM_RANGES = {"lr": LEARNING_RATE, "eps": EPSILON, "betas": BETAS, "weight_decay": NONNEGATIVE}
 """The options Adam and its variants (AdamW, Adamax, NAdam, RAdam) share."""
 FINITE = Range(-math.inf, closed_low=False)
+FUSED_MIN_ELEMENTS = 100_000
+"""Below this many parameter elements in all, a step stays on the NumPy path and never
+imports numba: there NumPy's per-call cost is small, and numba's import (0.4 s) and its
+first compile would not pay back in a short run."""
 _SCALAR_RANGES = {"step": Range(0.0, 2.0**53, closed=True, integer=True, what="step count")}
 """A step count is a whole number of steps; past 2**53 a float cannot count one more."""
 
@@ -177,6 +182,14 @@ class Optimizer:
         """Update `param` in place from `grad`, this parameter's `state` and its `group`."""
         raise NotImplementedError
 
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        """`update_step` in one compiled pass (descent.optim.kernels), or False where it cannot
+        run (an array it does not take), and then `update_step` runs. Only for rules with a
+        kernel; `update_step` stays the reference that tests compare it with."""
+        return False
+
     # -- the loop --------------------------------------------------------------------
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -189,6 +202,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        fused = self.fused_path()
         for group in self.param_groups:
             for param in group["params"]:
                 if param._grad is None:
@@ -203,9 +217,18 @@ class Optimizer:
                 if not state:  # no entry yet, or an empty one that reading state[param] made
                     state = self.state[param] = self.init_state(data, group)
                 self.advance(state, group)
-                self.update_step(data, grad, state, group)
+                if not (fused and self.fused_update(data, grad, state, group)):
+                    self.update_step(data, grad, state, group)
                 param._bump_version()  # a backward through the old values now raises, as torch
         return loss
+
+    def fused_path(self) -> bool:
+        """Whether this step runs the compiled kernels: the rule has one, `jit.available()`,
+        and the parameters hold at least FUSED_MIN_ELEMENTS elements in all."""
+        if type(self).fused_update is Optimizer.fused_update or not jit.available():
+            return False
+        total = sum(p._data.size for group in self.param_groups for p in group["params"])
+        return total >= FUSED_MIN_ELEMENTS
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: set it to None (the default) or fill it with 0."""
@@ -433,6 +456,18 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join([*lines, ")"])
+
+
+def flat(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """The arrays of one fused update as flat views, or None unless each is a contiguous
+    NumPy array of float32 or float64, of one dtype: what the kernels take, in place."""
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64):
+        return None
+    for array in arrays:
+        if type(array) is not np.ndarray or array.dtype != dtype or not array.flags.c_contiguous:
+            return None
+    return tuple(array.reshape(-1) for array in arrays)
 
 
 def _expect(value: Any, kind: type, where: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -102,3 +102,23 @@ class RMSprop(Optimizer):
             # w = w - lr * d
             tmp *= lr
         param -= tmp
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        momentum, centered = group["momentum"], group["centered"]
+        if momentum > 0 and state.get("momentum_buffer") is None:  # turned on after step 1
+            state["momentum_buffer"] = zeros_field(param)
+        v = state["square_avg"]._data
+        a = state["grad_avg"]._data if centered else v
+        b = state["momentum_buffer"]._data if momentum > 0 else v
+        arrays = flat(param, grad, v, a, b)
+        if arrays is None:
+            return False
+        from descent.optim import kernels
+
+        alpha = group["alpha"]
+        scalars = [alpha, 1 - alpha, group["eps"], group["weight_decay"], momentum, group["lr"]]
+        flags = (group["maximize"], centered, momentum > 0)
+        kernels.rmsprop(*arrays, np.array(scalars, param.dtype), flags)
+        return True

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer
+from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer, flat
 from descent.tensor import wrap
 
 
@@ -96,3 +96,23 @@ class SGD(Optimizer):
         # w = w - lr * d
         np.multiply(direction, lr, out=tmp)
         param -= tmp
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        momentum = group["momentum"]
+        buffer = state.get("momentum_buffer")
+        first = momentum != 0 and buffer is None
+        buffer = np.empty_like(param) if first else param if momentum == 0 else buffer._data
+        arrays = flat(param, grad, buffer)
+        if arrays is None:
+            return False
+        from descent.optim import kernels
+
+        if first:
+            state["momentum_buffer"] = wrap(buffer)
+        dampening, scalar = group["dampening"], param.dtype.type
+        flags = (group["maximize"], momentum != 0, first, group["nesterov"], dampening != 0)
+        kernels.sgd(*arrays, scalar(group["lr"]), scalar(momentum), scalar(1 - dampening),
+                    scalar(group["weight_decay"]), flags)  # fmt: skip
+        return True
