@@ -8,8 +8,10 @@ rounding (the ranks' shares of a batch are summed in another order), RTOL.
 """
 
 import contextlib
+import csv
 import io
 import json
+import re
 import sys
 import time
 import warnings
@@ -151,3 +153,36 @@ def test_the_digest_sees_one_changed_bit_and_names_the_disagreeing_ranks():
     assert parameter_digest(model) != before
     assert disagreeing_ranks([5, 5, 7, 5, 8]) == [2, 4]
     assert disagreeing_ranks([5, 5]) == []
+
+
+TIMES = ("seconds_per_epoch", "seconds_per_update", "updates_per_second", "seconds_to_target",
+         "seconds")  # fmt: skip
+
+
+def comparison_table(out: Path) -> list[dict]:
+    """comparison.csv's rows without the columns that are times."""
+    with open(only_run(out) / "comparison.csv", newline="") as file:
+        return [{k: v for k, v in row.items() if k not in TIMES} for row in csv.DictReader(file)]
+
+
+def test_compare_over_2_ranks_prints_and_writes_one_process_table(tmp_path, capfd):
+    mpiexec()
+    args = ["compare", "--data", "moons", "--model", "mlp:16", "--budget", "epochs=1",
+            "--seeds", 2, "--arm", "full:sgd:0.5", "--arm", "32:adam:0.01"]  # fmt: skip
+    code, one = descent_main(*args, "--out", tmp_path / "one")
+    assert code == 0, one
+    assert main([str(a) for a in args + ["--out", tmp_path / "two", "--ranks", 2]]) == 0
+    two = capfd.readouterr().out
+    table = comparison_table(tmp_path / "one")
+    assert len(table) == 2 and comparison_table(tmp_path / "two") == table
+    assert printed_table(two) == printed_table(one)
+    assert two.count("Each arm trained") == 1  # rank 0 alone prints
+
+
+def printed_table(output: str) -> list[list[str]]:
+    """The printed table's rows, by cell, up to the first time column (s/epoch)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("arm "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("Each arm trained"))
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[start:end]]
+    return [row[: rows[0].index("s/epoch")] for row in rows]

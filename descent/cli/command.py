@@ -432,14 +432,16 @@ Examples:
     metavar="EPOCHS",
     help="Also track the sharpness every this many epochs.",
 )
+@RANKS
 def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, seeds,
-            target_loss, sharpness_every, **flags) -> None:  # fmt: skip
+            target_loss, sharpness_every, ranks, **flags) -> None:  # fmt: skip
     """Batch, stochastic and mini-batch descent and learning rates, side by side.
 
     Every arm trains the same model from the same initial weights on the same data for
     the same budget, for each seed. Without --arm or a grid: batch descent (lr 0.5),
     stochastic (lr 0.01) and mini-batch 32 (lr 0.1), plain SGD, 10 epochs, 3 seeds.
-    --momentum and --weight-decay apply to every sgd arm.
+    --momentum and --weight-decay apply to every sgd arm. With --ranks (or under mpiexec)
+    each rank trains whole arms and seeds, one process each.
     """
     given = {name for name, value in flags.items() if value is not None}
     if config_path:
@@ -459,10 +461,12 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
         budget = _budget(budget_text)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    world = _joined(ranks)
     from descent.cli import jobs
 
-    _run_job(jobs.run_comparison, config, arms, budget, list(range(seeds)),
-             target_loss=target_loss, sharpness_every=sharpness_every, echo=_echo)  # fmt: skip
+    _run_ranked(world, jobs.run_comparison, config, arms, budget, list(range(seeds)),
+                target_loss=target_loss, sharpness_every=sharpness_every,
+                echo=_echo if world.writes else _quiet, ranks=world)  # fmt: skip
 
 
 RUN = click.argument("run", type=click.Path())

@@ -441,15 +441,18 @@ def _predictions_csv(out: np.ndarray, info: dict) -> str:
 
 
 def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | None = None,
-                   sharpness_every: int | None = None,
-                   echo: Echo = print) -> RunFolder:  # fmt: skip
-    """`descent.lab.compare` on the config's data and model, saved and reported."""
+                   sharpness_every: int | None = None, echo: Echo = print,
+                   ranks: Ranks = ONE_RANK) -> RunFolder | None:  # fmt: skip
+    """`descent.lab.compare` on the config's data and model, saved and reported. Over
+    several `ranks`, each trains whole arms and seeds, and rank 0 alone writes."""
     config = resolved(config)
     data = load_splits(config)
     comparison = compare(data.train, data.val, model=config.model, arms=arms, budget=budget,
                          seeds=seeds, loss_fn=make_loss(config, data.task),
                          target_loss=target_loss, sharpness_every=sharpness_every,
-                         diagnostics=True, progress=echo)  # fmt: skip
+                         diagnostics=True, progress=echo, run_jobs=ranks.spread)  # fmt: skip
+    if not ranks.writes:
+        return None
     folder = RunFolder.create(config.out, "compare-" + _label(config))
     folder.write_text("config.toml", config.to_toml(COMPARE_SETTINGS))
     folder.write_json("data.json", data.info())

@@ -12,6 +12,7 @@ otherwise the others would wait for it in their next collective forever.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -63,6 +64,22 @@ class Ranks:
 
         GlobalBatch(model)
         return [ReplicaCheck(self.check_every)]
+
+    def spread(self, jobs: list, train_one) -> list:
+        """`descent.lab.compare`'s `run_jobs` over the ranks: rank r trains jobs r, r + size,
+        ... (each a whole arm and seed, in one process); every rank gets every trace, as
+        JSON, in the jobs' order."""
+        if self.size == 1:
+            return [train_one(job) for job in jobs]
+        from descent.distributed.objects import all_gather_json, wait_for_all_ranks
+        from descent.lab.comparison import Trace
+
+        mine = [dataclasses.asdict(train_one(job)) for job in jobs[self.rank :: self.size]]
+        wait_for_all_ranks()
+        traces: list = [None] * len(jobs)
+        for rank, theirs in enumerate(all_gather_json(mine)):
+            traces[rank :: self.size] = [Trace(**trace) for trace in theirs]
+        return traces
 
     def end_job(self, error: BaseException) -> None:
         """Print `error` under this rank's name and end every rank of the job; the others

@@ -83,6 +83,16 @@ OpenBLAS's threads spinning, which slowed the tiny stochastic steps after it two
 threefold on two cores, a cost of measuring and not of training."""
 
 
+Job = tuple[int, int]
+"""One arm trained from one seed: (the arm's index, the seed)."""
+RunJobs = Callable[[list[Job], Callable[[Job], Trace]], list[Trace]]
+
+
+def run_locally(jobs: list[Job], train_one: Callable[[Job], Trace]) -> list[Trace]:
+    """Every job in this process, in order."""
+    return [train_one(job) for job in jobs]
+
+
 # -- recording an arm -------------------------------------------------------------------------
 
 
@@ -309,6 +319,7 @@ def compare(
     progress: Callable[[str], None] | None = None,
     blas_threads: int | None = 1,
     clock: Callable[[], float] = time.perf_counter,
+    run_jobs: RunJobs | None = None,
 ) -> Comparison:
     """Train every arm from the same initial weights per seed, on an equal budget.
 
@@ -335,6 +346,11 @@ def compare(
             step 60 times slower, so the timings measured the load, not the variant.
         clock: the training clock's source of seconds; `time.process_time` counts the
             process's CPU time instead, which other load on the machine does not inflate.
+        run_jobs: `run_jobs(jobs, train_one)` trains the (arm index, seed) jobs, each by
+            `train_one(job) -> Trace`, and returns their traces in the jobs' order; None
+            runs them here, one after the other (`run_locally`). Every job starts from its
+            seed alone, so they may run anywhere in any order: over MPI ranks, the command
+            spreads them (`descent.cli.ranks`).
 
     Raises:
         ValueError: an empty grid or seed list, a bad learning rate, or a budget that
@@ -349,18 +365,28 @@ def compare(
     val_data = next(iter(DataLoader(val, "full", shuffle=False))) if val is not None else None
     metrics = ("accuracy",) if task == "classification" else ()
 
-    traces: list[list[Trace]] = [[] for _ in arms]
-    with backend.blas_threads(blas_threads):
-        for seed in seeds:
+    jobs = [(arm, int(seed)) for seed in seeds for arm in range(len(arms))]
+    setups: dict[int, _Setup] = {}
+
+    def train_one(job: Job) -> Trace:
+        arm, seed = job
+        if seed not in setups:  # the seed's initial weights, shared by its arms
+            setups.clear()
             manual_seed(seed)
             net = build()
-            setup = _Setup(net, TrainingState.capture(net), loss_fn, (x, y), val_data, metrics,
-                           train, budget, sharpness_every, diagnostics, clock)  # fmt: skip
-            for arm, plan, arm_traces in zip(arms, plans, traces):
-                first = seed == seeds[0]
-                arm_traces.append(_train(setup, arm, *plan[1:], int(seed), first))
-                if progress is not None:
-                    progress(_progress_line(plan[0], arm_traces[-1]))
+            setups[seed] = _Setup(net, TrainingState.capture(net), loss_fn, (x, y), val_data,
+                                  metrics, train, budget, sharpness_every, diagnostics,
+                                  clock)  # fmt: skip
+        trace = _train(setups[seed], arms[arm], *plans[arm][1:], seed, seed == int(seeds[0]))
+        if progress is not None:
+            progress(_progress_line(plans[arm][0], trace))
+        return trace
+
+    with backend.blas_threads(blas_threads):
+        done = (run_jobs or run_locally)(jobs, train_one)
+    traces: list[list[Trace]] = [[] for _ in arms]
+    for (arm, _), trace in zip(jobs, done, strict=True):
+        traces[arm].append(trace)
 
     results = [ArmResult(arm, label, variant(size, n), size, per_epoch, t, bands(t), {})
                for arm, (label, size, per_epoch, _), t in zip(arms, plans, traces)]  # fmt: skip
