@@ -2,15 +2,19 @@
 
 The 2-d pools walk the kernel taps, not the pixels: tap (i, j) of every
 window at once is one strided slice of the padded input, so a kH x kW pool
-is kH * kW whole-array operations, forward and backward alike. The 1-d pools
-are the 2-d ones on a height-1 image; the adaptive pool is a reshape and a
-mean where the sizes divide, else a product with an averaging matrix.
+is kH * kW whole-array operations, forward and backward alike. That NumPy code
+is the reference; on inputs of at least JIT_MIN_ELEMENTS elements the 2-d pools
+run the compiled kernels of pool_kernels.py instead where the pool is 2x2 with
+stride 2 (one pass per plane, the reference's numbers). The 1-d pools are the
+2-d ones on a height-1 image; the adaptive pool is a reshape and a mean where
+the sizes divide, else a product with an averaging matrix.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from descent import jit
 from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
@@ -19,6 +23,28 @@ from descent.ops.linalg import matmul
 from descent.ops.reduce import mean
 from descent.ops.shape import reshape, swapaxes
 from descent.tensor import Tensor, lift, wrap
+
+# Below this many input elements the NumPy reference runs: numba's import (about 0.4 s, once
+# per process) repays only on sizable work, and small pools are cheap in NumPy anyway.
+JIT_MIN_ELEMENTS = 1 << 16
+COMPILED_GEOMETRY = dict(kernel=(2, 2), stride=(2, 2), dilation=(1, 1))
+
+
+def _use_kernels(padded, options: dict) -> bool:
+    """Whether a pool takes the compiled path: a 2x2 pool with stride 2 (the one shape
+    compiled) over a sizable float array on the CPU."""
+    return (
+        all(options.get(name, value) == value for name, value in COMPILED_GEOMETRY.items())
+        and padded.size >= JIT_MIN_ELEMENTS
+        and padded.dtype.kind == "f"
+        and array_module(padded) is np
+        and jit.available()
+    )
+
+
+def _planes(x):
+    """(N, C, H, W) as contiguous (N * C, H, W) planes, the compiled kernels' layout."""
+    return np.ascontiguousarray(x).reshape(-1, *x.shape[2:])
 
 
 def _tap_slices(kernel: tuple, stride: tuple, dilation: tuple, out_size: tuple):
@@ -67,6 +93,8 @@ class MaxPool2d(_Pool2d):
         return out
 
     def backward(self, grad):
+        if self.compiled:
+            return self.unpad(self.compiled_backward(grad))
         xp = array_module(grad)
         grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
         # grad where the tap won, else 0, selected bitwise: exact for any upstream gradient
@@ -78,6 +106,13 @@ class MaxPool2d(_Pool2d):
             grad_padded[:, :, rows, cols] += picked.view(grad.dtype)
         return self.unpad(grad_padded)
 
+    def compiled_backward(self, grad):
+        from descent.ops import pool_kernels
+
+        grad_padded = np.empty(self.padded_shape, dtype=grad.dtype)
+        pool_kernels.max_backward(_planes(grad), _planes(self.winner), _planes(grad_padded))
+        return grad_padded
+
 
 def _max_and_winner(pool: _Pool2d, x, options: dict):
     """Each window's maximum, and the index of the tap that holds it."""
@@ -85,12 +120,29 @@ def _max_and_winner(pool: _Pool2d, x, options: dict):
     lowest = -float("inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
     padded = _pad(x, options["padding"], options["extra"], lowest)
     pool.save_geometry(x, padded, options)
+    pool.compiled = _use_kernels(padded, options)
+    index_dtype = xp.uint8 if pool.kernel[0] * pool.kernel[1] <= 256 else xp.int32
+    if pool.compiled:
+        return _compiled_max(pool, padded, index_dtype)
+    return _reference_max(pool, padded, index_dtype)
+
+
+def _compiled_max(pool: _Pool2d, padded, index_dtype):
+    from descent.ops import pool_kernels
+
+    shape = (*padded.shape[:2], *pool.out_size)
+    out, winner = np.empty(shape, padded.dtype), np.empty(shape, index_dtype)
+    pool_kernels.max_forward(_planes(padded), _planes(out), _planes(winner))
+    return out, winner
+
+
+def _reference_max(pool: _Pool2d, padded, index_dtype):
+    xp = array_module(padded)
     windows = [padded[:, :, rows, cols] for rows, cols in pool.taps()]
     out = windows[0].copy()
     for values in windows[1:]:
         xp.maximum(out, values, out=out)
     # The winning tap of each window, found with arithmetic (masked copies are slow).
-    index_dtype = xp.uint8 if len(windows) <= 256 else xp.int32
     winner = xp.zeros(out.shape, dtype=index_dtype)
     claimed = windows[0] == out
     for tap, values in enumerate(windows[1:], start=1):
@@ -98,7 +150,7 @@ def _max_and_winner(pool: _Pool2d, x, options: dict):
         first &= ~claimed
         claimed |= first
         winner += first * index_dtype(tap)
-    if x.dtype.kind == "f" and xp.isnan(out).any():
+    if padded.dtype.kind == "f" and xp.isnan(out).any():
         for tap, values in enumerate(windows):
             winner[xp.isnan(values)] = tap
     return out, winner
@@ -124,22 +176,43 @@ class AvgPool2d(_Pool2d):
         xp = array_module(x)
         padded = _pad(x, options["padding"], options["extra"], 0)
         self.save_geometry(x, padded, options)
-        taps = self.taps()
         dtype = x.dtype if x.dtype.kind in "fc" else xp.float64  # the mean of ints is a float
+        self.divisor = divisor if isinstance(divisor, int) else divisor.astype(dtype)
+        self.compiled = _use_kernels(padded, options)
+        if self.compiled:
+            return self.compiled_forward(padded)
+        taps = self.taps()
         out = padded[(slice(None), slice(None), *next(taps))].astype(dtype)
         for rows, cols in taps:
             out += padded[:, :, rows, cols]
-        self.divisor = divisor if isinstance(divisor, int) else divisor.astype(dtype)
         out /= self.divisor
         return out
 
     def backward(self, grad):
         xp = array_module(grad)
-        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
         share = grad / self.divisor
+        if self.compiled:
+            return self.unpad(self.compiled_backward(share))
+        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
         for rows, cols in self.taps():
             grad_padded[:, :, rows, cols] += share
         return self.unpad(grad_padded)
+
+    def compiled_forward(self, padded):
+        from descent.ops import pool_kernels
+
+        out = np.empty((*padded.shape[:2], *self.out_size), padded.dtype)
+        divisor = np.empty(self.out_size, padded.dtype)
+        divisor[...] = self.divisor  # a scalar or (H_out, W_out) counts, as one array
+        pool_kernels.avg_forward(_planes(padded), divisor, _planes(out))
+        return out
+
+    def compiled_backward(self, share):
+        from descent.ops import pool_kernels
+
+        grad_padded = np.empty(self.padded_shape, dtype=share.dtype)
+        pool_kernels.avg_backward(_planes(share), _planes(grad_padded))
+        return grad_padded
 
 
 def _pool_options(op, x, kernel_size, stride, padding, dilation, ceil_mode, dims=2) -> dict:
