@@ -3,7 +3,9 @@ scaling stops.
 
 Times SGD steps of a compute-heavy MLP and of LeNet on one global batch: descent at 1 and
 2 ranks (one BLAS thread each, DistributedDataParallel over MPI) against one process with
-2 threads, and torch's DistributedDataParallel (gloo) on the same model and ranks. Then
+2 threads, and torch's DistributedDataParallel (gloo) on the same model and ranks. The
+`global` rows are descent's GlobalBatch, what `descent train --ranks N` runs: every rank
+holds the global batch, computes its rows, gathers the outputs and sums the gradients. Then
 it measures MPI's allreduce latency and bandwidth and prints the ring-allreduce cost
 model: per step, 2(N-1)/N * bytes / bandwidth + 2(N-1) * latency of communication
 against 1/N of one rank's compute. Every rank runs this module (`--worker`) under mpiexec.
@@ -50,17 +52,23 @@ def worker(framework: str, model_name: str, steps: int) -> None:
     else:
         import descent as torch
         import descent.distributed as dist
+        from descent.distributed.global_batch import GlobalBatch
 
         if world > 1:
             dist.init_process_group("mpi")
     shape, global_batch = MODELS[model_name]
     model = build(torch.nn, model_name)
-    if world > 1:
+    share = global_batch // world
+    if framework == "global":
+        share = global_batch  # each rank takes its rows of the whole batch
+        if world > 1:
+            GlobalBatch(model)
+    elif world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    rng = np.random.default_rng(rank)
-    x = torch.tensor(rng.standard_normal((global_batch // world, *shape)).astype(np.float32))
-    y = torch.tensor(rng.integers(0, 10, global_batch // world))
+    rng = np.random.default_rng(rank if framework != "global" else 0)
+    x = torch.tensor(rng.standard_normal((share, *shape)).astype(np.float32))
+    y = torch.tensor(rng.integers(0, 10, share))
 
     def step():
         optimizer.zero_grad()
@@ -113,7 +121,8 @@ def launch(ranks: int, threads: int, *args: str) -> dict:
     out = subprocess.run(  # noqa: S603  (our own mpiexec and this file)
         command, capture_output=True, text=True, env=env, check=True, cwd=root
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # the last JSON line: a library's terminal reset (ESC [0m) may follow it at exit
+    return json.loads(next(line for line in reversed(out.stdout.splitlines()) if "{" in line))
 
 
 def parameter_bytes(name: str) -> int:
@@ -135,7 +144,7 @@ def main() -> None:
     print(f"{'model':6} {'framework':9} {'1 rank':>8} {'2 ranks':>8} {'1 proc x2':>10}  steps/s")
     one_rank = {}
     for model in MODELS:
-        for framework in ("descent", "torch"):
+        for framework in ("descent", "global", "torch"):
             r1 = launch(1, 1, framework, model, steps)["steps_per_s"]
             r2 = launch(2, 1, framework, model, steps)["steps_per_s"]
             t2 = launch(1, 2, framework, model, steps)["steps_per_s"]
