@@ -131,6 +131,13 @@ def test_ranks_that_contradict_mpiexec_are_refused(monkeypatch, tmp_path):
     assert "--ranks 3, but mpiexec started 2 ranks" in text
 
 
+def test_commands_that_run_in_one_process_refuse_mpiexec(monkeypatch):
+    monkeypatch.setenv("PMI_SIZE", "2")
+    code, text = descent_main("lr-find", "--data", "moons")
+    assert code == 2
+    assert "descent lr-find runs in one process, not under mpiexec" in text
+
+
 def test_the_relaunch_drops_only_the_ranks_option():
     argv = ["train", "--ranks", "4", "--lr", "0.1", "--ranks=2", "--data", "moons"]
     assert mpi.without_ranks(argv) == ["train", "--lr", "0.1", "--data", "moons"]

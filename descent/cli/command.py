@@ -61,10 +61,22 @@ def _run_job(job, *args, **kwargs):
         raise click.ClickException(str(error)) from None
 
 
+OVER_RANKS = ("train", "resume", "compare")
+"""The commands that run over MPI ranks; the others run in one process."""
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="descent", prog_name="descent")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Train neural networks by backpropagation and gradient descent, and watch them learn."""
+    from descent.cli.ranks import launched_size
+
+    if launched_size() > 1 and ctx.invoked_subcommand not in OVER_RANKS:
+        raise click.UsageError(
+            f"descent {ctx.invoked_subcommand} runs in one process, not under mpiexec; "
+            f"{', '.join(OVER_RANKS)} run over MPI ranks"
+        )
 
 
 TRAIN_EXAMPLE = """
@@ -201,11 +213,13 @@ def _run_ranked(world, job, *args, **kwargs):
     """`_run_job` on one of several ranks: a rank that fails alone ends the whole job (the
     others would wait for it forever); divergence, which every rank meets at the same step,
     ends each one normally, so rank 0 can write its report."""
+    from descent import backend
     from descent.distributed.global_batch import ReplicasDiverged
     from descent.train import TrainingDiverged
 
     try:
-        return job(*args, **kwargs)
+        with backend.blas_threads(world.blas_threads):  # the ranks share the machine's cores
+            return job(*args, **kwargs)
     except TrainingDiverged as error:
         raise click.ClickException(str(error)) from None
     except (*EXPECTED_ERRORS, ReplicasDiverged) as error:

@@ -49,6 +49,7 @@ class Ranks:
     rank: int = 0
     size: int = 1
     check_every: int = CHECK_EVERY
+    blas_threads: int | None = None  # None: BLAS's own choice; over ranks, cores / local ranks
 
     @property
     def writes(self) -> bool:
@@ -113,7 +114,19 @@ def join(ranks: int | None, check_every: int = CHECK_EVERY) -> Ranks:
     rank = distributed.get_rank()
     if rank != 0:
         warnings.simplefilter("ignore")  # the other ranks print only errors
-    return Ranks(rank, distributed.get_world_size(), check_every)
+    threads = max(1, (os.cpu_count() or 1) // _ranks_on_this_machine())
+    return Ranks(rank, distributed.get_world_size(), check_every, threads)
+
+
+def _ranks_on_this_machine() -> int:
+    """How many of the job's ranks share this machine (and its cores)."""
+    from descent.distributed.process_group import _communicator, _mpi
+
+    local = _communicator().Split_type(_mpi().COMM_TYPE_SHARED)
+    try:
+        return local.size
+    finally:
+        local.Free()
 
 
 def relaunch(argv: Sequence[str], ranks: int) -> int:
