@@ -24,8 +24,11 @@ import descent
 from descent import checkpoint
 from descent.cli import main
 from descent.cli import ranks as mpi
+from descent.cli.build import build
+from descent.cli.config import RunConfig
 from descent.distributed.global_batch import disagreeing_ranks, parameter_digest, share_bounds
 from descent.nn.models import build_model
+from descent.train import fit
 from tests.test_distributed import SCRIPTS, mpiexec, run_job
 
 RTOL, ATOL = 1e-5, 1e-7
@@ -193,3 +196,29 @@ def printed_table(output: str) -> list[list[str]]:
     end = next(i for i, line in enumerate(lines) if line.startswith("Each arm trained"))
     rows = [re.split(r"\s{2,}", line.strip()) for line in lines[start:end]]
     return [row[: rows[0].index("s/epoch")] for row in rows]
+
+
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [("constant", [0.01, 0.025, 0.04, 0.04]), ("step", [0.01, 0.025, 0.04, 0.02])],
+)
+def test_linear_scaling_warms_up_from_lr_to_lr_times_ranks(schedule, expected):
+    # Goyal et al.: lr x 4 ranks = 0.04, reached linearly over 2 epochs from 0.01; then the
+    # schedule (a step of x0.5 every epoch) runs on the scaled rate
+    config = RunConfig(data="moons", model="mlp:8", lr=0.01, epochs=4, scale_lr="linear",
+                       scale_ranks=4, warmup_epochs=2, schedule=schedule, step_size=1,
+                       gamma=0.5)  # fmt: skip
+    setup = build(config)
+    history = fit(setup.model, setup.loss_fn, setup.optimizer, setup.train_loader, 4,
+                  scheduler=setup.scheduler, metrics=None, progress=False)  # fmt: skip
+    np.testing.assert_allclose(history["lr"], expected, rtol=1e-12)
+    assert "sgd lr 0.01 x 4 ranks = 0.04 (linear scaling, warm-up 2 epochs)" in (
+        config.optimizer_summary()
+    )
+
+
+def test_linear_scaling_is_refused_with_onecycle_and_off_by_default():
+    with pytest.raises(ValueError, match="onecycle has its own warm-up"):
+        RunConfig(scale_lr="linear", schedule="onecycle")
+    plain = RunConfig()
+    assert plain.scaled_lr == plain.lr and "scale_lr" not in plain.to_toml()

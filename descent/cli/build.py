@@ -56,7 +56,7 @@ class Setup:
 
 def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
     """The optimizer a config names, given only the options that optimizer takes."""
-    options = {"lr": config.lr, "weight_decay": config.weight_decay}
+    options = {"lr": config.scaled_lr, "weight_decay": config.weight_decay}
     if config.optimizer in ("sgd", "rmsprop"):
         options["momentum"] = config.momentum
     if config.optimizer == "sgd":
@@ -66,6 +66,20 @@ def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
 
 def make_loss(config: RunConfig, task: str) -> nn.Module:
     return loss_for_task(config.loss, task, repr(config.data))
+
+
+def warmed_up(config: RunConfig, optimizer: optim.Optimizer, scheduler):
+    """Linear scaling's warm-up (Goyal et al. 2017) before `scheduler`: the lr climbs
+    linearly, epoch by epoch, from the config's lr to the scaled one; then the schedule
+    runs on the scaled lr. Without scaling, `scheduler` itself."""
+    if config.scale_lr != "linear" or config.scale_ranks == 1 or config.warmup_epochs == 0:
+        return scheduler
+    start = 1 / config.scale_ranks
+    warmup = optim.lr_scheduler.LinearLR(optimizer, start, total_iters=config.warmup_epochs)
+    if scheduler is None:
+        return warmup
+    return optim.lr_scheduler.SequentialLR(optimizer, [warmup, scheduler],
+                                           milestones=[config.warmup_epochs])  # fmt: skip
 
 
 def build(config: RunConfig, data: DataSplits | None = None) -> Setup:
@@ -80,6 +94,6 @@ def build(config: RunConfig, data: DataSplits | None = None) -> Setup:
     val_loader = (DataLoader(data.val, batch_size=1024, shuffle=False)
                   if data.val is not None else None)  # fmt: skip
     test_loader = DataLoader(data.test, batch_size=1024, shuffle=False)
-    scheduler = make_scheduler(config, optimizer, len(train_loader))
+    scheduler = warmed_up(config, optimizer, make_scheduler(config, optimizer, len(train_loader)))
     return Setup(config, data, model, loss_fn, optimizer, scheduler, train_loader,
                  val_loader, test_loader)  # fmt: skip

@@ -133,6 +133,13 @@ CONFIG_OPTIONS = {
     "clip_grad_norm": (["--clip-grad-norm"], dict(type=float, metavar="MAX",
                        help="Scale the gradients down to this total norm before each step; "
                             "0: off.")),
+    "scale_lr": (["--scale-lr"], dict(type=click.Choice(["none", "linear"]),
+                 help="linear: the lr times the number of ranks, reached by a linear warm-up "
+                      "from the lr over --warmup-epochs (Goyal et al. 2017), for a global "
+                      "--batch-size grown with the ranks (N x the batch the lr suits). The "
+                      "run keeps the ranks it started on, wherever it resumes.")),
+    "warmup_epochs": (["--warmup-epochs"], dict(type=int, metavar="W",
+                      help="Epochs of the --scale-lr linear warm-up (default 5).")),
     "out": (["--out"], dict(type=click.Path(file_okay=False), help="Where run folders go.")),
 }  # fmt: skip
 """Every RunConfig setting's flag: (declarations, click.option keywords), by setting."""
@@ -246,8 +253,11 @@ def train(config_path, progress, ranks, check_every, **flags) -> None:
                 progress=progress and world.writes, ranks=world)  # fmt: skip
 
 
+SCALING = ("scale_lr", "warmup_epochs")
+"""Settings for a run over MPI ranks: train's and resume's alone."""
+
 NOT_LR_FIND = ("lr", "epochs", "schedule", "gamma", "step_size", "early_stopping", "guard",
-               "clip_grad_norm")  # fmt: skip
+               "clip_grad_norm", *SCALING)  # fmt: skip
 """Settings lr-find does without: it sweeps the lr, one mini-batch a rate."""
 
 
@@ -285,7 +295,7 @@ Example:
   descent sharpness --data moons --model mlp:32,32:tanh --batch-size full --lr 0.2
 """
 )
-@config_options
+@config_options(skip=SCALING)
 @click.option(
     "--every", type=int, default=1, show_default=True, help="Measure every this many epochs."
 )
@@ -404,7 +414,7 @@ Examples:
   descent compare --arm full:sgd:0.5 --arm 32:adam:0.001 --budget seconds=3 --seeds 5
 """
 )
-@config_options(hide=PER_ARM)
+@config_options(skip=SCALING, hide=PER_ARM)
 @click.option(
     "--arm",
     "arm_specs",

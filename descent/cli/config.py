@@ -30,6 +30,14 @@ from descent.nn.loss import LOSSES
 from descent.nn.models import format_model, parse_model
 from descent.optim import OPTIMIZERS
 
+SCALE_LR = ("none", "linear")
+"""linear: Goyal et al. 2017's rule for data parallelism (lr x the number of ranks, reached
+by a linear warm-up from lr over `warmup_epochs`), for a global batch grown with the ranks,
+i.e. --batch-size N x a per-rank batch the lr was tuned for. The ranks are those the run
+started on (`scale_ranks`), so it resumes with the same rates on any number of ranks."""
+
+WARMUP_EPOCHS = 5
+
 TASKS = ("auto", "classification", "regression")
 """What a data file's label column is for. auto: whole numbers and text are classes, other
 numbers a quantity to regress; the others say so, e.g. for integer counts to regress."""
@@ -92,6 +100,9 @@ class RunConfig:
     early_stopping: int = 0  # patience in epochs without a better val_loss; 0 is off
     guard: bool = True  # stop a diverging run (or roll back and lower the lr)
     clip_grad_norm: float = 0.0  # scale gradients down to this total norm; 0 is off
+    scale_lr: str | None = None  # "linear": lr x scale_ranks, warmed up (see SCALE_LR)
+    warmup_epochs: int | None = None  # of the linear scaling; default 5 (Goyal et al.)
+    scale_ranks: int | None = None  # the ranks the lr is scaled for: the run's at its start
     out: str = "runs"
 
     def __post_init__(self) -> None:
@@ -134,6 +145,27 @@ class RunConfig:
             raise ValueError(f"config: weight_decay={self.weight_decay} must be >= 0")
         if self.nesterov and self.momentum == 0:
             raise ValueError("config: nesterov needs momentum > 0")
+        self._validate_scaling()
+
+    def _validate_scaling(self) -> None:
+        if self.scale_lr is not None:
+            _choice("scale_lr", self.scale_lr, SCALE_LR)
+        if self.scale_lr != "linear":
+            return
+        if self.warmup_epochs is None:
+            self.warmup_epochs = WARMUP_EPOCHS
+        if self.scale_ranks is None:
+            self.scale_ranks = 1
+        _at_least("warmup_epochs", self.warmup_epochs, 0)
+        _at_least("scale_ranks", self.scale_ranks, 1)
+        if self.schedule == "onecycle":
+            raise ValueError("config: scale_lr='linear' warms up itself; onecycle has its own "
+                             "warm-up: choose one of them")  # fmt: skip
+
+    @property
+    def scaled_lr(self) -> float:
+        """The learning rate after the warm-up: lr x scale_ranks under linear scaling."""
+        return self.lr * self.scale_ranks if self.scale_lr == "linear" else self.lr
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str = "config") -> RunConfig:
@@ -184,6 +216,8 @@ class RunConfig:
             unused.add("gamma")
         if self.schedule != "step":
             unused.add("step_size")
+        if self.scale_lr != "linear":
+            unused |= {"scale_lr", "warmup_epochs", "scale_ranks"}
         return {k: v for k, v in dataclasses.asdict(self).items()
                 if v is not None and k not in unused}  # fmt: skip
 
@@ -192,6 +226,9 @@ class RunConfig:
         weight decay 0, constant schedule'."""
         used = self.applied()
         parts = [f"{self.optimizer} lr {self.lr:g}"]
+        if self.scale_lr == "linear":
+            parts[0] += (f" x {self.scale_ranks} ranks = {self.scaled_lr:g} (linear scaling, "
+                         f"warm-up {self.warmup_epochs} epochs)")  # fmt: skip
         if "momentum" in used:
             parts.append(f"momentum {self.momentum:g}")
         if "nesterov" in used:

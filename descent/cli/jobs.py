@@ -161,6 +161,8 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
     them and rank 0 alone writes; the others return (None, {}).
     """
     config = resolved(config)
+    if config.scale_lr == "linear":  # the rates of this run, wherever it resumes
+        config = config.replace(scale_ranks=ranks.size)
     setup = build(config)  # bad data or settings fail here, before a folder is made
     training = setup.callbacks() + ranks.share(setup.model)
     if not ranks.writes:
