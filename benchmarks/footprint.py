@@ -86,18 +86,24 @@ def child_env(folder: str) -> dict:
     return {**env, "PYTHONPATH": path, "PYTHONPYCACHEPREFIX": os.path.join(folder, "bytecode")}
 
 
+def run_checked(command: list[str], env: dict, cwd: str | None = None) -> str:
+    """The stdout of `command`; its stderr in the error where it fails."""
+    # our own interpreter running our own modules: no untrusted input
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)  # noqa: S603
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
 def run_child(library: str, rows: int, env: dict) -> dict:
     command = [sys.executable, "-m", "benchmarks.footprint", "CHILD", library, str(rows)]
-    # our own interpreter running our own module: no untrusted input
-    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)  # noqa: S603
-    return json.loads(done.stdout.splitlines()[-1])
+    return json.loads(run_checked(command, env).splitlines()[-1])
 
 
 def time_command(*args: str, cwd: str, env: dict) -> float:
     """The wall seconds of `python -m descent ARGS`, from start to exit."""
-    command = [sys.executable, "-m", "descent", *args]
     start = time.perf_counter()
-    subprocess.run(command, capture_output=True, check=True, cwd=cwd, env=env)  # noqa: S603
+    run_checked([sys.executable, "-m", "descent", *args], env, cwd)
     return time.perf_counter() - start
 
 
