@@ -94,38 +94,6 @@ def test_fused_steps_give_the_reference_numbers(case, dtype, monkeypatch):
     assert_same_state(state, expected_state, rtol)
 
 
-PARALLEL_CASES = [
-    ("SGD", {"momentum": 0.9, "dampening": 0.2, "weight_decay": 0.01, "maximize": True}),
-    ("SGD", {"momentum": 0.9, "nesterov": True}),
-    ("Adam", {"amsgrad": True, "weight_decay": 0.01, "maximize": True}),
-    ("AdamW", {"amsgrad": True}),
-    ("RMSprop", {"centered": True, "momentum": 0.5, "weight_decay": 0.01, "maximize": True}),
-    ("Adagrad", {"lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1}),
-]
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name, options", PARALLEL_CASES, ids=lambda v: str(v)[:30])
-def test_the_threaded_build_gives_the_reference_numbers(name, options, dtype, monkeypatch):
-    from descent.optim.kernels import PARALLEL_MIN
-
-    rng = np.random.default_rng(11)
-    start = rng.standard_normal(PARALLEL_MIN + 3).astype(dtype)  # odd, one thread's work ragged
-    grads = [rng.standard_normal(start.shape).astype(dtype) for _ in range(4)]
-    results = []
-    for path in (reference, compiled):
-        path(monkeypatch)
-        w = dc.nn.Parameter(dc.tensor(start))
-        optimizer = getattr(optim, name)([w], lr=0.01, **options)
-        for grad in grads:
-            w.grad = dc.tensor(grad)
-            optimizer.step()
-        results.append((w.detach().numpy().copy(), optimizer.state_dict()))
-    (ours, state), (expected, expected_state) = results[1], results[0]
-    np.testing.assert_allclose(ours, expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
-    assert_same_state(state, expected_state, TOLERANCE[dtype])
-
-
 @pytest.mark.parametrize("case", FUSED_CASES, ids=FUSED_IDS)
 def test_fused_trajectory_matches_torch(case, fused):
     _, name, options, _, _, _ = case

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.backend import array_module
+from descent.optim import kernels
 from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, flat
 from descent.optim.state import scalar_field
 from descent.tensor import wrap
@@ -77,8 +78,6 @@ class Adagrad(Optimizer):
         arrays = flat(param, grad, state["sum"]._data)
         if arrays is None:
             return False
-        from descent.optim import kernels
-
         t, scalar = state["step"]._data.item(), param.dtype.type
         step_size = group["lr"] / (1 + (t - 1) * group["lr_decay"])
         kernels.adagrad(*arrays, scalar(group["eps"]), scalar(group["weight_decay"]),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from descent.optim import kernels
 from descent.optim.optimizer import ADAM_RANGES, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
@@ -99,8 +100,6 @@ class Adam(Optimizer):
         arrays = flat(param, grad, m, v, v_max)
         if arrays is None:
             return False
-        from descent.optim import kernels
-
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
         t, decoupled = state["step"]._data.item(), group["decoupled_weight_decay"]
         scalars = [1 - beta1, beta2, 1 - beta2, group["eps"], weight_decay,

@@ -1,51 +1,28 @@
-"""Fused optimizer steps: one parallel pass over a parameter's elements instead of NumPy's
-dozen, for the update rules written out plainly in sgd.py, adam.py, rmsprop.py and adagrad.py.
+"""Fused optimizer steps: one pass over a parameter's elements instead of NumPy's dozen, for
+the update rules written out plainly in sgd.py, adam.py, rmsprop.py and adagrad.py.
 
-This module imports numba, so optimizers import it only when they take the compiled path
-(`Optimizer.fused_path`). Each kernel takes flat, contiguous arrays and its scalars already
-cast to the parameter's dtype, so float32 parameters are updated in float32 arithmetic, in
-the order the NumPy reference (and torch) runs it; tests hold the two paths together.
+numba compiles a kernel on its first call (descent.jit), so optimizers call these only on
+the compiled path (`Optimizer.fused_path`). Each kernel takes flat, contiguous arrays and
+its scalars already cast to the parameter's dtype, so float32 parameters are updated in
+float32 arithmetic, in the order the NumPy reference (and torch) runs it; tests hold the
+two paths together.
 """
 
 from __future__ import annotations
 
 import math
-import types
-from collections.abc import Callable
-
-from numba import prange
 
 from descent import jit
 
-PARALLEL_MIN = 32_768
-"""Arrays this large run across numba's threads; smaller ones on the calling thread, where
-waking the threads would cost more than the pass (torch's CPU kernels split work at the
-same grain)."""
+# Every kernel runs on the calling thread. Across numba's two threads, Adam's kernel on 1M
+# elements took 0.13 ms against 0.22 ms on one, but 15-20 ms whenever other threads held the
+# cores, and in a training loop they do: NumPy's BLAS threads spin for a while after each
+# matrix product (an Adam step of a 269k-parameter MLP at batch 128 ran 5x slower threaded).
+# error_model="numpy": a division by zero gives inf or NaN, as the reference does, and the
+# loop is vectorized (with Python's, it checks each divisor and ran 30x slower).
 
 
-class Rule:
-    """An update rule compiled twice, across threads and on one, called with the build that
-    fits the size of its first array (the parameter)."""
-
-    def __init__(self, function: Callable):
-        self.parallel = jit.kernel(parallel=True)(function)
-        self.serial = jit.kernel(_renamed(function, "_serial"))
-        self.__doc__ = function.__doc__
-
-    def __call__(self, param, *args) -> None:
-        build = self.parallel if param.size >= PARALLEL_MIN else self.serial
-        build(param, *args)
-
-
-def _renamed(function: Callable, suffix: str) -> Callable:
-    """A copy of `function` under another name: numba's disk cache tells two builds of one
-    function apart by its name, not by their options."""
-    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__ + suffix)
-    copy.__qualname__ = function.__qualname__ + suffix
-    return copy
-
-
-@Rule
+@jit.kernel(error_model="numpy")
 def sgd(param, grad, buffer, lr, momentum, keep, weight_decay, flags):
     """g = grad + wd * w;  b = momentum * b + keep * g (b = g at first);
     d = g + momentum * b if nesterov else b;  w = w - lr * d.
@@ -53,7 +30,7 @@ def sgd(param, grad, buffer, lr, momentum, keep, weight_decay, flags):
     `flags` is (maximize, has_momentum, first, nesterov, damped); `keep` is 1 - dampening.
     """
     maximize, has_momentum, first, nesterov, damped = flags
-    for i in prange(param.size):
+    for i in range(param.size):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
             g = param[i] * weight_decay + g
@@ -70,7 +47,7 @@ def sgd(param, grad, buffer, lr, momentum, keep, weight_decay, flags):
         param[i] = param[i] - d * lr
 
 
-@Rule
+@jit.kernel(error_model="numpy")
 def adam(param, grad, m, v, v_max, scalars, flags):
     """g = grad + wd * w (or w = decay * w, AdamW);  m += (1 - beta1) * (g - m);
     v = beta2 * v + (1 - beta2) * g * g (v_max = max(v_max, v) with amsgrad);
@@ -82,7 +59,7 @@ def adam(param, grad, m, v, v_max, scalars, flags):
     one_minus_beta1, beta2, one_minus_beta2, eps = scalars[0], scalars[1], scalars[2], scalars[3]
     weight_decay, decay, step_size, bias2_sqrt = scalars[4], scalars[5], scalars[6], scalars[7]
     maximize, decoupled, amsgrad = flags
-    for i in prange(param.size):
+    for i in range(param.size):
         g = -grad[i] if maximize else grad[i]
         w = param[i]
         if decoupled:
@@ -99,7 +76,7 @@ def adam(param, grad, m, v, v_max, scalars, flags):
         param[i] = w - mi / (math.sqrt(vi) / bias2_sqrt + eps) * step_size
 
 
-@Rule
+@jit.kernel(error_model="numpy")
 def rmsprop(param, grad, v, a, b, scalars, flags):
     """g = grad + wd * w;  v = alpha * v + (1 - alpha) * g * g;  centered:
     a += (1 - alpha) * (g - a), v - a * a under the root;  d = g / (sqrt(.) + eps);
@@ -111,7 +88,7 @@ def rmsprop(param, grad, v, a, b, scalars, flags):
     alpha, one_minus_alpha, eps = scalars[0], scalars[1], scalars[2]
     weight_decay, momentum, lr = scalars[3], scalars[4], scalars[5]
     maximize, centered, has_momentum = flags
-    for i in prange(param.size):
+    for i in range(param.size):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
             g = param[i] * weight_decay + g
@@ -128,10 +105,10 @@ def rmsprop(param, grad, v, a, b, scalars, flags):
         param[i] = param[i] - d * lr
 
 
-@Rule
+@jit.kernel(error_model="numpy")
 def adagrad(param, grad, s, eps, weight_decay, step_size, maximize):
     """g = grad + wd * w;  s = s + g * g;  w = w - step_size * g / (sqrt(s) + eps)."""
-    for i in prange(param.size):
+    for i in range(param.size):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
             g = param[i] * weight_decay + g

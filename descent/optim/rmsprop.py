@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from descent.optim import kernels
 from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
@@ -115,8 +116,6 @@ class RMSprop(Optimizer):
         arrays = flat(param, grad, v, a, b)
         if arrays is None:
             return False
-        from descent.optim import kernels
-
         alpha = group["alpha"]
         scalars = [alpha, 1 - alpha, group["eps"], group["weight_decay"], momentum, group["lr"]]
         flags = (group["maximize"], centered, momentum > 0)

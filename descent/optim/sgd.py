@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from descent.optim import kernels
 from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer, flat
 from descent.tensor import wrap
 
@@ -107,8 +108,6 @@ class SGD(Optimizer):
         arrays = flat(param, grad, buffer)
         if arrays is None:
             return False
-        from descent.optim import kernels
-
         if first:
             state["momentum_buffer"] = wrap(buffer)
         dampening, scalar = group["dampening"], param.dtype.type
