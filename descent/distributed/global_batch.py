@@ -7,8 +7,8 @@ outputs back into the whole batch's, in order. So the loss, the metrics and ever
 taken from them are one process's, computed identically on every rank. The loss is the
 mean over the global batch, so backward hands each rank the gradient of its rows already
 weighted 1/n; the ranks' parameter gradients are then summed (not averaged), giving the
-gradient of the global batch whatever the shares' sizes (3 ranks on a batch of 32, or a
-batch of 1 where one rank has no row at all).
+gradient of the global batch whatever the shares' sizes (3 ranks on a batch of 32). A
+batch with fewer rows than ranks (stochastic descent) is computed whole by every rank.
 
 Unlike `DistributedDataParallel` (each rank's own batch, gradients averaged, equal shares
 needed), this keeps `--batch-size` the global batch: batch, stochastic and mini-batch
@@ -56,6 +56,7 @@ class GlobalBatch:
         self.model = SyncBatchNorm.convert_sync_batchnorm(model)
         if self.model is not model:
             raise TypeError("GlobalBatch: give the network that holds the BatchNorm layer")
+        self.norms = [m for m in model.modules() if isinstance(m, SyncBatchNorm)]
         params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
         self.reducer = _Reducer(params, BUCKET_BYTES, op=ReduceOp.SUM)
         self._bounds: np.ndarray | None = None
@@ -70,13 +71,21 @@ class GlobalBatch:
             handle.remove()
 
     def _take_share(self, module, args):
-        if not is_grad_enabled():
-            self._bounds = None
-            return None
         x, *rest = args
-        self._bounds = share_bounds(int(x.shape[0]), self.comm.size)
-        start, end = self._bounds[self.comm.rank], self._bounds[self.comm.rank + 1]
+        rows = int(x.shape[0])
+        self._bounds = None
+        if not is_grad_enabled():
+            return None
         self.reducer.start_iteration()
+        # Fewer rows than ranks (stochastic descent): every rank computes the whole batch
+        # and its whole gradient, identical everywhere, with nothing to sum.
+        self.reducer.sync = rows >= self.comm.size
+        for norm in self.norms:
+            norm.local_batch = not self.reducer.sync
+        if not self.reducer.sync:
+            return None
+        self._bounds = share_bounds(rows, self.comm.size)
+        start, end = self._bounds[self.comm.rank], self._bounds[self.comm.rank + 1]
         return (x[int(start) : int(end)], *rest)
 
     def _gather(self, module, args, output):

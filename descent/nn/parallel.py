@@ -184,8 +184,11 @@ class SyncBatchNorm(_BatchNorm):
     """Batch normalisation over the global batch: in training, the mean and variance are
     those of all ranks' samples together (one Allreduce of 2C+1 numbers forward, 2C
     backward), so N ranks match one process on the whole batch. Outside training, or
-    without a process group of more than one rank, it is plain BatchNorm.
+    without a process group of more than one rank, it is plain BatchNorm; so it is while
+    `local_batch` is set, for a batch that every rank holds whole (`GlobalBatch` sets it).
     """
+
+    local_batch = False
 
     expected_ndim = (2, 3, 4, 5)
 
@@ -204,7 +207,7 @@ class SyncBatchNorm(_BatchNorm):
 
     def forward(self, x: Tensor) -> Tensor:
         distributed = _distributed()
-        if not (
+        if self.local_batch or not (
             self.training and distributed.is_initialized() and distributed.get_world_size() > 1
         ):
             return super().forward(x)

@@ -6,7 +6,8 @@ trains a plain copy on the global batch (the ranks' batches together). It checks
 with momentum and Adam, with and without BatchNorm (SyncBatchNorm under DDP), mini-batch
 and full-batch: every rank's parameters and buffers are bit-identical to rank 0's, and
 rank 0's match the single process within RTOL, ATOL. Any failure raises, which aborts
-the job (non-zero exit).
+the job (non-zero exit). Then the same for GlobalBatch, every rank reading the same global
+batches.
 """
 
 import itertools
@@ -16,6 +17,7 @@ import numpy as np
 import descent as torch
 import descent.distributed as dist
 from descent import nn
+from descent.distributed.global_batch import GlobalBatch
 from descent.nn.parallel import DistributedDataParallel, SyncBatchNorm
 from descent.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -141,6 +143,34 @@ def accumulation_and_unused_parameters(dataset, rank: int, world: int) -> None:
         raise AssertionError("an unused parameter went unnoticed")
 
 
+def global_batch_matches_one_process(dataset, world: int) -> float:
+    """GlobalBatch (what `descent train --ranks N` runs): every rank reads the same global
+    batches; N ranks give one process's parameters, for shares of any size, a batch
+    smaller than the ranks (computed whole by each) and BatchNorm included."""
+    worst = 0.0
+    cases = ((False, "sgd", 3), (False, "sgd", 1), (True, "adam", 4), (False, "adam", SAMPLES))
+    for batchnorm, optimizer_name, batch in cases:
+        runs = []
+        for shared in (True, False):
+            model = make_model(batchnorm, seed=100)
+            if shared:
+                GlobalBatch(model)
+            optimizer = make_optimizer(optimizer_name, model.parameters())
+            loader = DataLoader(dataset, batch_size=batch, shuffle=True, seed=7)
+            for _, (x, y) in zip(range(STEPS), itertools.cycle(loader)):
+                optimizer.zero_grad()
+                nn.functional.mse_loss(model(x), y).backward()
+                optimizer.step()
+            runs.append(state(model))
+        check_identical_to_rank0(runs[0])
+        for name, want in runs[1].items():
+            case = f"GlobalBatch {name} ({batchnorm=}, {optimizer_name}, {batch=})"
+            np.testing.assert_allclose(runs[0][name], want, RTOL, ATOL, err_msg=case)
+            scale = max(np.abs(want).max() if want.size else 1.0, 1e-12)
+            worst = max(worst, float(np.abs(runs[0][name] - want).max() / scale))
+    return worst
+
+
 def main() -> None:
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -166,6 +196,7 @@ def main() -> None:
                 worst = max(worst, float(np.abs(values[name] - want).max() / max(scale, 1e-12)))
     plain_batchnorm_stays_identical(dataset, rank)
     accumulation_and_unused_parameters(dataset, rank, world)
+    worst = max(worst, global_batch_matches_one_process(dataset, world))
     dist.barrier()
     if rank == 0:
         print(f"equivalence ok: {world} ranks, worst relative difference {worst:.2e}")
