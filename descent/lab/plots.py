@@ -20,10 +20,11 @@ from descent.files import write_atomic
 
 SIZE = (6.4, 3.6)
 DPI = 100
-MARGINS = {"left": 0.8, "right": 0.15, "bottom": 0.6, "top": 0.36}
+MARGINS = {"left": 0.8, "right": 0.15, "bottom": 0.6, "top": 0.36, "top_untitled": 0.15}
 """Inches around a row of panels: room for an axis label and tick labels of about six
-characters. Fixed, because measuring the labels first (`tight_layout`) costs about as much
-as drawing the figure; `png_bytes` falls back to it when a label would not fit."""
+characters, and for a title on top if a panel has one. Fixed, because measuring the labels
+first (`tight_layout`) costs about as much as drawing the figure; `png_bytes` falls back to
+it when a label would not fit."""
 
 
 def set_margins(figure: Figure, gap: float = 0.85) -> None:
@@ -32,8 +33,10 @@ def set_margins(figure: Figure, gap: float = 0.85) -> None:
     width, height = figure.get_size_inches()
     panels = len(figure.axes)
     panel_width = (width - MARGINS["left"] - MARGINS["right"] - gap * (panels - 1)) / panels
+    titled = any(ax.get_title() for ax in figure.axes)
+    top = MARGINS["top"] if titled else MARGINS["top_untitled"]
     figure.subplots_adjust(left=MARGINS["left"] / width, right=1 - MARGINS["right"] / width,
-                           bottom=MARGINS["bottom"] / height, top=1 - MARGINS["top"] / height,
+                           bottom=MARGINS["bottom"] / height, top=1 - top / height,
                            wspace=gap / panel_width)  # fmt: skip
 
 
