@@ -1,0 +1,168 @@
+"""conv2d's chunked path (ops/conv_fast.py) against the whole-batch path and torch, and its
+compiled col2im against the NumPy loop over kernel taps."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import descent as dc
+from descent import jit
+from descent.ops import conv, conv_fast
+
+# (name, x shape, weight shape, stride, padding, dilation, groups): odd sizes throughout
+CASES = [
+    ("plain", (3, 3, 7, 5), (4, 3, 3, 3), 1, 0, 1, 1),
+    ("batch 1, padding", (1, 2, 6, 9), (5, 2, 3, 2), 1, (1, 2), 1, 1),
+    ("stride and dilation", (5, 2, 11, 9), (3, 2, 3, 3), (2, 3), 1, (2, 1), 1),
+    ("stride larger than kernel", (4, 3, 9, 9), (2, 3, 2, 2), 3, 1, 1, 1),
+    ("groups", (3, 6, 7, 7), (4, 3, 3, 3), 1, 1, 1, 2),
+    ("depthwise", (2, 3, 5, 6), (3, 1, 3, 3), 1, 1, 1, 3),
+    ("LeNet conv2 shape, small batch", (3, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),
+    ("1x1", (3, 4, 5, 5), (2, 4, 1, 1), 1, 0, 1, 1),
+]
+
+
+@pytest.fixture
+def chunked(monkeypatch):
+    """Every conv2d runs in chunks of one sample (the most chunk boundaries)."""
+    monkeypatch.setattr(conv, "runs_in_chunks", lambda *args: True)
+    monkeypatch.setattr(conv_fast, "CHUNK_BYTES", 1)
+
+
+def run_conv(arrays, needs, options, dtype="float64"):
+    """conv2d's output and gradients (None where not asked) under upstream gradient ones."""
+    tensors = [dc.tensor(a, dtype=dtype, requires_grad=r) for a, r in zip(arrays, needs)]
+    out = dc.nn.functional.conv2d(*tensors, *options)
+    upstream = np.random.default_rng(7).standard_normal(out.shape)
+    out.backward(dc.tensor(upstream, dtype=dtype))
+    return [out.detach().numpy()] + [t.grad.numpy() if t.requires_grad else None for t in tensors]
+
+
+def torch_conv(arrays, needs, options):
+    tensors = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, needs)]
+    out = F.conv2d(*tensors, *options)
+    upstream = np.random.default_rng(7).standard_normal(out.shape)
+    out.backward(torch.from_numpy(upstream))
+    return [out.detach().numpy()] + [t.grad.numpy() if r else None for t, r in zip(tensors, needs)]
+
+
+def case_arrays(case, seed=0):
+    _, x_shape, w_shape, *options = case
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+    return arrays + [rng.standard_normal(w_shape[0])], tuple(options)
+
+
+def assert_all_close(mine, theirs, rtol=1e-10, atol=1e-12):
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        if b is None:
+            assert a is None, f"result {i} computed a gradient no one asked for"
+            continue
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"result {i}")
+
+
+@pytest.mark.parametrize("needs", [(True, True, True), (False, True, True), (True, False, False)])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_chunked_path_matches_torch(case, needs, chunked):
+    arrays, options = case_arrays(case)
+    assert_all_close(run_conv(arrays, needs, options), torch_conv(arrays, needs, options))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_chunked_path_equals_the_whole_batch_path(case, monkeypatch):
+    arrays, options = case_arrays(case, seed=1)
+    needs = (True, True, True)
+    whole = run_conv(arrays, needs, options)
+    monkeypatch.setattr(conv, "runs_in_chunks", lambda *args: True)
+    for chunk_bytes in (1, 5000, 1 << 30):  # one sample a chunk, a few, the whole batch
+        monkeypatch.setattr(conv_fast, "CHUNK_BYTES", chunk_bytes)
+        assert_all_close(run_conv(arrays, needs, options), whole)
+
+
+def test_chunked_float32_matches_torch(chunked):
+    arrays, options = case_arrays(CASES[6], seed=2)
+    arrays = [a.astype(np.float32) for a in arrays]
+    mine = run_conv(arrays, (True, True, True), options, dtype="float32")
+    assert all(a.dtype == np.float32 for a in mine)
+    assert_all_close(mine, torch_conv(arrays, (True, True, True), options), 1e-4, 1e-4)
+
+
+def test_chunked_conv1d_matches_torch(chunked):
+    rng = np.random.default_rng(3)
+    x, w, b = (
+        rng.standard_normal((5, 3, 41)),
+        rng.standard_normal((4, 3, 5)),
+        rng.standard_normal(4),
+    )
+    ours = [dc.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out, expected = dc.nn.functional.conv1d(*ours, padding=2), F.conv1d(*theirs, padding=2)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-10)
+    for mine, reference in zip(ours, theirs):
+        np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), rtol=1e-10)
+
+
+def test_chunked_path_catches_an_input_changed_before_backward(chunked):
+    x = dc.randn(2, 2, 5, 5, requires_grad=True)
+    weight = dc.randn(3, 2, 3, 3, requires_grad=True)
+    inside = x * 1.0
+    out = dc.nn.functional.conv2d(inside, weight)
+    with dc.no_grad():
+        inside.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 4),
+    channels=st.integers(1, 3),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    jit_on=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_col2im_kernel_equals_the_loop_over_taps(
+    n, channels, size, kernel, stride, padding, dilation, jit_on, seed
+):
+    """conv_fast.col2im, compiled or not, adds each column gradient onto the pixel its
+    window read, as a plain loop over every index says."""
+    for axis in (0, 1):
+        assume(dilation[axis] * (kernel[axis] - 1) + 1 <= size[axis] + 2 * padding[axis])
+    rng = np.random.default_rng(seed)
+    padded_shape = (n + 1, channels, size[0] + 2 * padding[0], size[1] + 2 * padding[1])
+    out_size = conv.output_size("test", padded_shape, kernel, stride, (0, 0), dilation)
+    grad_cols = rng.standard_normal((channels, *kernel, n, *out_size))
+    expected = np.zeros(padded_shape)
+    for c, i, j, b, y, x in np.ndindex(grad_cols.shape):
+        pixel = (1 + b, c, y * stride[0] + i * dilation[0], x * stride[1] + j * dilation[1])
+        expected[pixel] += grad_cols[c, i, j, b, y, x]
+    grad_padded = np.zeros(padded_shape)
+    jit.available.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DESCENT_JIT", "1" if jit_on else "0")
+            conv_fast.col2im(grad_cols, 1, stride, dilation, grad_padded)
+    finally:
+        jit.available.cache_clear()
+    np.testing.assert_allclose(grad_padded, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_chunks_go_where_they_pay():
+    """The benchmark's layers: LeNet's and the MNIST example's second convs run in chunks;
+    MNIST's 1 -> 32 channel first one (output larger than its columns) over the batch."""
+    cases = [((128, 6, 14, 14), (16, 6, 5, 5), (10, 10), True),
+             ((64, 32, 26, 26), (64, 32, 3, 3), (24, 24), True),
+             ((64, 1, 28, 28), (32, 1, 3, 3), (26, 26), False),
+             ((2, 3, 6, 5), (4, 3, 3, 3), (4, 3), False)]  # fmt: skip
+    for x_shape, w_shape, out_size, expected in cases:
+        x, weight = np.empty(x_shape, np.float32), np.empty(w_shape, np.float32)
+        assert conv.runs_in_chunks(x, weight, out_size) is expected, (x_shape, w_shape)
