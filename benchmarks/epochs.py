@@ -6,7 +6,9 @@ Workloads, in one process:
   cross-entropy, plain SGD, lr 0.01, no shuffling) over random rows at
   batch 1 (500 rows), 32, 128 and the full batch (10,000 rows), against
   scikit-learn's MLPClassifier doing the same with `partial_fit` (its own
-  initial weights, so the two are timed, not compared);
+  initial weights, so the two are timed, not compared); both read the rows
+  in place (descent through `from_numpy`, as torch code does), neither copies
+  them;
 - fit: `descent.train.fit` for one epoch of the digits data (1,438
   standardized training rows, batch 32, no shuffling, a 64-128-128-10 MLP,
   SGD with lr 0.05, the loss and accuracy logged), against the same loop
@@ -60,7 +62,8 @@ def mlp_epoch_steps(batch: int, rows: int, seed: int) -> dict[str, Step]:
 
     def descent_epoch():
         for start in range(0, rows, batch):
-            inputs, labels = dc.tensor(x[start : start + batch]), y[start : start + batch]
+            # the rows as they are, as partial_fit takes them (torch code: torch.from_numpy)
+            inputs, labels = dc.from_numpy(x[start : start + batch]), y[start : start + batch]
             optimizer.zero_grad()
             loss = cross_entropy(model(inputs), labels)
             loss.backward()

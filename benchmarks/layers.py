@@ -12,7 +12,10 @@ Workloads, each run by both libraries in one process on the same numbers:
   gradients filled in beforehand; only step() is timed. torch runs three
   implementations: its default, which on CPU is the for-loop over parameters
   (torch picks foreach only on accelerators), foreach=True and fused=True;
-  descent is held to the fastest;
+  descent is held to the fastest. descent takes its fused path here (one
+  compiled pass per parameter, on one thread: descent.optim.kernels); the
+  bound beside it, "NumPy reference path", is the same optimizer with the
+  fused path off (as under DESCENT_JIT=0): the before and after in one run;
 - conv1d and conv_transpose2d: forward + backward of nn.Conv1d(64, 64, 5,
   padding=2) on (32, 64, 256) sequences and of nn.ConvTranspose2d(64, 32, 4,
   stride=2, padding=1) (a DCGAN upsampling step) on (16, 64, 16, 16) images,
@@ -86,10 +89,13 @@ def optimizer_steps(name: str, seed: int, **options) -> dict[str, Step]:
     values = [rng.uniform(-0.05, 0.05, shape).astype(np.float32) for shape in shapes]
     grads = [rng.standard_normal(shape, dtype=np.float32) * 0.01 for shape in shapes]
 
-    params = [dc.nn.Parameter(v.copy()) for v in values]
-    for p, g in zip(params, grads):
-        p.grad = g.copy()
-    steps = {DESCENT: just_step(getattr(dc.optim, name)(params, **options), params)}
+    steps = {}
+    for label, fused in ((DESCENT, True), (f"{harness.BOUND} reference path", False)):
+        params = [dc.nn.Parameter(v.copy()) for v in values]
+        for p, g in zip(params, grads):
+            p.grad = g.copy()
+        optimizer = getattr(dc.optim, name)(params, **options)
+        steps[label] = just_step(optimizer, params, fused)
     for label, implementation in TORCH_IMPLEMENTATIONS.items():
         theirs = [torch.nn.Parameter(torch.tensor(v)) for v in values]
         for p, g in zip(theirs, grads):
@@ -141,8 +147,11 @@ def layer_step(lib, layer, x: np.ndarray, upstream: np.ndarray) -> Step:
     return step
 
 
-def just_step(optimizer, params: list) -> Step:
-    """optimizer.step() alone; the parameters are returned for the agreement check."""
+def just_step(optimizer, params: list, fused: bool = True) -> Step:
+    """optimizer.step() alone; the parameters are returned for the agreement check. A
+    descent optimizer with `fused` False runs its NumPy reference path."""
+    if not fused:
+        optimizer.fused_path = lambda: False
 
     def step():
         optimizer.step()
