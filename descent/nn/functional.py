@@ -156,7 +156,8 @@ def _dropout(name, x: Tensor, p, training, inplace, mask_shape, generator) -> Te
     else:
         rng = generator if generator is not None else default_generator()
         keep = rng.random(mask_shape, dtype=np.float32) >= p
-        scale = wrap((keep / (1 - p)).astype(x.dtype, copy=False))
+        # 1 / (1 - p) rounded once to x's dtype, then one pass: no float64 mask on the way
+        scale = wrap(np.multiply(keep, x.dtype.type(1 / (1 - p)), dtype=x.dtype))
     return x.mul_(scale) if inplace else x * scale
 
 
