@@ -186,8 +186,8 @@ PROGRESS = click.option("--progress/--no-progress", default=True, show_default=T
                         help="Show a progress bar (on a terminal).")  # fmt: skip
 
 RANKS = click.option("--ranks", type=click.IntRange(min=1), metavar="N",
-                     help="Run as N MPI processes on this machine (mpiexec, one BLAS thread "
-                          "each); --batch-size stays the global batch, so the numbers are one "
+                     help="Run as N MPI processes on this machine (mpiexec; they share the "
+                          "cores); --batch-size stays the global batch, so the numbers are one "
                           "process's. Across machines: mpiexec --hostfile hosts -n N descent "
                           "... Needs the mpi extra: pip install \"descent[mpi]\".")  # fmt: skip
 
@@ -217,9 +217,9 @@ def _argv() -> list[str]:
 
 
 def _run_ranked(world, job, *args, **kwargs):
-    """`_run_job` on one of several ranks: a rank that fails alone ends the whole job (the
-    others would wait for it forever); divergence, which every rank meets at the same step,
-    ends each one normally, so rank 0 can write its report."""
+    """`_run_job` for a command that may run over ranks. A rank that fails alone ends the
+    whole job (the others would wait for it forever); divergence, which every rank meets at
+    the same step, ends each one normally, so that rank 0 can write its report."""
     from descent import backend
     from descent.distributed.global_batch import ReplicasDiverged
     from descent.train import TrainingDiverged
@@ -254,7 +254,7 @@ def train(config_path, progress, ranks, check_every, **flags) -> None:
 
 
 SCALING = ("scale_lr", "warmup_epochs")
-"""Settings for a run over MPI ranks: train's and resume's alone."""
+"""Settings of a run over MPI ranks, train's alone (a resumed run keeps its own)."""
 
 NOT_LR_FIND = ("lr", "epochs", "schedule", "gamma", "step_size", "early_stopping", "guard",
                "clip_grad_norm", *SCALING)  # fmt: skip
