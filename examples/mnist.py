@@ -194,7 +194,7 @@ def parse_args(argv=None):
         metavar="DIR",
         help="a folder with MNIST's IDX files (default: the enlarged digits)",
     )
-    return parser.parse_args(argv)  # fmt: skip
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
@@ -205,8 +205,7 @@ def main(argv=None) -> dict:
 
     dataset1, dataset2 = datasets(args)
     # The example shuffles only on an accelerator; shuffling here too trains better.
-    train_loader = torch.utils.data.DataLoader(dataset1, batch_size=args.batch_size,
-                                               shuffle=True)  # fmt: skip
+    train_loader = torch.utils.data.DataLoader(dataset1, batch_size=args.batch_size, shuffle=True)
     test_loader = torch.utils.data.DataLoader(dataset2, batch_size=args.test_batch_size)
 
     model = Net().to(device)
