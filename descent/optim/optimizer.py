@@ -152,11 +152,13 @@ class Optimizer:
     scalar_fields: tuple[str, ...] = ("step",)
     """State fields that are one number per parameter (0-d tensors), not arrays like it."""
 
-    fused_min_elements: int = 100_000
+    fused_min_elements: int = 500_000
     """Below this many parameter elements in all, steps stay on the NumPy path and never
-    import numba: its import (0.45 s) must pay back within a few thousand steps. Adam's
-    kernel saved 0.9 us per thousand elements a step (1.68 ms against 0.37 ms on 1M), so
-    here it does; SGD, with fewer passes to save, sets its own."""
+    import numba. The first fused step of a process costs about 1 s (numba's import and
+    set-up, with its kernels cached on disk), which must pay back within a short run:
+    Adam's kernel saves 1.3 us per thousand elements a step (1.68 ms against 0.37 ms on
+    1M, one thread), so from here in about 1,500 steps. SGD, with fewer passes to save,
+    sets its own."""
 
     option_ranges: Mapping[str, Range] = {}
     """The values each checked option accepts; the defaults and every group are checked."""
