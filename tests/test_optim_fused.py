@@ -12,7 +12,7 @@ from test_optim import CASES, IDS, TRAJECTORY_LR, assert_close_to_torch, train_d
 import descent as dc
 from descent import jit, optim
 
-FUSED = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+FUSED = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax")
 FUSED_CASES = [case for case in CASES if case[1] in FUSED]
 FUSED_IDS = [id_ for id_, case in zip(IDS, CASES) if case[1] in FUSED]
 SHAPES = [(37, 11), (5,), (1,), (3, 4, 5), (0,), (2, 3)]
@@ -116,7 +116,7 @@ def test_fused_float32_steps_match_torchs_fused_step(name, fused):
     start = rng.standard_normal((33, 7)).astype(np.float32)
     ours = dc.nn.Parameter(dc.tensor(start))
     theirs = torch.nn.Parameter(torch.tensor(start))
-    options = {"lr": 0.01, "weight_decay": 0.01}
+    options = {"lr": 1.0 if name == "Adadelta" else 0.01, "weight_decay": 0.01}
     options.update({"SGD": {"momentum": 0.9, "nesterov": True}, "Adam": {"amsgrad": True}}.get(
         name, {}))  # fmt: skip
     implementation = {"fused": True} if name in ("SGD", "Adam", "AdamW", "Adagrad") else {}
@@ -158,7 +158,7 @@ def test_only_large_models_take_the_compiled_path(monkeypatch):
     large = dc.nn.Linear(1000, optim.Optimizer.fused_min_elements // 1000)
     larger = dc.nn.Linear(1000, optim.SGD.fused_min_elements // 1000)
     assert not optim.Adam(small.parameters()).fused_path()
-    assert not optim.Adadelta(large.parameters()).fused_path()  # no kernel for its rule
+    assert not optim.NAdam(large.parameters()).fused_path()  # no kernel for its rule
     assert optim.Adam(large.parameters()).fused_path() == jit.available()
     assert not optim.SGD(large.parameters(), momentum=0.9).fused_path()
     assert optim.SGD(larger.parameters(), momentum=0.9).fused_path() == jit.available()

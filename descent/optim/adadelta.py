@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, Range
+from descent.optim import kernels
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, Range, flat
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -81,3 +82,14 @@ class Adadelta(Optimizer):
         # w = w - lr * d
         d *= group["lr"]
         param -= d
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        arrays = flat(param, grad, state["square_avg"]._data, state["acc_delta"]._data)
+        if arrays is None:
+            return False
+        rho = group["rho"]
+        scalars = [rho, 1 - rho, group["eps"], group["weight_decay"], group["lr"]]
+        kernels.adadelta(*arrays, np.array(scalars, param.dtype), group["maximize"])
+        return True

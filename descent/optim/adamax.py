@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import ADAM_RANGES, Optimizer
+from descent.optim import kernels
+from descent.optim.optimizer import ADAM_RANGES, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -69,3 +70,15 @@ class Adamax(Optimizer):
         np.multiply(m, group["lr"] / (1 - beta1**t), out=tmp)
         tmp /= u
         param -= tmp
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        arrays = flat(param, grad, state["exp_avg"]._data, state["exp_inf"]._data)
+        if arrays is None:
+            return False
+        (beta1, beta2), t = group["betas"], state["step"]._data.item()
+        scalars = [1 - beta1, beta2, group["eps"], group["weight_decay"],
+                   group["lr"] / (1 - beta1**t)]  # fmt: skip
+        kernels.adamax(*arrays, np.array(scalars, param.dtype), group["maximize"])
+        return True

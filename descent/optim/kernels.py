@@ -115,3 +115,43 @@ def adagrad(param, grad, s, eps, weight_decay, step_size, maximize):
         si = s[i] + g * g
         s[i] = si
         param[i] = param[i] - g / (math.sqrt(si) + eps) * step_size
+
+
+@jit.kernel(error_model="numpy")
+def adadelta(param, grad, v, u, scalars, maximize):
+    """g = grad + wd * w;  v = rho * v + (1 - rho) * g * g;
+    d = sqrt(u + eps) / sqrt(v + eps) * g;  u = rho * u + (1 - rho) * d * d;  w = w - lr * d.
+
+    `scalars` is (rho, one_minus_rho, eps, weight_decay, lr).
+    """
+    rho, one_minus_rho, eps = scalars[0], scalars[1], scalars[2]
+    weight_decay, lr = scalars[3], scalars[4]
+    for i in range(param.size):
+        g = -grad[i] if maximize else grad[i]
+        if weight_decay != 0:
+            g = param[i] * weight_decay + g
+        vi = v[i] * rho + g * one_minus_rho * g
+        v[i] = vi
+        d = math.sqrt(u[i] + eps) / math.sqrt(vi + eps) * g
+        u[i] = u[i] * rho + d * one_minus_rho * d
+        param[i] = param[i] - d * lr
+
+
+@jit.kernel(error_model="numpy")
+def adamax(param, grad, m, u, scalars, maximize):
+    """g = grad + wd * w;  m += (1 - beta1) * (g - m);  u = max(beta2 * u, |g| + eps);
+    w = w - step_size * m / u.
+
+    `scalars` is (one_minus_beta1, beta2, eps, weight_decay, step_size).
+    """
+    one_minus_beta1, beta2, eps = scalars[0], scalars[1], scalars[2]
+    weight_decay, step_size = scalars[3], scalars[4]
+    for i in range(param.size):
+        g = -grad[i] if maximize else grad[i]
+        if weight_decay != 0:
+            g = param[i] * weight_decay + g
+        mi = m[i] + (g - m[i]) * one_minus_beta1
+        m[i] = mi
+        ui = max(u[i] * beta2, abs(g) + eps)
+        u[i] = ui
+        param[i] = param[i] - mi * step_size / ui
