@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from test_optim import CASES, IDS, TRAJECTORY_LR, assert_close_to_torch, train_descent, train_torch
+from test_optim_more import test_a_state_dict_from_torch_continues_torchs_run as continues_torch
 
 import descent as dc
 from descent import jit, optim
@@ -108,6 +109,11 @@ def test_fused_trajectory_matches_torch(case, fused):
     theirs = train_torch(lambda ps: getattr(torch.optim, name)(ps, **options), 200, sign)
     assert optimizer.fused_path()
     assert_close_to_torch(ours, theirs)
+
+
+@pytest.mark.parametrize("case", FUSED_CASES, ids=FUSED_IDS)
+def test_a_state_dict_from_torch_continues_on_the_fused_path(case, fused):
+    continues_torch(case)
 
 
 @pytest.mark.parametrize("name", FUSED)
