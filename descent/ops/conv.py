@@ -103,10 +103,10 @@ class Conv2d(Function):
         self.w2 = weight.reshape(groups, c_out // groups, -1)
         self.geometry = (weight.shape[2:], stride, dilation, out_size)
         padded = pad_hw(x, padding)
-        self.chunked = runs_in_chunks(x, weight, out_size)
+        self.chunked = runs_in_chunks(x, weight, stride, out_size)
         if self.chunked:
-            self.padded = padded
-            out = conv_fast.forward(padded, self.w2, self.geometry)
+            self.padded = array_module(x).ascontiguousarray(padded)
+            out = conv_fast.forward(self.padded, self.w2, self.geometry)
         else:
             self.cols = columns(padded, *self.geometry, groups)
             out = array_module(x).matmul(self.w2, self.cols)  # one matmul per sample and group
@@ -120,10 +120,10 @@ class Conv2d(Function):
         return out
 
     def backward(self, grad):
-        g = grad.reshape(grad.shape[0], *self.w2.shape[:2], -1)  # (N, G, C_out / G, P)
         if self.chunked:
-            grad_x, grad_weight = self._chunked_grads(g)
+            grad_x, grad_weight = self._chunked_grads(grad)
         else:
+            g = grad.reshape(grad.shape[0], *self.w2.shape[:2], -1)  # (N, G, C_out / G, P)
             grad_x = self._input_grad(g) if self.needs_grad[0] else None
             grad_weight = (
                 weight_grad(self.cols, g, self.geometry[0]) if self.needs_grad[1] else None
@@ -135,7 +135,8 @@ class Conv2d(Function):
         return col2im(self.w2, g, self.x_shape, self.padded_shape, *self.geometry[:3],
                       self.padding, self.geometry[3])  # fmt: skip
 
-    def _chunked_grads(self, g):
+    def _chunked_grads(self, grad):
+        g = grad.reshape(grad.shape[0], *self.w2.shape[:2], *grad.shape[2:])
         grad_x = grad_padded = None
         if self.needs_grad[0]:
             grad_padded = array_module(g).zeros(self.padded_shape, dtype=g.dtype)
@@ -152,13 +153,15 @@ CHUNKED_MIN_WORK = 1 << 20
 whole batch's columns fit in cache anyway and the chunks' extra calls cost more."""
 
 
-def runs_in_chunks(x, weight, out_size) -> bool:
-    """Whether conv_fast runs this convolution: enough work, and no more output channels than
-    rows in the columns (C_in / G * kH * kW). conv_fast moves each chunk's output through a
-    transposing copy, which costs more than it saves when the output is the larger: on
-    MNIST's 1 -> 32 channel 3x3 layer it took 1.5x the whole-batch path's time."""
+def runs_in_chunks(x, weight, stride, out_size) -> bool:
+    """Whether conv_fast runs this convolution: stride 1, enough work, and no more output
+    channels than rows in the columns (C_in / G * kH * kW). conv_fast moves each chunk's
+    output through a transposing copy, which costs more than it saves when the output is the
+    larger: on MNIST's 1 -> 32 channel 3x3 layer it took 1.5x the whole-batch path's time."""
     multiply_adds = x.shape[0] * weight.size * out_size[0] * out_size[1]
-    return multiply_adds >= CHUNKED_MIN_WORK and weight.shape[0] <= weight[0].size
+    return (
+        stride == (1, 1) and multiply_adds >= CHUNKED_MIN_WORK and weight.shape[0] <= weight[0].size
+    )
 
 
 def columns(padded, kernel, stride, dilation, out_size, groups):

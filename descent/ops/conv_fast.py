@@ -1,29 +1,37 @@
-"""conv2d in chunks of the batch: the columns of a few samples at a time, side by side in one
+"""conv2d at stride 1 in chunks of the batch: the columns of a few samples at a time, in one
 small buffer, each chunk one matmul while its columns are still in cache.
 
-ops/conv.py's whole-batch path copies the columns of the whole batch at once, (N, K, P) for
-K = C * kH * kW and P = H_out * W_out: tens of megabytes written to fresh memory (page
-faults on every step) and read back, and it multiplies them one sample at a time, N small
-matmuls where one large one runs faster. Here a chunk of n samples is laid out as one
-(K, n * P) matrix (Caffe's layout, batch inside the columns) in a buffer of about
-`CHUNK_BYTES`, so that each of forward, weight gradient and column gradient is a single
-matmul per chunk and group:
+ops/conv.py's whole-batch path copies the columns of the whole batch at once: tens of
+megabytes written to fresh memory (page faults on every step) and read back, by a strided
+copy whose innermost run is one output row, and it multiplies them one sample at a time.
+Here two things change.
+
+Columns at the padded width. Output pixels are indexed by (row, column) of the padded input,
+t = y * W_p + x, keeping the W_p - W_out columns past each output row as padding: then the
+input pixel that kernel tap (i, j) reads for output t is padded[i * dH * W_p + j * dW + t],
+so each tap's columns for one sample and channel are one contiguous run of the input, read
+in one piece. The matmuls do W_p / W_out more work (1.08x on 26x26, 1.4x on LeNet's 14x14),
+the copy is several times faster, and the extra outputs are dropped.
+
+Chunks with the batch inside the columns (Caffe's layout). n samples' columns are one
+(K, n * P) matrix, K = C * kH * kW and P = H_out * W_p, in a buffer of about
+`CHUNK_BYTES`, so that each of forward, weight gradient and column gradient is one matmul
+per chunk and group:
 
     out[:, chunk]  = W2 @ cols                    (C_out, n * P)
-    grad_W2       += g[:, chunk] @ cols^T         (C_out, K)
-    grad_cols      = W2^T @ g[:, chunk]           (K, n * P), then col2im per kernel tap
+    grad_W2       += g[:, chunk] @ cols^T         (C_out, K), g zero past each output row
+    grad_cols      = W2^T @ g[:, chunk]           (K, n * P), then col2im
 
-The outputs and output gradients are NCHW, so each chunk's (C_out, n * P) block is
-transposed on its way out or in: one copy of an output-sized chunk, cheap next to the
-columns where C_out <= K (ops.conv.runs_in_chunks). Backward rebuilds each chunk's columns
-rather than keeping the whole batch's.
-
+Outputs and output gradients are NCHW, so each chunk's (C_out, n * P) block goes through
+one transposing copy on its way out or in, cheap next to the columns where C_out <= K
+(ops.conv.runs_in_chunks). Backward rebuilds each chunk's columns rather than keeping them.
 col2im runs compiled (conv_kernels) where jit.available(), else as NumPy's loop over kernel
-taps, the reference. im2col stays NumPy's strided copy: a compiled copy loop measured 1.7x
-slower than it on LeNet's second layer.
+taps, the reference that tests compare it with.
 """
 
 from __future__ import annotations
+
+import threading
 
 from descent import jit
 from descent.backend import array_module
@@ -31,7 +39,7 @@ from descent.backend import array_module
 CHUNK_BYTES = 1 << 20
 """The columns buffer's size: near a core's L2 cache, so that the matmul reads back what the
 copy just wrote (256 KB to 4 MB measured within noise of each other, the whole batch at
-once 1.5x slower on a 64 -> 64 channel layer)."""
+once 1.5x slower on a 32 -> 64 channel layer)."""
 
 
 def windows(
@@ -50,19 +58,44 @@ def windows(
     )
 
 
-class Chunks:
-    """The chunks of a batch whose windows (N, C, kH, kW, H_out, W_out) are `windows`, and
-    the two buffers each chunk reuses: its columns and an output-sized block."""
+_workspaces = threading.local()
 
-    def __init__(self, windows, groups: int, c_out: int):
-        xp = array_module(windows)
-        n, c, kh, kw, ho, wo = windows.shape
-        self.windows, self.groups, self.c_out, self.batch = windows, groups, c_out, n
-        self.rows, self.pixels = c * kh * kw, ho * wo  # K over all groups, and P
-        self.size = max(1, min(n, CHUNK_BYTES // (self.rows * self.pixels * windows.itemsize)))
+
+def workspace(name: str, size: int, like):
+    """A flat buffer of `size` elements of like's dtype, kept between calls (per thread and
+    name) and grown as needed: a fresh megabyte per call page-faults in every step, and
+    measured a third of a LeNet layer's forward. It holds what the last call left."""
+    xp, key = array_module(like), (name, like.dtype.str)
+    buffers = getattr(_workspaces, "buffers", None)
+    if buffers is None:
+        buffers = _workspaces.buffers = {}
+    buffer = buffers.get(key)
+    if buffer is None or buffer.size < size or array_module(buffer) is not xp:
+        buffer = buffers[key] = xp.empty(size, dtype=like.dtype)
+    return buffer[:size]
+
+
+class Chunks:
+    """A stride-1 convolution's chunks of samples and the two buffers each chunk reuses: its
+    columns, (C, kH, kW, n, P), and an output-sized block, (G, C_out / G, n, P). `padded`
+    is the padded input, w2 the weight as (G, C_out / G, K / G), `geometry` (kernel, stride,
+    dilation, out_size)."""
+
+    def __init__(self, padded, w2, geometry: tuple):
+        dtype = padded.dtype
+        n, c, _, width = padded.shape
+        kernel, _, self.dilation, out_size = geometry
+        self.kernel, self.out_size = kernel, out_size
+        groups, c_group = w2.shape[:2]
+        self.channels, self.width, self.batch = c, width, n
+        self.groups, self.c_out = groups, groups * c_group
+        self.pixels = out_size[0] * width  # P: output rows at the padded width
+        self.run = (out_size[0] - 1) * width + out_size[1]  # the part of P each tap reads
+        self.rows = c * kernel[0] * kernel[1]  # K over all groups
+        self.size = max(1, min(n, CHUNK_BYTES // (self.rows * self.pixels * dtype.itemsize)))
         # flat, so that every chunk's block is contiguous, the last and shorter one too
-        self._cols = xp.empty(self.rows * self.size * self.pixels, dtype=windows.dtype)
-        self._outs = xp.empty(c_out * self.size * self.pixels, dtype=windows.dtype)
+        self._cols = workspace("columns", self.rows * self.size * self.pixels, padded)
+        self._outs = workspace("outputs", self.c_out * self.size * self.pixels, padded)
 
     def __iter__(self):
         """(start, stop) of consecutive chunks covering the batch."""
@@ -70,79 +103,93 @@ class Chunks:
             yield start, min(self.batch, start + self.size)
 
     def cols(self, n: int):
-        """The columns buffer for n samples, (C, kH, kW, n, H_out, W_out)."""
-        c, kh, kw, ho, wo = self.windows.shape[1:]
-        return self._cols[: self.rows * n * self.pixels].reshape(c, kh, kw, n, ho, wo)
+        """The columns buffer for n samples, (C, kH, kW, n, P)."""
+        shape = (self.channels, *self.kernel, n, self.pixels)
+        return self._cols[: self.rows * n * self.pixels].reshape(shape)
 
     def outs(self, n: int):
         """The output-sized buffer for n samples, (G, C_out / G, n, P)."""
         shape = (self.groups, self.c_out // self.groups, n, self.pixels)
         return self._outs[: self.c_out * n * self.pixels].reshape(shape)
 
-    def columns(self, start: int, stop: int):
-        """The columns of samples [start, stop), copied into the buffer, (C, kH, kW, n,
-        H_out, W_out)."""
+    def matrix(self, block):
+        """A (C or C_out, ..., n, P) block as (G, rows / G, n * P), one matrix per group."""
+        return block.reshape(self.groups, -1, block.shape[-2] * self.pixels)
+
+    def runs(self, padded, start: int, stop: int, writeable=False):
+        """The (C, kH, kW, n, run) view of samples [start, stop) of a contiguous padded array:
+        [c, i, j, b, t] is the pixel tap (i, j) reads for output t of sample start + b."""
+        sn, sc, sy, sx = padded.strides
+        (dh, dw), part = self.dilation, padded[start:stop]
+        return array_module(padded).lib.stride_tricks.as_strided(
+            part,
+            shape=(self.channels, *self.kernel, stop - start, self.run),
+            strides=(sc, sy * dh, sx * dw, sn, sx),
+            writeable=writeable,
+        )
+
+    def columns(self, padded, start: int, stop: int):
+        """The columns of samples [start, stop), copied into the buffer, (C, kH, kW, n, P)."""
         cols = self.cols(stop - start)
-        array_module(cols).copyto(cols, self.windows[start:stop].transpose(1, 2, 3, 0, 4, 5))
+        array_module(cols).copyto(cols[..., : self.run], self.runs(padded, start, stop))
+        cols[..., self.run :] = 0  # read by no tap; zeros, not what the workspace held
         return cols
+
+    def at_output_size(self, block):
+        """A (..., n, P) block's real outputs, (..., n, H_out, W_out): a view."""
+        return block.reshape(*block.shape[:-1], self.out_size[0], self.width)[
+            ..., : self.out_size[1]
+        ]
 
 
 def forward(padded, w2, geometry: tuple):
-    """The convolution (no bias) of a padded input (N, C, H_p, W_p) with w2, the weight as
-    (G, C_out / G, K / G), as (N, G, C_out / G, P). `geometry` is (kernel, stride,
-    dilation, out_size)."""
+    """The convolution (no bias) of a contiguous padded input (N, C, H_p, W_p) with w2, the
+    weight as (G, C_out / G, K / G), as (N, G, C_out / G, H_out, W_out). `geometry` is
+    (kernel, stride, dilation, out_size), at stride 1."""
     xp = array_module(padded)
-    groups, c_group = w2.shape[:2]
-    chunks = Chunks(windows(padded, *geometry), groups, groups * c_group)
-    out = xp.empty((chunks.batch, groups, c_group, chunks.pixels), dtype=padded.dtype)
+    chunks = Chunks(padded, w2, geometry)
+    out = xp.empty((chunks.batch, *w2.shape[:2], *chunks.out_size), dtype=padded.dtype)
     for start, stop in chunks:
-        n = stop - start
-        cols = chunks.columns(start, stop).reshape(groups, -1, n * chunks.pixels)
-        block = chunks.outs(n)
-        xp.matmul(w2, cols, out=block.reshape(groups, c_group, -1))
-        out[start:stop] = block.transpose(2, 0, 1, 3)
+        block = chunks.outs(stop - start)
+        cols = chunks.columns(padded, start, stop)
+        xp.matmul(w2, chunks.matrix(cols), out=chunks.matrix(block))
+        out[start:stop] = chunks.at_output_size(block).transpose(2, 0, 1, 3, 4)
     return out
 
 
 def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = True):
-    """conv2d's gradients from g, the output's gradient as (N, G, C_out / G, P): the weight's,
-    as (G, C_out / G, K / G), if `weight`, else None; and the input's, added into
-    `grad_padded` (the zeroed gradient of the padded input) if given. `padded` is the
-    padded input, `geometry` (kernel, stride, dilation, out_size)."""
+    """conv2d's gradients from g, the output's gradient as (N, G, C_out / G, H_out, W_out):
+    the weight's, as (G, C_out / G, K / G), if `weight`, else None; and the input's, added
+    into `grad_padded` (the zeroed gradient of the padded input) if given."""
     xp = array_module(g)
-    groups, c_group = w2.shape[:2]
-    stride, dilation = geometry[1:3]
-    chunks = Chunks(windows(padded, *geometry), groups, groups * c_group)
+    chunks = Chunks(padded, w2, geometry)
     grad_w2 = xp.zeros(w2.shape, dtype=g.dtype) if weight else None
     w2_t = w2.swapaxes(1, 2)
     for start, stop in chunks:
         n = stop - start
         g_block = chunks.outs(n)
-        g_block[...] = g[start:stop].transpose(1, 2, 0, 3)
-        g_matrix = g_block.reshape(groups, c_group, -1)
+        g_outputs = chunks.at_output_size(g_block)
+        g_block.reshape(*g_block.shape[:3], -1, chunks.width)[..., chunks.out_size[1] :] = 0
+        g_outputs[...] = g[start:stop].transpose(1, 2, 0, 3, 4)
         if weight:
-            cols = chunks.columns(start, stop).reshape(groups, -1, n * chunks.pixels)
-            grad_w2 += xp.matmul(g_matrix, cols.swapaxes(1, 2))
+            cols = chunks.columns(padded, start, stop)
+            grad_w2 += xp.matmul(chunks.matrix(g_block), chunks.matrix(cols).swapaxes(1, 2))
         if grad_padded is not None:
             grad_cols = chunks.cols(n)
-            xp.matmul(w2_t, g_matrix, out=grad_cols.reshape(groups, -1, n * chunks.pixels))
-            col2im(grad_cols, start, stride, dilation, grad_padded)
+            xp.matmul(w2_t, chunks.matrix(g_block), out=chunks.matrix(grad_cols))
+            col2im(grad_cols[..., : chunks.run], chunks.runs(grad_padded, start, stop, True))
     return grad_w2
 
 
-def col2im(grad_cols, start: int, stride: tuple, dilation: tuple, grad_padded) -> None:
-    """Adds column gradients (C, kH, kW, n, H_out, W_out) onto the pixels of samples start
-    to start + n of grad_padded, the padded input's gradient, that they were read from."""
+def col2im(grad_cols, grad_runs) -> None:
+    """grad_runs += grad_cols, both (C, kH, kW, n, run), where grad_runs is `Chunks.runs`
+    of the padded input's gradient: runs of different taps overlap, so one tap at a time."""
     if jit.available():
         from descent.ops import conv_kernels
 
-        conv_kernels.col2im(grad_cols, start, stride, dilation, grad_padded)
+        conv_kernels.add_taps(grad_cols, grad_runs)
         return
-    kernel, n, out_size = grad_cols.shape[1:3], grad_cols.shape[3], grad_cols.shape[4:]
-    target = grad_padded[start : start + n]
-    grad_windows = windows(target, kernel, stride, dilation, out_size, writeable=True)
-    grad_windows = grad_windows.transpose(1, 2, 3, 0, 4, 5)  # as grad_cols: C, kH, kW, n, ...
     for i in range(grad_cols.shape[1]):
         for j in range(grad_cols.shape[2]):
-            # one tap's windows touch no pixel twice, so += adds every term
-            grad_windows[:, i, j] += grad_cols[:, i, j]
+            # one tap's runs touch no pixel twice, so += adds every term
+            grad_runs[:, i, j] += grad_cols[:, i, j]
