@@ -1,10 +1,14 @@
-"""Time descent's conv2d and pooling against PyTorch's, in one process.
+"""Time descent's conv2d, conv1d and pooling against PyTorch's, in one process.
 
 Workloads (float32, NCHW), each run by both libraries on the same numbers:
 
 - conv2d forward + backward at LeNet's shapes (N=128: 1->6 5x5 padding 2 on
   28x28, whose input needs no gradient, as a first layer; 6->16 5x5 on
-  14x14) and at a ResNet-like one (N=32: 64->64 3x3 padding 1 on 32x32);
+  14x14), at the official PyTorch MNIST example's (N=64: 1->32 3x3 on 28x28,
+  a first layer; 32->64 3x3 on 26x26) and at a ResNet-like one (N=32: 64->64
+  3x3 padding 1 on 32x32);
+- conv1d forward + backward at the shapes of a 1-D CNN for MNIST-1D (N=100,
+  length 40, kernel 5 padding 2: 1->32, a first layer, and 32->32);
 - the same convolutions forward only, under no_grad (inference);
 - max_pool2d and avg_pool2d 2x2 forward + backward on (128, 6, 28, 28).
 
@@ -45,12 +49,17 @@ class Conv:
     kernel: int
     padding: int
     input_grad: bool  # False for a first layer: its input needs no gradient
+    dims: int = 2  # 1 for conv1d: `size` is then the length
 
 
 CONVS = [
     Conv("conv 1->6 5x5 pad 2, 28x28, N=128", 128, 1, 6, 28, 5, 2, input_grad=False),
     Conv("conv 6->16 5x5, 14x14, N=128", 128, 6, 16, 14, 5, 0, input_grad=True),
+    Conv("conv 1->32 3x3, 28x28, N=64", 64, 1, 32, 28, 3, 0, input_grad=False),
+    Conv("conv 32->64 3x3, 26x26, N=64", 64, 32, 64, 26, 3, 0, input_grad=True),
     Conv("conv 64->64 3x3 pad 1, 32x32, N=32", 32, 64, 64, 32, 3, 1, input_grad=True),
+    Conv("conv1d 1->32 k5 pad 2, L=40, N=100", 100, 1, 32, 40, 5, 2, False, dims=1),
+    Conv("conv1d 32->32 k5 pad 2, L=40, N=100", 100, 32, 32, 40, 5, 2, True, dims=1),
 ]
 POOL_SHAPE = (128, 6, 28, 28)
 
@@ -59,19 +68,20 @@ POOL_SHAPE = (128, 6, 28, 28)
 
 
 def conv_steps(conv: Conv, backward: bool, seed: int) -> dict[str, Step]:
-    """One conv2d (with bias) in descent and in torch; with `backward`, also its gradients."""
+    """One conv2d or conv1d (with bias) in descent and in torch; with `backward`, also its
+    gradients."""
     c = conv
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((c.batch, c.in_channels, c.size, c.size), dtype=np.float32)
-    bound = 1.0 / np.sqrt(c.in_channels * c.kernel**2)  # nn.Conv2d's default init range
-    w = rng.uniform(-bound, bound, (c.out_channels, c.in_channels, c.kernel, c.kernel))
+    x = rng.standard_normal((c.batch, c.in_channels) + (c.size,) * c.dims, dtype=np.float32)
+    bound = 1.0 / np.sqrt(c.in_channels * c.kernel**c.dims)  # nn.Conv2d's default init range
+    w = rng.uniform(-bound, bound, (c.out_channels, c.in_channels) + (c.kernel,) * c.dims)
     b = rng.uniform(-bound, bound, c.out_channels)
     w, b = w.astype(np.float32), b.astype(np.float32)
     out_size = c.size + 2 * c.padding - c.kernel + 1
-    g = rng.standard_normal((c.batch, c.out_channels, out_size, out_size), dtype=np.float32)
+    g = rng.standard_normal((c.batch, c.out_channels) + (out_size,) * c.dims, dtype=np.float32)
     return {
         DESCENT: conv_step(dc, conv, backward, (x, w, b), g),
-        "F.conv2d": conv_step(torch, conv, backward, (x, w, b), g),
+        f"F.conv{c.dims}d": conv_step(torch, conv, backward, (x, w, b), g),
     }
 
 
@@ -80,15 +90,15 @@ def conv_step(lib, conv: Conv, backward: bool, arrays: tuple, upstream: np.ndarr
     wants = (backward and conv.input_grad, backward, backward)
     tensors = [lib.tensor(v, requires_grad=r) for v, r in zip(arrays, wants)]
     upstream = lib.tensor(upstream)
-    conv2d = lib.nn.functional.conv2d
+    convolve = getattr(lib.nn.functional, f"conv{conv.dims}d")
 
     def step():
         for t in tensors:
             t.grad = None
         if not backward:
             with lib.no_grad():
-                return conv2d(*tensors, padding=conv.padding)
-        out = conv2d(*tensors, padding=conv.padding)
+                return convolve(*tensors, padding=conv.padding)
+        out = convolve(*tensors, padding=conv.padding)
         out.backward(upstream)
         return [out] + [t.grad for t in tensors if t.requires_grad]
 
