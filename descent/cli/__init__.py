@@ -6,6 +6,7 @@
     data.py         a run's data: read, split by the seed, standardized; new samples alike
     build.py        a run's objects (model, loss, optimizer, loaders, callbacks) from a config
     jobs.py         train, resume, evaluate, predict, lr-find, sharpness, compare
+    ranks.py        the command over MPI ranks: --ranks relaunches under mpiexec; rank 0 writes
     run_folder.py   the folder a run writes, and the names of what it holds
     report.py       the report page and plots, drawn from a run folder's files
 
