@@ -101,6 +101,23 @@ def test_an_empty_history_still_draws():
     assert set(plots.run_figures(empty)) == {"epochs", "loss_per_step", "learning_rate"}
 
 
+def test_log_axes_label_their_ticks_as_plain_text_not_mathtext():
+    figure = plots.step_loss({**HISTORY, "step_loss": [2.0, 0.5, 0.01, 0.001]})
+    (ax,) = figure.axes
+    assert ax.get_yscale() == "log"
+    plots.png_bytes(figure)
+    labels = [label.get_text() for label in ax.get_yticklabels() if label.get_text()]
+    assert "10⁻²" in labels and not any("$" in label for label in labels)
+
+
+def test_log_tick_labels_read_as_matplotlibs_mathtext_ones():
+    labels = plots.LogTickLabels()
+    assert [labels(x) for x in (1e-3, 1.0, 1000.0)] == ["10⁻³", "10⁰", "10³"]
+    assert plots.plain_math(r"$\mathdefault{2\times10^{-1}}$") == "2×10⁻¹"
+    assert plots.plain_math(r"$\mathdefault{-10^{2}}$") == "−10²"
+    assert plots.plain_math("0.5") == "0.5"
+
+
 def drawn_fits(figure):
     canvas = FigureCanvasAgg(figure)
     canvas.draw()

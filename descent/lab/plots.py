@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
+from matplotlib.ticker import LogFormatterSciNotation
 
 from descent.files import write_atomic
 
@@ -49,7 +51,38 @@ def log_scale_if_wide(ax, *series) -> None:
     values = np.concatenate([as_floats(s) for s in series]) if series else np.array([])
     finite = values[np.isfinite(values)]
     if finite.size and (finite > 0).all() and finite.max() / finite.min() > 20:
-        ax.set_yscale("log")
+        log_scale(ax)
+
+
+def log_scale(ax, axis: str = "y") -> None:
+    """A log scale on the axes' `axis` ("x" or "y"), its ticks labelled by `LogTickLabels`."""
+    ax.set(**{f"{axis}scale": "log"})
+    ticks = ax.xaxis if axis == "x" else ax.yaxis
+    ticks.set_major_formatter(LogTickLabels())
+    ticks.set_minor_formatter(LogTickLabels(labelOnlyBase=False))
+
+
+class LogTickLabels(LogFormatterSciNotation):
+    """matplotlib's log-axis tick labels (10⁻², 2×10⁻¹, the same ticks labelled) as plain
+    text with Unicode superscripts: its mathtext parser took a fifth of the time of drawing
+    a run's figures."""
+
+    def __call__(self, x, pos=None) -> str:
+        return plain_math(super().__call__(x, pos))
+
+
+MATHDEFAULT = re.compile(r"\$\\mathdefault\{(.*)\}\$")
+EXPONENT = re.compile(r"\^\{(-?[0-9]+)\}")
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def plain_math(label: str) -> str:
+    """A mathtext tick label as plain text: `$\\mathdefault{2\\times10^{-1}}$` as 2×10⁻¹."""
+    match = MATHDEFAULT.fullmatch(label)
+    if match is None:
+        return label
+    text = EXPONENT.sub(lambda power: power.group(1).translate(SUPERSCRIPTS), match.group(1))
+    return text.replace("\\times", "×").replace("-", "−")  # a minus sign, as mathtext draws
 
 
 def epoch_curves(history: dict) -> Figure:
@@ -155,7 +188,7 @@ def lr_find_curve(result: dict) -> Figure:
         low = min(np.nanmin(smoothed), np.nanmin(np.where(np.isfinite(raw), raw, np.nan)))
         high = np.nanmax(smoothed[: max(3, len(smoothed) // 3)])
         ax.set_ylim(low - 0.05 * abs(low), max(high, low) * 1.5 + 1e-12)
-    ax.set_xscale("log")
+    log_scale(ax, "x")
     ax.set(xlabel="learning rate (log scale)", ylabel="training loss",
            title="learning-rate range test")  # fmt: skip
     ax.legend()
