@@ -31,10 +31,12 @@ taps, the reference that tests compare it with.
 
 from __future__ import annotations
 
+import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from descent import jit
-from descent.backend import array_module
+from descent.backend import array_module, blas_threads
 
 CHUNK_BYTES = 1 << 20
 """The columns buffer's size: near a core's L2 cache, so that the matmul reads back what the
@@ -93,9 +95,7 @@ class Chunks:
         self.run = (out_size[0] - 1) * width + out_size[1]  # the part of P each tap reads
         self.rows = c * kernel[0] * kernel[1]  # K over all groups
         self.size = max(1, min(n, CHUNK_BYTES // (self.rows * self.pixels * dtype.itemsize)))
-        # flat, so that every chunk's block is contiguous, the last and shorter one too
-        self._cols = workspace("columns", self.rows * self.size * self.pixels, padded)
-        self._outs = workspace("outputs", self.c_out * self.size * self.pixels, padded)
+        self.like = padded
 
     def __iter__(self):
         """(start, stop) of consecutive chunks covering the batch."""
@@ -103,14 +103,29 @@ class Chunks:
             yield start, min(self.batch, start + self.size)
 
     def cols(self, n: int):
-        """The columns buffer for n samples, (C, kH, kW, n, P)."""
+        """The calling thread's columns buffer for n samples, (C, kH, kW, n, P)."""
         shape = (self.channels, *self.kernel, n, self.pixels)
-        return self._cols[: self.rows * n * self.pixels].reshape(shape)
+        # flat, so that every chunk's block is contiguous, the last and shorter one too
+        return workspace("columns", self.rows * n * self.pixels, self.like).reshape(shape)
 
     def outs(self, n: int):
-        """The output-sized buffer for n samples, (G, C_out / G, n, P)."""
+        """The calling thread's output-sized buffer for n samples, (G, C_out / G, n, P)."""
         shape = (self.groups, self.c_out // self.groups, n, self.pixels)
-        return self._outs[: self.c_out * n * self.pixels].reshape(shape)
+        return workspace("outputs", self.c_out * n * self.pixels, self.like).reshape(shape)
+
+    def each(self, work) -> list:
+        """[work(start, stop) for each chunk], the chunks spread over as many threads as
+        BLAS runs on, each thread's matmuls on one BLAS thread. Chunks are independent, so
+        no thread waits for another until the end: under load from other processes this
+        held up where BLAS's own threads, meeting at a barrier in every matmul, took 10x
+        longer on a 2-CPU machine; and the copies, single-threaded in NumPy, run in
+        parallel too."""
+        spans = list(self)
+        threads = min(_blas_thread_count(), len(spans))
+        if threads < 2:
+            return [work(start, stop) for start, stop in spans]
+        with blas_threads(1):
+            return list(_pool(threads).map(lambda span: work(*span), spans))
 
     def matrix(self, block):
         """A (C or C_out, ..., n, P) block as (G, rows / G, n * P), one matrix per group."""
@@ -142,6 +157,20 @@ class Chunks:
         ]
 
 
+@functools.cache
+def _blas_thread_count() -> int:
+    """The threads NumPy's BLAS runs on, found once (threadpoolctl's search takes ms)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(counts, default=1)
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="descent-conv")
+
+
 def forward(padded, w2, geometry: tuple):
     """The convolution (no bias) of a contiguous padded input (N, C, H_p, W_p) with w2, the
     weight as (G, C_out / G, K / G), as (N, G, C_out / G, H_out, W_out). `geometry` is
@@ -149,11 +178,14 @@ def forward(padded, w2, geometry: tuple):
     xp = array_module(padded)
     chunks = Chunks(padded, w2, geometry)
     out = xp.empty((chunks.batch, *w2.shape[:2], *chunks.out_size), dtype=padded.dtype)
-    for start, stop in chunks:
+
+    def convolve(start, stop):
         block = chunks.outs(stop - start)
         cols = chunks.columns(padded, start, stop)
         xp.matmul(w2, chunks.matrix(cols), out=chunks.matrix(block))
         out[start:stop] = chunks.at_output_size(block).transpose(2, 0, 1, 3, 4)
+
+    chunks.each(convolve)
     return out
 
 
@@ -163,22 +195,26 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
     into `grad_padded` (the zeroed gradient of the padded input) if given."""
     xp = array_module(g)
     chunks = Chunks(padded, w2, geometry)
-    grad_w2 = xp.zeros(w2.shape, dtype=g.dtype) if weight else None
     w2_t = w2.swapaxes(1, 2)
-    for start, stop in chunks:
-        n = stop - start
+
+    def gradients(start, stop):
+        """This chunk's share of the weight's gradient (None if not asked); its samples'
+        input gradient, added into grad_padded."""
+        n, part = stop - start, None
         g_block = chunks.outs(n)
-        g_outputs = chunks.at_output_size(g_block)
         g_block.reshape(*g_block.shape[:3], -1, chunks.width)[..., chunks.out_size[1] :] = 0
-        g_outputs[...] = g[start:stop].transpose(1, 2, 0, 3, 4)
+        chunks.at_output_size(g_block)[...] = g[start:stop].transpose(1, 2, 0, 3, 4)
         if weight:
             cols = chunks.columns(padded, start, stop)
-            grad_w2 += xp.matmul(chunks.matrix(g_block), chunks.matrix(cols).swapaxes(1, 2))
+            part = xp.matmul(chunks.matrix(g_block), chunks.matrix(cols).swapaxes(1, 2))
         if grad_padded is not None:
             grad_cols = chunks.cols(n)
             xp.matmul(w2_t, chunks.matrix(g_block), out=chunks.matrix(grad_cols))
             col2im(grad_cols[..., : chunks.run], chunks.runs(grad_padded, start, stop, True))
-    return grad_w2
+        return part
+
+    parts = chunks.each(gradients)
+    return sum(parts[1:], parts[0]) if weight else None
 
 
 def col2im(grad_cols, grad_runs) -> None:
