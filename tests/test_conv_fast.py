@@ -87,6 +87,15 @@ def test_chunked_path_equals_the_whole_batch_path(case, monkeypatch):
         assert_all_close(run_conv(arrays, needs, options), whole)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chunks_on_threads_give_the_serial_numbers(threads, chunked, monkeypatch):
+    arrays, options = case_arrays(CASES[4], seed=4)
+    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 1)
+    serial = run_conv(arrays, (True, True, True), options)
+    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: threads)
+    np.testing.assert_equal(run_conv(arrays, (True, True, True), options), serial)
+
+
 def test_chunked_float32_matches_torch(chunked):
     arrays, options = case_arrays(CASES[6], seed=2)
     arrays = [a.astype(np.float32) for a in arrays]

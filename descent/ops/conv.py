@@ -8,6 +8,10 @@ the weight as a (C_out, C_in * kH * kW) matrix per group, which comes out in
 NCHW order with no transpose. Backward is `sum_n cols[n] @ g[n]^T` for the
 weight and, for the input, col2im of `W2^T @ g`: a loop over the kH * kW
 kernel taps, each adding its slice of the columns onto the pixels it read.
+
+That is the whole-batch path, kept for small layers, strided ones and those with
+more output channels than column rows. Larger stride-1 layers run the same
+products chunk by chunk (ops/conv_fast.py), with columns that stay in cache.
 """
 
 from __future__ import annotations
