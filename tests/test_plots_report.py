@@ -3,6 +3,8 @@
 import base64
 import io
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -221,3 +223,10 @@ def test_compare_noise_validation_and_sharpness_figures(comparison):
         first, second = arm["traces"]
         assert list(landscape[arm["label"]][1]) == first["landscape"]["loss"]
         assert second["landscape"] is None
+
+
+def test_the_jobs_load_matplotlib_only_to_draw():
+    """A fresh interpreter: evaluate, predict and export never wait for matplotlib's import."""
+    code = "import sys, descent.cli.jobs; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

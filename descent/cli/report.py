@@ -12,7 +12,7 @@ import platform
 
 from descent.cli.config import RunConfig
 from descent.cli.run_folder import RunFolder
-from descent.lab import Comparison, compare_plots, plots
+from descent.lab import Comparison
 from descent.lab.report import Report
 from descent.text import format_number
 
@@ -46,6 +46,8 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
     Each part of the page comes from a file the folder holds: history.json (training),
     lr_find.json (range test), sharpness.json (sharpness during training).
     """
+    from descent.lab import plots  # matplotlib, loaded only by the jobs that draw
+
     config = RunConfig.from_toml(folder.config)
     report = Report(
         f"descent: {folder.path.name}",
@@ -77,11 +79,15 @@ def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
 
 
 def _figure(report: Report, folder: RunFolder, stem: str, figure) -> None:
+    from descent.lab import plots
+
     png = plots.save(figure, folder.plots / f"{stem}.png")
     report.figure(png, caption=CAPTIONS.get(stem, ""), alt=stem)
 
 
 def _training_sections(report: Report, folder: RunFolder) -> None:
+    from descent.lab import plots
+
     history = folder.read_json("history.json")
     metrics_path = folder.file("metrics.json")
     metrics = folder.read_json("metrics.json") if metrics_path.is_file() else None
@@ -158,6 +164,8 @@ def _by_type(diagnostics: dict, types: dict[str, str]) -> dict:
 
 def _layer_section(report: Report, folder: RunFolder, diagnostics: dict) -> None:
     """Per layer: the diagnostics plot and a table of the last epoch's values."""
+    from descent.lab import plots
+
     report.heading("Per-layer diagnostics")
     report.paragraph("An update-to-weight ratio near 1e-3 is the usual sign of a healthy "
                      "learning rate; far below, the layer barely moves. A dead ReLU outputs 0 "
@@ -205,6 +213,8 @@ sharpness ones without --sharpness-every) is left out."""
 
 
 def _comparison_section(report: Report, folder: RunFolder) -> None:
+    from descent.lab import compare_plots
+
     comparison = folder.read_json("comparison.json")
     budget = comparison["budget"]
     report.heading(f"Comparison: {len(comparison['arms'])} arms, {budget['amount']:g} "
