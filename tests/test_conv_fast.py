@@ -82,8 +82,10 @@ def test_chunked_path_equals_the_whole_batch_path(case, monkeypatch):
     needs = (True, True, True)
     whole = run_conv(arrays, needs, options)
     monkeypatch.setattr(conv, "runs_in_chunks", stride_1)
-    for chunk_bytes in (1, 5000, 1 << 30):  # one sample a chunk, a few, the whole batch
+    # one sample a chunk, a few, the whole batch; buffers kept between calls, and not
+    for chunk_bytes, keep_bytes in [(1, 1 << 24), (5000, 1 << 24), (1 << 30, 1 << 24), (1, 0)]:
         monkeypatch.setattr(conv_fast, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(conv_fast, "KEEP_BYTES", keep_bytes)
         assert_all_close(run_conv(arrays, needs, options), whole)
 
 

@@ -60,6 +60,10 @@ def windows(
     )
 
 
+KEEP_BYTES = 1 << 24
+"""The largest workspace kept between calls; a larger one (one sample's columns of a big
+image) is allocated per call rather than held for the life of the thread."""
+
 _workspaces = threading.local()
 
 
@@ -68,6 +72,8 @@ def workspace(name: str, size: int, like):
     name) and grown as needed: a fresh megabyte per call page-faults in every step, and
     measured a third of a LeNet layer's forward. It holds what the last call left."""
     xp, key = array_module(like), (name, like.dtype.str)
+    if size * like.itemsize > KEEP_BYTES:
+        return xp.empty(size, dtype=like.dtype)
     buffers = getattr(_workspaces, "buffers", None)
     if buffers is None:
         buffers = _workspaces.buffers = {}
