@@ -106,10 +106,14 @@ class SGD(Optimizer):
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> bool:
-        momentum = group["momentum"]
-        buffer = state.get("momentum_buffer")
+        momentum, buffer = group["momentum"], state.get("momentum_buffer")
         first = momentum != 0 and buffer is None
-        buffer = np.empty_like(param) if first else param if momentum == 0 else buffer._data
+        if momentum == 0:
+            buffer = param  # a stand-in the kernel never reads
+        elif first:
+            buffer = np.empty_like(param)  # the kernel starts it at g, as torch
+        else:
+            buffer = buffer._data
         arrays = flat(param, grad, buffer)
         if arrays is None:
             return False
