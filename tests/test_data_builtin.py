@@ -88,18 +88,20 @@ def test_unknown_option_is_refused():
         load_dataset("iris", noise=0.1)
 
 
-def test_digits_are_read_without_scikit_learn_and_equal_its_loader(monkeypatch):
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer"])
+def test_bundled_sets_are_read_without_scikit_learn_and_equal_its_loaders(monkeypatch, name):
     import sklearn.datasets
 
     from descent.data import builtin
 
-    expected = sklearn.datasets.load_digits()
-    monkeypatch.setattr(sklearn.datasets, "load_digits", _must_not_be_called)
-    x, y, feature_names, class_names = builtin._load_arrays(builtin._entry("digits"), 0, {})
+    loader = builtin._entry(name).source
+    expected = getattr(sklearn.datasets, loader)()
+    monkeypatch.setattr(sklearn.datasets, loader, _must_not_be_called)
+    x, y, feature_names, class_names = builtin._load_arrays(builtin._entry(name), 0, {})
     np.testing.assert_array_equal(x, expected.data)
     np.testing.assert_array_equal(y, expected.target)
     assert x.dtype == expected.data.dtype and y.dtype == expected.target.dtype
-    assert feature_names == expected.feature_names
+    assert feature_names == [str(n) for n in expected.feature_names]
     assert class_names == [str(n) for n in expected.target_names]
 
 
@@ -116,4 +118,4 @@ def test_digits_fall_back_to_scikit_learn_without_its_data_file(monkeypatch):
 
 
 def _must_not_be_called():
-    raise AssertionError("load_digits was called: the digits file should be read directly")
+    raise AssertionError("scikit-learn's loader was called: its data file should be read directly")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import io
@@ -120,9 +121,41 @@ def read_digits() -> tuple | None:
     return table[:, :-1], table[:, -1].astype(np.int64), pixels, [str(d) for d in range(10)]
 
 
-BUNDLED_READERS = {"load_digits": read_digits}
-"""scikit-learn loaders read here without importing scikit-learn, which would cost more
-than the training of a default `descent train` run."""
+def read_sklearn_csv(name: str, feature_names: list[str]) -> tuple | None:
+    """One of scikit-learn's bundled CSV files, as its `load_csv_data` reads it: a header
+    row (samples, features, class names), then one row per sample, its class index last;
+    None where the file is not found."""
+    path = sklearn_data_file(name)
+    if path is None:
+        return None
+    with path.open(encoding="utf-8") as file:
+        class_names = file.readline().strip().split(",")[2:]
+        table = np.loadtxt(file, delimiter=",", ndmin=2)
+    return table[:, :-1], table[:, -1].astype(np.int64), feature_names, class_names
+
+
+IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
+                 "petal width (cm)"]  # fmt: skip
+WINE_FEATURES = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium",
+                 "total_phenols", "flavanoids", "nonflavanoid_phenols", "proanthocyanins",
+                 "color_intensity", "hue", "od280/od315_of_diluted_wines", "proline"]  # fmt: skip
+TUMOUR = ["radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+          "concave points", "symmetry", "fractal dimension"]  # fmt: skip
+BREAST_CANCER_FEATURES = [*(f"mean {name}" for name in TUMOUR),
+                          *(f"{name} error" for name in TUMOUR),
+                          *(f"worst {name}" for name in TUMOUR)]  # fmt: skip
+
+BUNDLED_READERS = {
+    "load_digits": read_digits,
+    "load_iris": functools.partial(read_sklearn_csv, "iris.csv", IRIS_FEATURES),
+    "load_wine": functools.partial(read_sklearn_csv, "wine_data.csv", WINE_FEATURES),
+    "load_breast_cancer": functools.partial(
+        read_sklearn_csv, "breast_cancer.csv", BREAST_CANCER_FEATURES
+    ),
+}
+"""scikit-learn loaders read here without importing scikit-learn, whose import costs more
+than the training of a default `descent train` run (the names are scikit-learn's; the tests
+compare). diabetes, which scikit-learn also rescales, is left to it."""
 
 
 def _load_arrays(entry: _Entry, seed: int, options: dict):
