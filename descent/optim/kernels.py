@@ -1,5 +1,5 @@
 """Fused optimizer steps: one pass over a parameter's elements instead of NumPy's dozen, for
-the update rules written out plainly in sgd.py, adam.py, rmsprop.py and adagrad.py.
+the update rules written out plainly in the optimizers' modules (their `update_step`).
 
 numba compiles a kernel on its first call (descent.jit), so optimizers call these only on
 the compiled path (`Optimizer.fused_path`). Each kernel takes flat, contiguous arrays and
@@ -155,3 +155,60 @@ def adamax(param, grad, m, u, scalars, maximize):
         ui = max(u[i] * beta2, abs(g) + eps)
         u[i] = ui
         param[i] = param[i] - mi * step_size / ui
+
+
+@jit.kernel(error_model="numpy")
+def nadam(param, grad, m, v, scalars, flags):
+    """g, m, v as in `adam`;  d = sqrt(v / bias2) + eps;
+    w = w - g_coef * g / d - m_coef * m / d (the coefficients from the momentum schedule).
+
+    `scalars` is (one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decay, bias2,
+    g_coef, m_coef); `flags` is (maximize, decoupled).
+    """
+    one_minus_beta1, beta2, one_minus_beta2, eps = scalars[0], scalars[1], scalars[2], scalars[3]
+    weight_decay, decay, bias2, g_coef, m_coef = (
+        scalars[4], scalars[5], scalars[6], scalars[7], scalars[8])  # fmt: skip
+    maximize, decoupled = flags
+    for i in range(param.size):
+        g = -grad[i] if maximize else grad[i]
+        w = param[i]
+        if decoupled:
+            w = w * decay
+        elif weight_decay != 0:
+            g = w * weight_decay + g
+        mi = m[i] + (g - m[i]) * one_minus_beta1
+        vi = v[i] * beta2 + g * one_minus_beta2 * g
+        m[i] = mi
+        v[i] = vi
+        d = math.sqrt(vi / bias2) + eps
+        w = w - g * g_coef / d
+        param[i] = w - mi * m_coef / d
+
+
+@jit.kernel(error_model="numpy")
+def radam(param, grad, m, v, scalars, flags):
+    """g, m, v as in `adam`;  s = m / bias1 * lr, times sqrt(bias2) / (sqrt(v) + eps) * r
+    once the variance is tractable (`rectified`);  w = w - s.
+
+    `scalars` is (one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decay, bias1,
+    lr, bias2_sqrt, r, one); `flags` is (maximize, decoupled, rectified).
+    """
+    one_minus_beta1, beta2, one_minus_beta2, eps = scalars[0], scalars[1], scalars[2], scalars[3]
+    weight_decay, decay, bias1, lr = scalars[4], scalars[5], scalars[6], scalars[7]
+    bias2_sqrt, r, one = scalars[8], scalars[9], scalars[10]
+    maximize, decoupled, rectified = flags
+    for i in range(param.size):
+        g = -grad[i] if maximize else grad[i]
+        w = param[i]
+        if decoupled:
+            w = w * decay
+        elif weight_decay != 0:
+            g = w * weight_decay + g
+        mi = m[i] + (g - m[i]) * one_minus_beta1
+        vi = v[i] * beta2 + g * one_minus_beta2 * g
+        m[i] = mi
+        v[i] = vi
+        s = mi / bias1 * lr
+        if rectified:
+            s = s * (one / (math.sqrt(vi) + eps) * bias2_sqrt) * r
+        param[i] = w - s

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import ADAM_RANGES, NONNEGATIVE, Optimizer
+from descent.optim import kernels
+from descent.optim.optimizer import ADAM_RANGES, NONNEGATIVE, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -104,3 +105,21 @@ class NAdam(Optimizer):
         np.multiply(m, lr * mu_next / (1.0 - product * mu_next), out=term)
         term /= tmp
         param -= term
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        arrays = flat(param, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data)
+        if arrays is None:
+            return False
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        t, decoupled = state["step"]._data.item(), group["decoupled_weight_decay"]
+        mu, mu_next = self.momentum(group, t), self.momentum(group, t + 1)
+        product = state["mu_product"]._data.item()
+        scalars = [1 - beta1, beta2, 1 - beta2, group["eps"], weight_decay,
+                   1 - lr * weight_decay if decoupled else 1.0, 1 - beta2**t,
+                   lr * (1.0 - mu) / (1.0 - product),
+                   lr * mu_next / (1.0 - product * mu_next)]  # fmt: skip
+        flags = (group["maximize"], decoupled)
+        kernels.nadam(*arrays, np.array(scalars, param.dtype), flags)
+        return True

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim.optimizer import ADAM_RANGES, Optimizer
+from descent.optim import kernels
+from descent.optim.optimizer import ADAM_RANGES, Optimizer, flat
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -95,3 +96,27 @@ class RAdam(Optimizer):
             ) ** 0.5
         # w = w - step
         param -= step
+
+    def fused_update(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> bool:
+        arrays = flat(param, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data)
+        if arrays is None:
+            return False
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        t, decoupled = state["step"]._data.item(), group["decoupled_weight_decay"]
+        bias_correction1, bias_correction2 = 1 - beta1**t, 1 - beta2**t
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
+        rectified = rho_t > 5.0
+        r = (
+            ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            if rectified
+            else 1.0
+        )
+        scalars = [1 - beta1, beta2, 1 - beta2, group["eps"], weight_decay,
+                   1 - lr * weight_decay if decoupled else 1.0, bias_correction1, lr,
+                   bias_correction2**0.5, r, 1.0]  # fmt: skip
+        flags = (group["maximize"], decoupled, rectified)
+        kernels.radam(*arrays, np.array(scalars, param.dtype), flags)
+        return True
