@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim import kernels
-from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, Range, flat
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, Range
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -86,7 +86,7 @@ class Adadelta(Optimizer):
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> bool:
-        arrays = flat(param, grad, state["square_avg"]._data, state["acc_delta"]._data)
+        arrays = kernels.flat(param, grad, state["square_avg"]._data, state["acc_delta"]._data)
         if arrays is None:
             return False
         rho = group["rho"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from descent.backend import array_module
 from descent.optim import kernels
-from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, flat
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field
 from descent.tensor import wrap
 
@@ -75,7 +75,7 @@ class Adagrad(Optimizer):
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> bool:
-        arrays = flat(param, grad, state["sum"]._data)
+        arrays = kernels.flat(param, grad, state["sum"]._data)
         if arrays is None:
             return False
         t, scalar = state["step"]._data.item(), param.dtype.type

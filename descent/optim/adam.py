@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim import kernels
-from descent.optim.optimizer import ADAM_RANGES, Optimizer, flat
+from descent.optim.optimizer import ADAM_RANGES, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -97,7 +97,7 @@ class Adam(Optimizer):
     ) -> bool:
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         v_max = state["max_exp_avg_sq"]._data if group["amsgrad"] else v
-        arrays = flat(param, grad, m, v, v_max)
+        arrays = kernels.flat(param, grad, m, v, v_max)
         if arrays is None:
             return False
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]

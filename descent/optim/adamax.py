@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim import kernels
-from descent.optim.optimizer import ADAM_RANGES, Optimizer, flat
+from descent.optim.optimizer import ADAM_RANGES, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -74,7 +74,7 @@ class Adamax(Optimizer):
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> bool:
-        arrays = flat(param, grad, state["exp_avg"]._data, state["exp_inf"]._data)
+        arrays = kernels.flat(param, grad, state["exp_avg"]._data, state["exp_inf"]._data)
         if arrays is None:
             return False
         (beta1, beta2), t = group["betas"], state["step"]._data.item()

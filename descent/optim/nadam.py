@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim import kernels
-from descent.optim.optimizer import ADAM_RANGES, NONNEGATIVE, Optimizer, flat
+from descent.optim.optimizer import ADAM_RANGES, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -109,7 +109,7 @@ class NAdam(Optimizer):
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> bool:
-        arrays = flat(param, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data)
+        arrays = kernels.flat(param, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data)
         if arrays is None:
             return False
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]

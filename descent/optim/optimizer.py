@@ -462,18 +462,6 @@ class Optimizer:
         return "\n".join([*lines, ")"])
 
 
-def flat(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
-    """The arrays of one fused update as flat views, or None unless each is a contiguous
-    NumPy array of float32 or float64, of one dtype: what the kernels take, in place."""
-    dtype = arrays[0].dtype
-    if dtype not in (np.float32, np.float64):
-        return None
-    for array in arrays:
-        if type(array) is not np.ndarray or array.dtype != dtype or not array.flags.c_contiguous:
-            return None
-    return tuple(array.reshape(-1) for array in arrays)
-
-
 def _expect(value: Any, kind: type, where: str) -> Any:
     if not isinstance(value, kind):
         raise TypeError(f"{where} must be a {kind.__name__}, not a {type(value).__name__}")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim import kernels
-from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer, flat
+from descent.optim.optimizer import EPSILON, LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
 
@@ -113,7 +113,7 @@ class RMSprop(Optimizer):
         v = state["square_avg"]._data
         a = state["grad_avg"]._data if centered else v
         b = state["momentum_buffer"]._data if momentum > 0 else v
-        arrays = flat(param, grad, v, a, b)
+        arrays = kernels.flat(param, grad, v, a, b)
         if arrays is None:
             return False
         alpha = group["alpha"]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from descent.optim import kernels
-from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer, flat
+from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.tensor import wrap
 
 
@@ -114,7 +114,7 @@ class SGD(Optimizer):
             buffer = np.empty_like(param)  # the kernel starts it at g, as torch
         else:
             buffer = buffer._data
-        arrays = flat(param, grad, buffer)
+        arrays = kernels.flat(param, grad, buffer)
         if arrays is None:
             return False
         if first:
