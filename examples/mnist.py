@@ -108,7 +108,7 @@ def enlarged_digits(train: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     """The built-in digits as MNIST-like images: (N, 28, 28) uint8 and (N,) int64 labels.
 
     Each 8x8 pixel (0-16) becomes a 3x3 block and a 2-pixel border pads 24x24 to 28x28,
-    as MNIST centres 20x20 digits in 28x28. The train part has 1437 images, test 360.
+    as MNIST centres 20x20 digits in 28x28. The train part has 1438 images, the test part 359.
     """
     train_part, test_part = torch.data.load_dataset("digits", seed=seed)
     part = train_part if train else test_part
