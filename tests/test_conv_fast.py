@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import descent as dc
@@ -87,6 +87,34 @@ def test_chunked_path_equals_the_whole_batch_path(case, monkeypatch):
         monkeypatch.setattr(conv_fast, "CHUNK_BYTES", chunk_bytes)
         monkeypatch.setattr(conv_fast, "KEEP_BYTES", keep_bytes)
         assert_all_close(run_conv(arrays, needs, options), whole)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n=st.integers(1, 5),
+    groups=st.integers(1, 2),
+    c_per_group=st.integers(1, 3),
+    c_out_per_group=st.integers(1, 3),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    chunk_bytes=st.sampled_from([1, 3000, 1 << 30]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_chunked_path_matches_torch_on_drawn_geometry(
+    n, groups, c_per_group, c_out_per_group, size, kernel, padding, dilation, chunk_bytes, seed
+):
+    for axis in (0, 1):  # keep the dilated kernel inside the padded input
+        assume(dilation[axis] * (kernel[axis] - 1) + 1 <= size[axis] + 2 * padding[axis])
+    shapes = ((n, groups * c_per_group, *size), (groups * c_out_per_group, c_per_group, *kernel))
+    case = ("drawn", *shapes, 1, padding, dilation, groups)
+    arrays, options = case_arrays(case, seed)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "runs_in_chunks", stride_1)
+        patch.setattr(conv_fast, "CHUNK_BYTES", chunk_bytes)
+        mine = run_conv(arrays, (True, True, True), options)
+    assert_all_close(mine, torch_conv(arrays, (True, True, True), options))
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
