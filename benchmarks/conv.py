@@ -15,7 +15,7 @@ Workloads (float32, NCHW), each run by both libraries on the same numbers:
 The output and gradients must agree between the two before timing. How the
 contenders are checked, timed and reported: benchmarks/harness.py.
 
-    python benchmarks/conv.py                 # full run, about three minutes
+    python benchmarks/conv.py                 # full run, a few minutes
     python benchmarks/conv.py --quick         # a few iterations, for CI smoke runs
     python benchmarks/conv.py --json out.json
 """
