@@ -109,6 +109,15 @@ def test_other_geometries_and_small_inputs_run_the_reference(options, monkeypatc
     assert not dc.nn.functional.max_pool2d(x, 2)._ctx.compiled
 
 
+def test_half_precision_runs_the_reference(monkeypatch, jit_on):
+    monkeypatch.setattr(pool, "JIT_MIN_ELEMENTS", 0)
+    x = inputs((2, 2, 8, 8))
+    out = dc.nn.functional.max_pool2d(dc.tensor(x, dtype=dc.float16, requires_grad=True), 2)
+    assert not out.grad_fn.compiled
+    expected = torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy().astype(np.float16)
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+
+
 def test_descent_jit_0_runs_the_reference(monkeypatch, jit_on):
     monkeypatch.setattr(pool, "JIT_MIN_ELEMENTS", 0)
     monkeypatch.setenv("DESCENT_JIT", "0")

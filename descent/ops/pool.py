@@ -32,11 +32,11 @@ COMPILED_GEOMETRY = dict(kernel=(2, 2), stride=(2, 2), dilation=(1, 1))
 
 def _use_kernels(padded, options: dict) -> bool:
     """Whether a pool takes the compiled path: a 2x2 pool with stride 2 (the one shape
-    compiled) over a sizable float array on the CPU."""
+    compiled) over a sizable float32 or float64 array on the CPU."""
     return (
         all(options.get(name, value) == value for name, value in COMPILED_GEOMETRY.items())
         and padded.size >= JIT_MIN_ELEMENTS
-        and padded.dtype.kind == "f"
+        and padded.dtype in (np.float32, np.float64)
         and array_module(padded) is np
         and jit.available()
     )
