@@ -175,7 +175,7 @@ def measure_commands(rounds: int, folder: str, env: dict) -> list[dict]:
         ("descent train (defaults): wall - training", overhead,
          [TRAIN_OVERHEAD_TARGET * 1e6] * rounds, f"target {TRAIN_OVERHEAD_TARGET:g} s"),
         ("descent train (defaults): wall, peer: training", wall, training,
-         "its training seconds (metrics.json)"),
+         "its training seconds (metrics.json): ratio = training share"),
         ("descent --help: wall", help_us, [HELP_TARGET * 1e6] * rounds,
          f"target {HELP_TARGET:g} s"),
     ]  # fmt: skip
