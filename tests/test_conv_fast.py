@@ -126,6 +126,20 @@ def test_chunks_on_threads_give_the_serial_numbers(threads, chunked, monkeypatch
     np.testing.assert_equal(run_conv(arrays, (True, True, True), options), serial)
 
 
+def test_chunks_run_serially_under_one_blas_thread(chunked, monkeypatch):
+    """backend.blas_threads(1), as lab.compare sets it, keeps conv2d to the calling thread."""
+    from descent.backend import blas_threads
+
+    def no_pool(threads):
+        raise AssertionError(f"spread chunks over {threads} threads under blas_threads(1)")
+
+    monkeypatch.setattr(conv_fast, "_pool", no_pool)
+    arrays, options = case_arrays(CASES[0], seed=6)
+    with blas_threads(1):
+        mine = run_conv(arrays, (True, True, True), options)
+    assert_all_close(mine, torch_conv(arrays, (True, True, True), options))
+
+
 def test_chunked_float32_matches_torch(chunked):
     arrays, options = case_arrays(CASES[6], seed=2)
     arrays = [a.astype(np.float32) for a in arrays]

@@ -164,12 +164,17 @@ class Chunks:
 
 
 @functools.cache
-def _blas_thread_count() -> int:
-    """The threads NumPy's BLAS runs on, found once (threadpoolctl's search takes ms)."""
-    from threadpoolctl import threadpool_info
+def _blas_libraries() -> tuple:
+    """threadpoolctl's handles on the loaded BLAS libraries, found once (the search takes
+    milliseconds; reading a handle's thread count then takes a microsecond)."""
+    from threadpoolctl import ThreadpoolController
 
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    return max(counts, default=1)
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+def _blas_thread_count() -> int:
+    """The threads NumPy's BLAS runs on now: backend.blas_threads(1) makes chunks serial."""
+    return max((library.num_threads for library in _blas_libraries()), default=1)
 
 
 @functools.cache
