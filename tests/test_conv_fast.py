@@ -1,6 +1,9 @@
 """conv2d's chunked path (ops/conv_fast.py) against the whole-batch path and torch, and its
 compiled col2im against the NumPy loop over kernel taps."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -138,6 +141,22 @@ def test_chunks_run_serially_under_one_blas_thread(chunked, monkeypatch):
     with blas_threads(1):
         mine = run_conv(arrays, (True, True, True), options)
     assert_all_close(mine, torch_conv(arrays, (True, True, True), options))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_chunks_on_threads_of_its_own(chunked, monkeypatch):
+    """A child forked after the pool started (a DataLoader worker) inherits none of its
+    threads; with the parent's pool it would wait forever."""
+    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 2)
+    x, weight = dc.randn(4, 3, 8, 8), dc.randn(5, 3, 3, 3)
+    expected = dc.nn.functional.conv2d(x, weight).numpy()
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 if it computes the same numbers within 30 s
+        signal.alarm(30)
+        same = np.array_equal(dc.nn.functional.conv2d(x, weight).numpy(), expected)
+        os._exit(0 if same else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_chunked_float32_matches_torch(chunked):

@@ -32,6 +32,7 @@ taps, the reference that tests compare it with.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -177,9 +178,16 @@ def _blas_thread_count() -> int:
     return max((library.num_threads for library in _blas_libraries()), default=1)
 
 
-@functools.cache
+_pools: dict = {}
+
+
 def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="descent-conv")
+    """The process's pool of `threads` threads. Keyed by process too: a child forked after
+    the pool started (a DataLoader worker) has none of its threads and needs its own."""
+    key = (os.getpid(), threads)
+    if key not in _pools:
+        _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="descent-conv")
+    return _pools[key]
 
 
 def forward(padded, w2, geometry: tuple):
