@@ -2,6 +2,7 @@
 
 import base64
 import io
+import itertools
 import re
 import subprocess
 import sys
@@ -143,6 +144,30 @@ def test_png_bytes_lays_out_again_where_a_label_sticks_out():
     assert not drawn_fits(figure)
     plots.png_bytes(figure)
     assert figure.subplotpars.left > left and drawn_fits(figure)
+
+
+def fits_by_tight_boxes(figure):
+    """labels_fit's reference: matplotlib's own layout boxes, every tick computed anew."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer, for_layout_only=True) for ax in figure.axes]
+    page = figure.bbox
+    inside = all(page.x0 <= b.x0 and page.y0 <= b.y0 and b.x1 <= page.x1 and b.y1 <= page.y1
+                 for b in boxes)  # fmt: skip
+    return inside and not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def test_labels_fit_agrees_with_matplotlibs_layout_boxes():
+    wide = {**DIAGNOSTICS, "grad_norm": {"0": [1234.5, 0.001]}}
+    tiny_lr = {**HISTORY, "step_lr": [0.0016] * 6}  # seven-character tick labels
+    big_label = plots.step_loss(HISTORY)
+    big_label.axes[0].set_ylabel("loss", fontsize=40)
+    figures = [plots.epoch_curves(HISTORY), plots.step_loss(HISTORY), plots.learning_rate(tiny_lr),
+               plots.layer_diagnostics(wide), big_label]  # fmt: skip
+    verdicts = [drawn_fits(figure) for figure in figures]
+    assert verdicts == [fits_by_tight_boxes(figure) for figure in figures]
+    assert verdicts == [True, True, False, True, False]
 
 
 def test_side_by_side_panels_keep_clear_of_each_other():

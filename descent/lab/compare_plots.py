@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from descent.lab.plots import DPI, SIZE, as_floats, log_scale_if_wide, set_margins
+from descent.lab.plots import DPI, SIZE, as_floats, fixed_layout, log_scale_if_wide
 
 AXES = (("epochs", "epochs"), ("samples", "samples seen"), ("updates", "updates (weight steps)"),
         ("seconds", "training seconds"))  # fmt: skip
@@ -40,7 +40,7 @@ def loss_by_axis(comparison: dict, key: str = "loss") -> Figure:
         ax.grid(alpha=0.3)
     figure.axes[0].legend(fontsize="small")
     figure.suptitle(f"{key} against four clocks (mean and range over seeds)")
-    figure.tight_layout()  # two rows and a suptitle: beyond `set_margins`
+    figure.tight_layout()  # two rows and a suptitle: beyond `fixed_layout`
     return figure
 
 
@@ -59,7 +59,7 @@ def validation(comparison: dict) -> Figure | None:
         ax.set(xlabel="epochs", ylabel=key.replace("_", " "))
         ax.grid(alpha=0.3)
     figure.axes[0].legend(fontsize="small")
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -84,7 +84,7 @@ def update_noise(comparison: dict) -> Figure:
     ax.set(xlabel="epochs", ylabel="mini-batch loss", title="the loss of every update (seed 1)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -105,7 +105,7 @@ def sharpness(comparison: dict) -> Figure | None:
            title="sharpness; dashed: each arm's stability limit")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -128,7 +128,7 @@ def landscape(comparison: dict) -> Figure | None:
            title="loss landscape: initial to each arm's final weights")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 

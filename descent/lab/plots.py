@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
 from matplotlib.ticker import LogFormatterSciNotation
+from matplotlib.transforms import Bbox
 
 from descent.files import write_atomic
 
@@ -29,9 +30,11 @@ first (`tight_layout`) costs about as much as drawing the figure; `png_bytes` fa
 it when a label would not fit."""
 
 
-def set_margins(figure: Figure, gap: float = 0.85) -> None:
+def fixed_layout(figure: Figure, gap: float = 0.85) -> None:
     """Lay out a row of panels with `MARGINS` and `gap` inches between panels (room for
-    the next panel's y label and tick labels; 0.6 suits panels without a y label)."""
+    the next panel's y label and tick labels; 0.6 suits panels without a y label), each
+    title right above its panel: matplotlib's own title placement would measure every y
+    axis once more to see whether a label above the panel is in its way."""
     width, height = figure.get_size_inches()
     panels = len(figure.axes)
     panel_width = (width - MARGINS["left"] - MARGINS["right"] - gap * (panels - 1)) / panels
@@ -40,6 +43,9 @@ def set_margins(figure: Figure, gap: float = 0.85) -> None:
     figure.subplots_adjust(left=MARGINS["left"] / width, right=1 - MARGINS["right"] / width,
                            bottom=MARGINS["bottom"] / height, top=1 - top / height,
                            wspace=gap / panel_width)  # fmt: skip
+    for ax in figure.axes:
+        if ax.get_title():
+            ax.set_title(ax.get_title(), y=1.0)
 
 
 def as_floats(series) -> np.ndarray:
@@ -103,7 +109,7 @@ def epoch_curves(history: dict) -> Figure:
         if ax.lines:
             ax.legend()
         ax.grid(alpha=0.3)
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -123,7 +129,7 @@ def step_loss(history: dict, window: int = 50) -> Figure:
     if len(loss):
         ax.legend()
     ax.grid(alpha=0.3)
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -137,7 +143,7 @@ def learning_rate(history: dict) -> Figure:
         ax.set_ylim(0, np.nanmax(lr) * 1.15)
     ax.set(xlabel="update", ylabel="learning rate", title="learning rate schedule")
     ax.grid(alpha=0.3)
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -166,7 +172,7 @@ def layer_diagnostics(diagnostics: dict) -> Figure:
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small")
-    set_margins(figure, gap=0.6)  # no y labels
+    fixed_layout(figure, gap=0.6)  # no y labels
     return figure
 
 
@@ -193,7 +199,7 @@ def lr_find_curve(result: dict) -> Figure:
            title="learning-rate range test")  # fmt: skip
     ax.legend()
     ax.grid(alpha=0.3, which="both")
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -214,7 +220,7 @@ def sharpness_curve(tracked: dict) -> Figure:
     ax.set(xlabel="epoch", ylabel="eigenvalue", title="sharpness against the stability limit")
     ax.legend()
     ax.grid(alpha=0.3)
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -230,7 +236,7 @@ def loss_line(result: dict) -> Figure:
     ax.set(xlabel=f"t (weights (1 - t) start + t end; |end - start| = {result['distance']:.3g})",
            ylabel="training loss", title="loss along a line")  # fmt: skip
     ax.grid(alpha=0.3)
-    set_margins(figure)
+    fixed_layout(figure)
     return figure
 
 
@@ -288,10 +294,25 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def labels_fit(figure: Figure, renderer) -> bool:
-    """Whether every panel, with its titles, labels and tick labels, lies inside the figure
-    and clear of the other panels (measured on the figure as last drawn)."""
-    boxes = [ax.get_tightbbox(renderer, for_layout_only=True) for ax in figure.axes]
+    """Whether every panel, with its title, labels and tick labels, lies inside the figure
+    and clear of the other panels, as last drawn."""
+    boxes = [drawn_extent(ax, renderer) for ax in figure.axes]
     page = figure.bbox
     inside = all(box.x0 >= page.x0 and box.y0 >= page.y0 and box.x1 <= page.x1
                  and box.y1 <= page.y1 for box in boxes)  # fmt: skip
     return inside and not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def drawn_extent(ax, renderer) -> Bbox:
+    """The box around a drawn panel: its frame, title, axis labels and the tick labels within
+    its limits, from the layout the draw left (what `ax.get_tightbbox` finds, without
+    recomputing every tick)."""
+    texts = [ax.title]
+    for axis in (ax.xaxis, ax.yaxis):
+        low, high = sorted(axis.get_view_interval())
+        texts += [axis.label, axis.offsetText]
+        for tick in (*axis.majorTicks, *axis.minorTicks):
+            if low <= tick.get_loc() <= high:
+                texts += [tick.label1, tick.label2]
+    shown = [text for text in texts if text.get_visible() and text.get_text()]
+    return Bbox.union([ax.bbox, *(text.get_window_extent(renderer) for text in shown)])
