@@ -1,6 +1,7 @@
 """split and Standardizer: sizes, stratification, seeding, training-only statistics."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -65,6 +66,14 @@ def test_bad_fractions_are_refused(fractions, message):
 def test_too_few_samples_per_class_for_stratification_is_a_clear_error():
     with pytest.raises(ValueError, match="split:"):
         split((FEATURES[:10], LABELS[:10] * 0 + np.arange(10)), (0.8, 0.2), stratify=True)
+
+
+def test_split_needs_no_scikit_learn(monkeypatch):
+    expected = split((FEATURES, LABELS), test_size=0.25, stratify=True, seed=0)
+    monkeypatch.setitem(sys.modules, "sklearn.model_selection", None)  # importing it raises
+    train, test = split((FEATURES, LABELS), test_size=0.25, stratify=True, seed=0)
+    assert len(train[0]) == 750 and len(test[0]) == 250
+    np.testing.assert_array_equal(train[0], expected[0][0])
 
 
 def test_standardizer_uses_training_statistics_only():

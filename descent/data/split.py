@@ -11,6 +11,7 @@ import numpy as np
 
 from descent.data.dataset import Subset, TensorDataset
 from descent.data.sampler import check_generator
+from descent.data.shuffle_split import train_test_split
 from descent.random import default_generator
 from descent.tensor import Tensor
 
@@ -99,7 +100,8 @@ def split(
     stratify=None,
     seed: int | None = None,
 ):
-    """Split `data` at random into parts, with scikit-learn's `train_test_split`.
+    """Split `data` at random into parts, as scikit-learn's `train_test_split` does (the same
+    draws, by `descent.data.shuffle_split`, without importing scikit-learn).
 
     Args:
         data: a `TensorDataset` (parts are data sets of the same kind) or a tuple
@@ -115,8 +117,6 @@ def split(
     Returns:
         (train, val, test), or (train, test) when two fractions are given.
     """
-    from sklearn.model_selection import train_test_split
-
     fractions = _fractions(fractions, test_size, val_size)
     is_dataset = isinstance(data, TensorDataset)
     if not is_dataset and not isinstance(data, (tuple, list)):

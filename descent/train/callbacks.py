@@ -55,6 +55,8 @@ class ProgressBar(Callback):
         self.bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.disable is True:  # turned off: no tqdm to import or build
+            return
         from tqdm.auto import tqdm
 
         total = self.run.batches_per_epoch
