@@ -27,8 +27,13 @@ def is_temporary(name: str) -> bool:
     return TEMPORARY.fullmatch(name) is not None
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Replace `path` with `data` (str is written as UTF-8) in one step."""
+def write_atomic(path: str | os.PathLike, data: bytes | str, *, durable: bool = True) -> None:
+    """Replace `path` with `data` (str is written as UTF-8) in one step.
+
+    `durable=False` skips the two fsyncs: a killed process still leaves the old or the new
+    file whole, but a power cut may lose the last write. It is for files rewritten every
+    epoch from state that the (durable) checkpoint also holds.
+    """
     path = os.fspath(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -42,14 +47,15 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     try:
         with open(temporary, "xb") as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+            if durable:
+                file.flush()
+                os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
-    if os.name == "posix":  # Windows cannot open a directory
+    if durable and os.name == "posix":  # Windows cannot open a directory
         fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -70,6 +76,9 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | os.PathLike, value: Any, indent: int | None = 2) -> None:
+def write_json(
+    path: str | os.PathLike, value: Any, indent: int | None = 2, *, durable: bool = True
+) -> None:
     """`value` as strict JSON (NaN and Inf as null), written atomically."""
-    write_atomic(path, json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n")
+    text = json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n"
+    write_atomic(path, text, durable=durable)

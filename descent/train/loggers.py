@@ -23,14 +23,15 @@ class _Rewrite(Callback):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
-    def write(self) -> None:
+    def write(self, durable: bool = True) -> None:
         raise NotImplementedError
 
     def on_train_begin(self, logs=None):
         self.write()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.write()
+        # no fsync: the checkpoint holds this history, and a resumed run rewrites the file
+        self.write(durable=False)
 
     def on_train_end(self, logs=None):
         self.write()
@@ -39,7 +40,7 @@ class _Rewrite(Callback):
 class CSVLogger(_Rewrite):
     """One CSV row per epoch of the `History`: epoch, time and every logged value."""
 
-    def write(self) -> None:
+    def write(self, durable: bool = True) -> None:
         history = self.run.history
         keys = list(history.metrics)
         text = io.StringIO()
@@ -47,7 +48,7 @@ class CSVLogger(_Rewrite):
         writer.writerow(["epoch", "time", *keys])
         for i, seconds in enumerate(history.epoch_time):
             writer.writerow([i + 1, seconds, *(_cell(history.metrics[k], i) for k in keys)])
-        write_atomic(self.path, text.getvalue())
+        write_atomic(self.path, text.getvalue(), durable=durable)
 
 
 def _cell(series: list, index: int):
@@ -62,6 +63,6 @@ class JSONLogger(_Rewrite):
         super().__init__(path)
         self.record = record
 
-    def write(self) -> None:
+    def write(self, durable: bool = True) -> None:
         record = self.run.history if self.record is None else self.record
-        write_json(self.path, record.to_dict(), indent=None)
+        write_json(self.path, record.to_dict(), indent=None, durable=durable)
