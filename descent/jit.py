@@ -39,9 +39,7 @@ class Kernel:
 
     def __call__(self, *args):
         if self._compiled is None:
-            import numba
-
-            self._compiled = numba.njit(**self.options)(self.function)
+            self._compiled = _numba().njit(**self.options)(self.function)
         return self._compiled(*args)
 
 
@@ -55,6 +53,14 @@ def kernel(function: Callable | None = None, **options) -> Kernel | Callable[[Ca
 
 def threads(limit: int) -> None:
     """Cap the threads of parallel kernels at `limit` (at most numba's own count)."""
+    numba = _numba()
+    numba.set_num_threads(max(1, min(limit, numba.config.NUMBA_NUM_THREADS)))
+
+
+def _numba():
+    """numba, imported with its error highlighting off: the highlighting (colorama) wrote
+    terminal escapes into piped output at exit, e.g. after every rank under mpiexec."""
+    os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     import numba
 
-    numba.set_num_threads(max(1, min(limit, numba.config.NUMBA_NUM_THREADS)))
+    return numba
