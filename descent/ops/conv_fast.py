@@ -26,7 +26,8 @@ Outputs and output gradients are NCHW, so each chunk's (C_out, n * P) block goes
 one transposing copy on its way out or in, cheap next to the columns where C_out <= K
 (ops.conv.runs_in_chunks). Backward rebuilds each chunk's columns rather than keeping them.
 col2im runs compiled (conv_kernels) where jit.available(), else as NumPy's loop over kernel
-taps, the reference that tests compare it with.
+taps, the reference that tests compare it with. Chunks run on as many threads as BLAS has
+(`Chunks.each`), each thread with buffers of its own kept between calls (`workspace`).
 """
 
 from __future__ import annotations
