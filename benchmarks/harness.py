@@ -309,6 +309,7 @@ def machine_info(torch_threads: list[int]) -> dict:
         "numpy": np.__version__,
         "numpy_blas": f"{blas.get('name')} {blas.get('version')}",
         "numpy_blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
+        "numpy_blas_kernels": _blas_kernels(),
         "torch": torch.__version__,
         "scikit-learn": _version("sklearn"),
         "torch_threads": torch_threads,
@@ -321,6 +322,17 @@ def _version(module: str) -> str:
         return __import__(module).__version__
     except ImportError:
         return "not installed"
+
+
+def _blas_kernels() -> str:
+    """OpenBLAS's kernel family (e.g. Haswell, SkylakeX): it sets the speed of every matrix
+    product, and OPENBLAS_CORETYPE can force it (this workplace's machines set Haswell,
+    half the float32 speed of SkylakeX on their AVX-512 cores)."""
+    from threadpoolctl import threadpool_info
+
+    found = [pool.get("architecture") for pool in threadpool_info() if pool.get("architecture")]
+    forced = " (forced by OPENBLAS_CORETYPE)" if os.environ.get("OPENBLAS_CORETYPE") else ""
+    return f"{found[0]}{forced}" if found else "unknown"
 
 
 def _cpu_model() -> str:
@@ -341,7 +353,7 @@ def print_machine(info: dict) -> None:
     print(f"cpu: {info['cpu']}, {info['cpu_count']} logical CPUs, {info['platform']}")
     print(
         f"python {info['python']}, numpy {info['numpy']} ({info['numpy_blas']}, "
-        f"{info['numpy_blas_threads']} thread(s)), torch at "
+        f"{info['numpy_blas_threads']} thread(s), {info['numpy_blas_kernels']} kernels), torch at "
         f"{', '.join(map(str, info['torch_threads']))} thread(s)"
     )
     print(flush=True)
