@@ -141,6 +141,22 @@ def test_commands_that_run_in_one_process_refuse_mpiexec(monkeypatch):
     assert "descent lr-find runs in one process, not under mpiexec" in text
 
 
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), KeyboardInterrupt()])
+def test_a_rank_that_fails_unexpectedly_still_ends_the_job(error, monkeypatch):
+    # the other ranks would wait for it in a collective forever
+    from descent.cli.command import _run_ranked
+
+    ended = []
+    monkeypatch.setattr(mpi.Ranks, "end_job", lambda self, error: ended.append(error))
+
+    def job():
+        raise error
+
+    with pytest.raises(type(error)):
+        _run_ranked(mpi.Ranks(rank=1, size=2), job)
+    assert ended == [error]
+
+
 def test_the_relaunch_drops_only_the_ranks_option():
     argv = ["train", "--ranks", "4", "--lr", "0.1", "--ranks=2", "--data", "moons"]
     assert mpi.without_ranks(argv) == ["train", "--lr", "0.1", "--data", "moons"]

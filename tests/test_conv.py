@@ -140,7 +140,7 @@ def test_conv2d_float32_in_float32_out():
 
 def test_conv2d_under_no_grad_builds_no_graph():
     x = dc.randn(1, 1, 4, 4)
-    weight = dc.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    weight = dc.tensor(np.ones((1, 1, 2, 2), np.float32), requires_grad=True)
     with dc.no_grad():
         out = conv2d(x, weight)
     assert not out.requires_grad and out.shape == (1, 1, 3, 3)
@@ -320,3 +320,16 @@ def test_pools_keep_float32():
 def test_bad_arguments_raise_a_shape_error_naming_op_and_shapes(call, message):
     with pytest.raises(ShapeError, match=message):
         call()
+
+
+@pytest.mark.parametrize("lib", [dc, torch], ids=["descent", "torch"])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_input_and_weight_of_different_dtypes_are_refused_as_torch_refuses_them(lib, dims):
+    # whatever the layer's size: a silent cast would depend on which path runs
+    conv = lib.nn.functional.conv1d if dims == 1 else lib.nn.functional.conv2d
+    x = lib.randn(2, 8, *(20,) * dims)
+    weight = lib.randn(4, 8, *(3,) * dims, dtype=lib.float64)
+    with pytest.raises(RuntimeError):
+        conv(x, weight)
+    with pytest.raises(RuntimeError):
+        conv(x, weight.float(), lib.zeros(4, dtype=lib.float64))

@@ -232,6 +232,9 @@ def _run_ranked(world, job, *args, **kwargs):
     except (*EXPECTED_ERRORS, ReplicasDiverged) as error:
         world.end_job(error)
         raise click.ClickException(str(error)) from None
+    except BaseException as error:  # a bug, Ctrl-C: still end the job, then let it surface
+        world.end_job(error)
+        raise
 
 
 def _quiet(line: str) -> None:

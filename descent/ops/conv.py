@@ -248,6 +248,12 @@ def check_conv(
             f"{op}: weight of shape {weight.shape} must be {dims + 2}-d "
             f"(out_channels, in_channels / groups, {_KERNELS[dims]})"
         )
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.dtype != x.dtype:
+            raise RuntimeError(
+                f"{op}: input is {x.dtype} but {name} is {tensor.dtype}; convert one, e.g. "
+                f"input.to({tensor.dtype}) or the module's .to({x.dtype})"
+            )
     kernel = weight.shape[2:]
     stride = ntuple(stride, dims, "stride", op)
     dilation = ntuple(dilation, dims, "dilation", op)
