@@ -216,7 +216,11 @@ def printed_table(output: str) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     "schedule, expected",
-    [("constant", [0.01, 0.025, 0.04, 0.04]), ("step", [0.01, 0.025, 0.04, 0.02])],
+    [
+        ("constant", [0.01, 0.025, 0.04, 0.04]),
+        ("step", [0.01, 0.025, 0.04, 0.02]),
+        ("cosine", [0.01, 0.025, 0.04, 0.02]),  # the cosine spans the 2 epochs left
+    ],
 )
 def test_linear_scaling_warms_up_from_lr_to_lr_times_ranks(schedule, expected):
     # Goyal et al.: lr x 4 ranks = 0.04, reached linearly over 2 epochs from 0.01; then the

@@ -72,14 +72,14 @@ def warmed_up(config: RunConfig, optimizer: optim.Optimizer, scheduler):
     """Linear scaling's warm-up (Goyal et al. 2017) before `scheduler`: the lr climbs
     linearly, epoch by epoch, from the config's lr to the scaled one; then the schedule
     runs on the scaled lr. Without scaling, `scheduler` itself."""
-    if config.scale_lr != "linear" or config.scale_ranks == 1 or config.warmup_epochs == 0:
+    if config.warmup_length == 0:
         return scheduler
     start = 1 / config.scale_ranks
-    warmup = optim.lr_scheduler.LinearLR(optimizer, start, total_iters=config.warmup_epochs)
+    warmup = optim.lr_scheduler.LinearLR(optimizer, start, total_iters=config.warmup_length)
     if scheduler is None:
         return warmup
     return optim.lr_scheduler.SequentialLR(optimizer, [warmup, scheduler],
-                                           milestones=[config.warmup_epochs])  # fmt: skip
+                                           milestones=[config.warmup_length])  # fmt: skip
 
 
 def build(config: RunConfig, data: DataSplits | None = None) -> Setup:

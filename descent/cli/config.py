@@ -163,6 +163,13 @@ class RunConfig:
                              "warm-up: choose one of them")  # fmt: skip
 
     @property
+    def warmup_length(self) -> int:
+        """The epochs of linear scaling's warm-up that run before the schedule (0 without)."""
+        if self.scale_lr != "linear" or self.scale_ranks == 1:
+            return 0
+        return self.warmup_epochs
+
+    @property
     def scaled_lr(self) -> float:
         """The learning rate after the warm-up: lr x scale_ranks under linear scaling."""
         return self.lr * self.scale_ranks if self.scale_lr == "linear" else self.lr

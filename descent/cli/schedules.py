@@ -25,7 +25,9 @@ def _exponential(optimizer: Optimizer, config: RunConfig, batches_per_epoch: int
 
 
 def _cosine(optimizer: Optimizer, config: RunConfig, batches_per_epoch: int):
-    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    # after a warm-up, the cosine spans the epochs left, so that it still ends near 0
+    epochs_left = max(1, config.epochs - config.warmup_length)
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs_left)
 
 
 def _onecycle(optimizer: Optimizer, config: RunConfig, batches_per_epoch: int):
