@@ -27,9 +27,6 @@ WORLD_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_CO
 """Where Open MPI, MPICH or Intel MPI (PMI), PMIx launchers and MVAPICH tell a process it is
 one of several ranks."""
 
-ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-"""The ranks share the machine's cores: one BLAS thread each, or they fight over them."""
-
 CHECK_EVERY = 100
 """Steps between the checks that every rank's parameters are still rank 0's."""
 
@@ -130,15 +127,15 @@ def _ranks_on_this_machine() -> int:
 
 
 def relaunch(argv: Sequence[str], ranks: int) -> int:
-    """Run `descent <argv>` (without --ranks) as `ranks` MPI processes on this machine, one
-    BLAS thread each; returns mpiexec's exit code."""
+    """Run `descent <argv>` (without --ranks) as `ranks` MPI processes on this machine, which
+    share its cores (`join`); returns mpiexec's exit code."""
     from descent.distributed import is_available
 
     if not is_available():
         raise ImportError(f"--ranks needs mpi4py and an MPI library: {INSTALL}")
     command = [_mpiexec(), "--oversubscribe", "--bind-to", "none", "-n", str(ranks),
                sys.executable, "-m", "descent", *without_ranks(argv)]  # fmt: skip
-    env = {**os.environ, **ONE_BLAS_THREAD}
+    env = dict(os.environ)  # each rank's BLAS threads: `join`'s rule, cores / local ranks
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # Open MPI refuses root unless told
         env |= {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 (our argv)

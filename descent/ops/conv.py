@@ -145,6 +145,8 @@ class Conv2d(Function):
         if self.needs_grad[0]:
             grad_padded = array_module(g).zeros(self.padded_shape, dtype=g.dtype)
             grad_x = unpad_hw(grad_padded, self.padding)
+        if grad_padded is None and not self.needs_grad[1]:
+            return None, None  # only the bias's gradient is asked for
         grad_w2 = conv_fast.backward(
             self.padded, self.w2, g, self.geometry, grad_padded, self.needs_grad[1]
         )

@@ -234,7 +234,12 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
         return part
 
     parts = chunks.each(gradients)
-    return sum(parts[1:], parts[0]) if weight else None
+    if not weight:
+        return None
+    total = parts[0]  # each chunk's part is an array of its own
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def col2im(grad_cols, grad_runs) -> None:
