@@ -22,7 +22,6 @@ from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
 from descent.ops import conv_fast
-from descent.ops.conv_fast import windows
 from descent.ops.shape import pad, reshape
 from descent.tensor import Tensor, lift
 
@@ -176,6 +175,22 @@ def runs_in_chunks(x, weight, stride, out_size) -> bool:
         and multiply_adds >= CHUNKED_MIN_WORK
         and weight.shape[1] > 1
         and weight.shape[0] <= weight[0].size
+    )
+
+
+def windows(
+    padded, kernel: tuple, stride: tuple, dilation: tuple, out_size: tuple, writeable=False
+):
+    """The (N, C, kH, kW, H_out, W_out) view of a padded input: [..., i, j, h, w] is the
+    pixel that kernel tap (i, j) reads for output (h, w). No copy."""
+    n, c = padded.shape[:2]
+    sn, sc, sy, sx = padded.strides
+    (sh, sw), (dh, dw) = stride, dilation
+    return array_module(padded).lib.stride_tricks.as_strided(
+        padded,
+        shape=(n, c, *kernel, *out_size),
+        strides=(sn, sc, sy * dh, sx * dw, sy * sh, sx * sw),
+        writeable=writeable,
     )
 
 

@@ -46,22 +46,6 @@ copy just wrote (256 KB to 4 MB measured within noise of each other, the whole b
 once 1.5x slower on a 32 -> 64 channel layer)."""
 
 
-def windows(
-    padded, kernel: tuple, stride: tuple, dilation: tuple, out_size: tuple, writeable=False
-):
-    """The (N, C, kH, kW, H_out, W_out) view of a padded input: [..., i, j, h, w] is the
-    pixel that kernel tap (i, j) reads for output (h, w). No copy."""
-    n, c = padded.shape[:2]
-    sn, sc, sy, sx = padded.strides
-    (sh, sw), (dh, dw) = stride, dilation
-    return array_module(padded).lib.stride_tricks.as_strided(
-        padded,
-        shape=(n, c, *kernel, *out_size),
-        strides=(sn, sc, sy * dh, sx * dw, sy * sh, sx * sw),
-        writeable=writeable,
-    )
-
-
 KEEP_BYTES = 1 << 24
 """The largest workspace kept between calls; a larger one (one sample's columns of a big
 image) is allocated per call rather than held for the life of the thread."""
