@@ -1,6 +1,7 @@
 """The `descent` command: the application on top of the library.
 
     command.py      the click group: flags, subcommands, errors as one line and exit code 1
+    arms.py         compare's arms and budget, read from its flags
     config.py       `RunConfig`: every choice a run makes, from TOML and flags, checked
     schedules.py    the learning-rate schedules a config names
     data.py         a run's data: read, split by the seed, standardized; new samples alike

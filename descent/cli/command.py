@@ -16,7 +16,6 @@ usage error never pay for NumPy's training stack, matplotlib or scikit-learn.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import tomllib
 import warnings
@@ -24,6 +23,7 @@ from collections.abc import Sequence
 
 import click
 
+from descent.cli import arms
 from descent.cli.config import TASKS, RunConfig
 from descent.cli.schedules import SCHEDULES
 from descent.errors import CheckpointError
@@ -318,72 +318,6 @@ def sharpness(config_path, every, samples, progress, **flags) -> None:
              echo=_echo, progress=progress)  # fmt: skip
 
 
-def _batch_size(text: str) -> int | str:
-    text = text.strip()
-    if text == "full":
-        return text
-    size = int(text)
-    if size < 1:
-        raise ValueError
-    return size
-
-
-def _split(value: str | None, convert, what: str) -> list | None:
-    """A comma-separated flag value as a list; a clear usage error for a bad item."""
-    if value is None:
-        return None
-    try:
-        items = [convert(item) for item in value.split(",") if item.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: each item must be {what}") from None
-    if not items:
-        raise click.BadParameter(f"{value!r} is an empty list; give at least one, {what}")
-    return items
-
-
-def _arms(arm_specs, batch_sizes, optimizers, lrs, options: dict):
-    """The arms of a comparison: --arm specs, a grid from the list flags, or the defaults."""
-    from descent.lab import Arm, default_arms, grid
-
-    sizes = _split(batch_sizes, _batch_size, "a whole number >= 1 or 'full'")
-    names = _split(optimizers, str.strip, "an optimizer name")
-    rates = _split(lrs, float, "a number")
-    arms = []
-    for spec in arm_specs:
-        parts = spec.split(":")
-        if len(parts) != 3:
-            raise click.BadParameter(f"{spec!r}: write an arm as BATCH:OPTIMIZER:LR, e.g. "
-                                     "32:sgd:0.1 or full:adam:0.01")  # fmt: skip
-        size = _split(parts[0], _batch_size, "a whole number >= 1 or 'full'")[0]
-        rate = _split(parts[2], float, "a number")[0]
-        arms.append(Arm(size, parts[1], rate, options if parts[1] == "sgd" else {}))
-    if sizes or names or rates:
-        for arm in grid(sizes or ["full", 1, 32], names or ["sgd"], rates or [0.1]):
-            arms.append(Arm(arm.batch_size, arm.optimizer, arm.lr,
-                            options if arm.optimizer == "sgd" else {}))  # fmt: skip
-    if not arms:
-        arms = [Arm(arm.batch_size, arm.optimizer, arm.lr, options) for arm in default_arms()]
-    return arms
-
-
-def _budget(text: str):
-    from descent.lab import Budget
-
-    kind, _, amount = text.partition("=")
-    try:
-        value = float(amount)
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: write KIND=AMOUNT, e.g. epochs=10, samples=20000, "
-                                 "updates=500 or seconds=5") from None  # fmt: skip
-    return Budget(kind.strip(), int(value) if value.is_integer() else value)
-
-
-def _positive(value: float | None) -> float | None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise click.BadParameter(f"{value} must be a finite number > 0")
-    return value
-
-
 def _keys_in(config_path) -> set[str]:
     """The settings a TOML file names (its keys, with - read as _)."""
     try:
@@ -450,7 +384,7 @@ Examples:
 @click.option(
     "--target-loss",
     type=float,
-    callback=lambda ctx, param, value: _positive(value),
+    callback=lambda ctx, param, value: arms.positive(value),
     help="The training loss the to-target columns measure (default: chosen).",
 )
 @click.option(
@@ -484,14 +418,14 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
     options = {k: getattr(config, k) for k in ("momentum", "weight_decay")
                if k in given and getattr(config, k)}  # fmt: skip
     try:
-        arms = _arms(arm_specs, batch_sizes, optimizers, lrs, options)
-        budget = _budget(budget_text)
+        compared = arms.from_flags(arm_specs, batch_sizes, optimizers, lrs, options)
+        budget = arms.budget(budget_text)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     world = _joined(ranks)
     from descent.cli import jobs
 
-    _run_ranked(world, jobs.run_comparison, config, arms, budget, list(range(seeds)),
+    _run_ranked(world, jobs.run_comparison, config, compared, budget, list(range(seeds)),
                 target_loss=target_loss, sharpness_every=sharpness_every,
                 echo=_echo if world.writes else _quiet, ranks=world)  # fmt: skip
 
