@@ -79,21 +79,18 @@ class RAdam(Optimizer):
         v += tmp
 
         bias_correction1, bias_correction2 = 1 - beta1**t, 1 - beta2**t
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
+        r = rectification(beta2, t)
         # step = m / (1 - beta1**t) * lr, in torch's order of operations
         np.divide(m, bias_correction1, out=step)
         step *= lr
-        if rho_t > 5.0:
+        if r is not None:
             # step = step * (sqrt(1 - beta2**t) / (sqrt(v) + eps)) * r
             np.sqrt(v, out=tmp)
             tmp += eps
             np.reciprocal(tmp, out=tmp)
             tmp *= bias_correction2**0.5
             step *= tmp
-            step *= (
-                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-            ) ** 0.5
+            step *= r
         # w = w - step
         param -= step
 
@@ -106,17 +103,20 @@ class RAdam(Optimizer):
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
         t, decoupled = state["step"]._data.item(), group["decoupled_weight_decay"]
         bias_correction1, bias_correction2 = 1 - beta1**t, 1 - beta2**t
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
-        rectified = rho_t > 5.0
-        r = (
-            ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            if rectified
-            else 1.0
-        )
+        r = rectification(beta2, t)
         scalars = [1 - beta1, beta2, 1 - beta2, group["eps"], weight_decay,
                    1 - lr * weight_decay if decoupled else 1.0, bias_correction1, lr,
-                   bias_correction2**0.5, r, 1.0]  # fmt: skip
-        flags = (group["maximize"], decoupled, rectified)
+                   bias_correction2**0.5, 1.0 if r is None else r, 1.0]  # fmt: skip
+        flags = (group["maximize"], decoupled, r is not None)
         kernels.radam(*arrays, np.array(scalars, param.dtype), flags)
         return True
+
+
+def rectification(beta2: float, t: int) -> float | None:
+    """RAdam's variance rectification r at step t, or None while the variance of the
+    adaptive rate is intractable (rho_t <= 5) and the step is plain momentum."""
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * (beta2**t) / (1 - beta2**t)
+    if rho_t <= 5.0:
+        return None
+    return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
