@@ -106,18 +106,25 @@ class Chunks:
         return workspace("outputs", self.c_out * n * self.pixels, self.like).reshape(shape)
 
     def each(self, work) -> list:
-        """[work(start, stop) for each chunk], the chunks spread over as many threads as
-        BLAS runs on, each thread's matmuls on one BLAS thread. Chunks are independent, so
-        no thread waits for another until the end: under load from other processes this
-        held up where BLAS's own threads, meeting at a barrier in every matmul, took 10x
-        longer on a 2-CPU machine; and the copies, single-threaded in NumPy, run in
-        parallel too."""
+        """[work(start, stop) for each chunk], in order, the chunks spread over as many
+        threads as BLAS runs on, each thread's matmuls on one BLAS thread. Each thread takes
+        one consecutive share of the chunks, so no thread waits for another until the end:
+        under load from other processes this held up where BLAS's own threads, meeting at a
+        barrier in every matmul, took 10x longer on a 2-CPU machine; the copies, single-
+        threaded in NumPy, run in parallel too; and a task per share, not per chunk, saves
+        the pool's 25 us a task (10% of a 32 -> 64 channel layer's forward)."""
         spans = list(self)
         threads = min(_blas_thread_count(), len(spans))
         if threads < 2:
             return [work(start, stop) for start, stop in spans]
+        bounds = [len(spans) * part // threads for part in range(threads + 1)]
+
+        def share(part: int) -> list:
+            return [work(*span) for span in spans[bounds[part] : bounds[part + 1]]]
+
         with blas_threads(1):
-            return list(_pool(threads).map(lambda span: work(*span), spans))
+            shares = list(_pool(threads).map(share, range(threads)))
+        return [result for results in shares for result in results]
 
     def matrix(self, block):
         """A (C or C_out, ..., n, P) block as (G, rows / G, n * P), one matrix per group."""
