@@ -33,6 +33,15 @@ from descent.optim import OPTIMIZERS
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, OSError, CheckpointError, TypeError)
 
 
+@dataclasses.dataclass
+class Invocation:
+    """What `main` was given: the command's arguments, and whether a run's report may be
+    drawn by a child process started before training (`descent.cli.renderer`)."""
+
+    argv: list[str]
+    report_aside: bool = False
+
+
 class BatchSize(click.ParamType):
     """A whole number >= 1, or 'full' for batch gradient descent."""
 
@@ -212,8 +221,19 @@ def _joined(ranks: int | None, check_every: int = 100):
 
 def _argv() -> list[str]:
     """The command's own arguments, as `main` was given them."""
-    context = click.get_current_context()
-    return list(context.find_root().obj or sys.argv[1:])
+    invocation = click.get_current_context().find_root().obj
+    return list(invocation.argv) if invocation else sys.argv[1:]
+
+
+def _report_writer(world=None):
+    """The jobs' `write_report`, as a context: a child renderer's, started now, when `main`
+    was run as the command itself and this process writes the run (rank 0); else this
+    process's own."""
+    from descent.cli.renderer import report_writer
+
+    invocation = click.get_current_context().find_root().obj
+    aside = bool(invocation and invocation.report_aside)
+    return report_writer(aside and (world is None or world.writes))
 
 
 def _run_ranked(world, job, *args, **kwargs):
@@ -250,10 +270,11 @@ def train(config_path, progress, ranks, check_every, **flags) -> None:
     """Train a model; write a run folder with history, checkpoints, plots and a report."""
     config = _config(config_path, flags)
     world = _joined(ranks, check_every)
-    from descent.cli import jobs
+    with _report_writer(world) as report:
+        from descent.cli import jobs
 
-    _run_ranked(world, jobs.train, config, echo=_echo if world.writes else _quiet,
-                progress=progress and world.writes, ranks=world)  # fmt: skip
+        _run_ranked(world, jobs.train, config, echo=_echo if world.writes else _quiet,
+                    progress=progress and world.writes, ranks=world, report=report)  # fmt: skip
 
 
 SCALING = ("scale_lr", "warmup_epochs")
@@ -285,10 +306,12 @@ Example:
 )
 def lr_find(config_path, start_lr, end_lr, steps, **flags) -> None:
     """The learning-rate range test: raise the lr each mini-batch and suggest one."""
-    from descent.cli import jobs
+    config = _config(config_path, flags)
+    with _report_writer() as report:
+        from descent.cli import jobs
 
-    _run_job(jobs.find_lr, _config(config_path, flags), start_lr=start_lr, end_lr=end_lr,
-             steps=steps, echo=_echo)  # fmt: skip
+        _run_job(jobs.find_lr, config, start_lr=start_lr, end_lr=end_lr, steps=steps,
+                 echo=_echo, report=report)  # fmt: skip
 
 
 @cli.command(
@@ -312,10 +335,12 @@ Example:
 def sharpness(config_path, every, samples, progress, **flags) -> None:
     """Train while tracking the Hessian's top eigenvalue against the optimizer's stability
     limit (2/lr for plain SGD, (2 + 2 momentum)/lr with momentum): the edge of stability."""
-    from descent.cli import jobs
+    config = _config(config_path, flags)
+    with _report_writer() as report:
+        from descent.cli import jobs
 
-    _run_job(jobs.track_sharpness, _config(config_path, flags), every=every, samples=samples,
-             echo=_echo, progress=progress)  # fmt: skip
+        _run_job(jobs.track_sharpness, config, every=every, samples=samples, echo=_echo,
+                 progress=progress, report=report)  # fmt: skip
 
 
 def _keys_in(config_path) -> set[str]:
@@ -423,11 +448,13 @@ def compare(config_path, arm_specs, batch_sizes, optimizers, lrs, budget_text, s
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     world = _joined(ranks)
-    from descent.cli import jobs
+    with _report_writer(world) as report:
+        from descent.cli import jobs
 
-    _run_ranked(world, jobs.run_comparison, config, compared, budget, list(range(seeds)),
-                target_loss=target_loss, sharpness_every=sharpness_every,
-                echo=_echo if world.writes else _quiet, ranks=world)  # fmt: skip
+        _run_ranked(world, jobs.run_comparison, config, compared, budget, list(range(seeds)),
+                    target_loss=target_loss, sharpness_every=sharpness_every,
+                    echo=_echo if world.writes else _quiet, ranks=world,
+                    report=report)  # fmt: skip
 
 
 RUN = click.argument("run", type=click.Path())
@@ -443,10 +470,12 @@ def resume(run, epochs, progress, ranks, check_every) -> None:
     """Continue a run from its last checkpoint, exactly as if it had never stopped (on any
     number of --ranks: the global batches do not depend on them)."""
     world = _joined(ranks, check_every)
-    from descent.cli import jobs
+    with _report_writer(world) as report:
+        from descent.cli import jobs
 
-    _run_ranked(world, jobs.resume, run, epochs=epochs, echo=_echo if world.writes else _quiet,
-                progress=progress and world.writes, ranks=world)  # fmt: skip
+        _run_ranked(world, jobs.resume, run, epochs=epochs,
+                    echo=_echo if world.writes else _quiet,
+                    progress=progress and world.writes, ranks=world, report=report)  # fmt: skip
 
 
 WHICH = click.option("--which", type=click.Choice(["best", "last"]), default="best",
@@ -544,11 +573,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command with `argv` (default: sys.argv[1:]) and return its exit code."""
+    """Run the command with `argv` (default: sys.argv[1:]) and return its exit code.
+
+    Run as the command itself (no `argv`: the installed script, `python -m descent`), a
+    run's report is drawn by a child process started before training, which imports
+    matplotlib on another core meanwhile (`descent.cli.renderer`); called with `argv`
+    (tests, scripts), everything runs in this process.
+    """
     warnings.showwarning = _show_warning  # a user needs the message, not our source line
-    args = list(argv) if argv is not None else sys.argv[1:]
+    invocation = Invocation(list(argv) if argv is not None else sys.argv[1:],
+                            report_aside=argv is None)  # fmt: skip
     try:
-        cli.main(args=args, prog_name="descent", standalone_mode=False, obj=args)
+        cli.main(args=invocation.argv, prog_name="descent", standalone_mode=False,
+                 obj=invocation)  # fmt: skip
     except click.ClickException as error:
         error.show()
         return error.exit_code

@@ -59,6 +59,9 @@ from descent.train import (
 from descent.train import resume as resume_fit
 
 Echo = Callable[[str], None]
+ReportWriter = Callable[..., RunFolder]
+"""`write_report(folder, failure=None)`: this process's, or a child's drawn aside
+(`descent.cli.renderer`)."""
 
 
 def _label(config: RunConfig) -> str:
@@ -103,7 +106,9 @@ def _checkpointed(diagnostics: LayerDiagnostics, training: list) -> dict:
     return {"diagnostics": diagnostics, **kept}
 
 
-def _finish(setup: Setup, folder: RunFolder, history: History, echo: Echo) -> dict:
+def _finish(
+    setup: Setup, folder: RunFolder, history: History, echo: Echo, report: ReportWriter
+) -> dict:
     """Test the model of the best checkpoint (the lowest val_loss; the last without
     validation), as `descent evaluate` does; save the metrics, plots and report."""
     for event in history.events:
@@ -122,12 +127,12 @@ def _finish(setup: Setup, folder: RunFolder, history: History, echo: Echo) -> di
                                        "seconds": sum(history.epoch_time)})  # fmt: skip
     echo(f"test ({tested['which']} checkpoint, epoch {tested['epoch']}): "
          + "  ".join(f"{k} {v:.4g}" for k, v in test.items()))  # fmt: skip
-    write_report(folder)
+    report(folder)
     echo(f"run folder: {folder.path}  (report: {folder.report})")
     return test
 
 
-def _fail(folder: RunFolder, error: Exception, echo: Echo) -> None:
+def _fail(folder: RunFolder, error: Exception, echo: Echo, report: ReportWriter) -> None:
     """Report what a failed run learned; its loggers have saved its history as it ended.
     Ctrl-C skips the report (seconds of plotting) and says how to go on."""
     if isinstance(error, KeyboardInterrupt):
@@ -138,7 +143,7 @@ def _fail(folder: RunFolder, error: Exception, echo: Echo) -> None:
         else:
             echo(f"interrupted in the first epoch: {folder.path} has no checkpoint to resume")
         return
-    write_report(folder, failure=str(error))
+    report(folder, failure=str(error))
     echo(f"run folder: {folder.path} keeps the history and the last good checkpoint")
 
 
@@ -152,13 +157,15 @@ def _new_folder(config: RunConfig, setup: Setup, kind: str = "") -> RunFolder:
 
 def train(config: RunConfig, echo: Echo = print, progress: bool = True,
           extras: Callable[[Setup], dict] | None = None, kind: str = "",
-          ranks: Ranks = ONE_RANK) -> tuple[RunFolder | None, dict]:  # fmt: skip
+          ranks: Ranks = ONE_RANK,
+          report: ReportWriter = write_report) -> tuple[RunFolder | None, dict]:  # fmt: skip
     """Train as `config` says into a fresh run folder; returns it and the test metrics.
 
     `extras(setup)` may add callbacks, by the JSON file each one's `to_dict()` is
     saved to after every epoch (e.g. {"sharpness.json": SharpnessTracker(...)}); `kind`
     prefixes the folder's name. Over several `ranks`, each global batch is shared among
-    them and rank 0 alone writes; the others return (None, {}).
+    them and rank 0 alone writes; the others return (None, {}). `report` draws the
+    report at the end (`descent.cli.renderer` draws it in a child process).
     """
     config = resolved(config)
     if config.scale_lr == "linear":  # the rates of this run, wherever it resumes
@@ -186,9 +193,9 @@ def train(config: RunConfig, echo: Echo = print, progress: bool = True,
             metrics=setup.metrics, callbacks=callbacks, progress=False,
             history=history)  # fmt: skip
     except (TrainingDiverged, KeyboardInterrupt) as error:
-        _fail(folder, error, echo)
+        _fail(folder, error, echo, report)
         raise
-    return folder, _finish(setup, folder, history, echo)
+    return folder, _finish(setup, folder, history, echo, report)
 
 
 def _follow(setup: Setup, training: list, resume_from=None, state=None) -> None:
@@ -214,6 +221,7 @@ def track_sharpness(
     samples: int | None = None,
     echo: Echo = print,
     progress: bool = True,
+    report: ReportWriter = write_report,
 ) -> tuple[RunFolder, dict]:
     """Train as `config` says, measuring the sharpness on `samples` training samples (by
     default the whole training set for batch descent, else `SHARPNESS_SAMPLES`)."""
@@ -231,13 +239,16 @@ def track_sharpness(
             )
         }
 
-    folder, test = train(config, echo=echo, progress=progress, extras=tracker, kind="sharpness-")
+    folder, test = train(
+        config, echo=echo, progress=progress, extras=tracker, kind="sharpness-", report=report
+    )
     echo(sharpness_summary(folder.read_json("sharpness.json")))
     return folder, test
 
 
 def find_lr(config: RunConfig, start_lr: float = 1e-5, end_lr: float = 10.0, steps: int = 300,
-            echo: Echo = print) -> tuple[RunFolder, dict]:  # fmt: skip
+            echo: Echo = print,
+            report: ReportWriter = write_report) -> tuple[RunFolder, dict]:  # fmt: skip
     """The learning-rate range test on the config's data, model and optimizer."""
     config = resolved(config)
     setup = build(config)
@@ -246,7 +257,7 @@ def find_lr(config: RunConfig, start_lr: float = 1e-5, end_lr: float = 10.0, ste
                      num_steps=steps).to_dict()  # fmt: skip
     folder = _new_folder(config, setup, "lr-find-")
     folder.write_json("lr_find.json", result)
-    write_report(folder)
+    report(folder)
     echo(f"suggested learning rate: {format_number(result['suggested_lr'])}")
     echo(f"why: {result['reason']}")
     echo(f"run folder: {folder.path}  (report: {folder.report})")
@@ -254,7 +265,8 @@ def find_lr(config: RunConfig, start_lr: float = 1e-5, end_lr: float = 10.0, ste
 
 
 def resume(path, epochs: int | None = None, echo: Echo = print, progress: bool = True,
-           ranks: Ranks = ONE_RANK) -> tuple[RunFolder | None, dict]:  # fmt: skip
+           ranks: Ranks = ONE_RANK,
+           report: ReportWriter = write_report) -> tuple[RunFolder | None, dict]:  # fmt: skip
     """Continue a run from its last checkpoint, up to its epochs (or a new total).
 
     The checkpoint alone says where the run is: its epoch, history, best so far and
@@ -299,9 +311,9 @@ def resume(path, epochs: int | None = None, echo: Echo = print, progress: bool =
                                                   training),
                              progress=False)  # fmt: skip
     except (TrainingDiverged, KeyboardInterrupt) as error:
-        _fail(folder, error, echo)
+        _fail(folder, error, echo, report)
         raise
-    return folder, _finish(setup, folder, history, echo)
+    return folder, _finish(setup, folder, history, echo, report)
 
 
 def _check_new_length(config: RunConfig, epochs: int, done: int) -> None:
@@ -444,7 +456,8 @@ def _predictions_csv(out: np.ndarray, info: dict) -> str:
 
 def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | None = None,
                    sharpness_every: int | None = None, echo: Echo = print,
-                   ranks: Ranks = ONE_RANK) -> RunFolder | None:  # fmt: skip
+                   ranks: Ranks = ONE_RANK,
+                   report: ReportWriter = write_report) -> RunFolder | None:  # fmt: skip
     """`descent.lab.compare` on the config's data and model, saved and reported. Over
     several `ranks`, each trains whole arms and seeds, and rank 0 alone writes."""
     config = resolved(config)
@@ -469,7 +482,7 @@ def run_comparison(config: RunConfig, arms, budget, seeds, target_loss: float | 
         echo(line)
     for sentence in comparison.sentences():
         echo(sentence)
-    write_report(folder)
+    report(folder)
     echo(f"run folder: {folder.path}  (report: {folder.report})")
     return folder
 
