@@ -17,6 +17,7 @@ import numpy as np
 
 from descent import safefile
 from descent.errors import CheckpointError
+from descent.files import write_atomic
 from descent.random import default_generator, get_rng_state, set_rng_state
 from descent.tensor import Tensor
 
@@ -44,6 +45,15 @@ def save(
 
     descent's default RNG state is always saved.
     """
+    data = to_bytes(model=model, optimizer=optimizer, scheduler=scheduler, loader=loader,
+                    extra=extra)  # fmt: skip
+    write_atomic(os.fspath(path), data)
+
+
+def to_bytes(*, model=None, optimizer=None, scheduler=None, loader=None,
+             extra: dict | None = None) -> bytes:  # fmt: skip
+    """The file `save` writes, as bytes: the state as it is now, which training may go on
+    changing while the bytes are written (`descent.files.FileWriter`)."""
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"checkpoint.save: extra must be a dict, got {type(extra).__name__}")
     tensors: dict[str, np.ndarray] = {}
@@ -56,7 +66,7 @@ def save(
             doc[part] = safefile.encode(obj.state_dict(), part, tensors)
     doc["rng"] = safefile.encode(get_rng_state(), "rng", tensors)
     doc["extra"] = safefile.encode({} if extra is None else extra, "extra", tensors)
-    safefile.write(os.fspath(path), doc, tensors)
+    return safefile.to_bytes(doc, tensors)
 
 
 def load(

@@ -63,6 +63,47 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *, durable: bool = 
             os.close(fd)
 
 
+class FileWriter:
+    """Writes files with `write_atomic` on one background thread, in the order given, so
+    that training goes on while the bytes reach the disk (an fsync waits for the disk, and
+    releases the GIL meanwhile).
+
+    Each file is whole or absent at every moment, as with `write_atomic` itself; a file is
+    in place (and durable, unless written with durable=False) once `wait()` returns, which
+    raises the first error a write met since the last `wait()`. `close()` waits, then ends
+    the thread. No thread is started until the first write.
+    """
+
+    def __init__(self) -> None:
+        self._executor = None
+        self._pending: list = []
+
+    def write(self, path: str | os.PathLike, data: bytes | str, *, durable: bool = True) -> None:
+        """Queue `write_atomic(path, data, durable=durable)`; `data` must not change after."""
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="descent-files")
+        self._pending.append(self._executor.submit(write_atomic, path, data, durable=durable))
+
+    def wait(self) -> None:
+        """Return once every queued file is in place; raise the first error a write met."""
+        pending, self._pending = self._pending, []
+        errors = [future.exception() for future in pending]
+        first = next((error for error in errors if error is not None), None)
+        if first is not None:
+            raise first
+
+    def close(self) -> None:
+        """`wait()`, then end the thread (a later write starts another)."""
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+                self._executor = None
+
+
 def json_safe(value: Any) -> Any:
     """Floats that JSON cannot hold (NaN, Inf) become None; containers are walked."""
     if isinstance(value, dict):
@@ -80,5 +121,9 @@ def write_json(
     path: str | os.PathLike, value: Any, indent: int | None = 2, *, durable: bool = True
 ) -> None:
     """`value` as strict JSON (NaN and Inf as null), written atomically."""
-    text = json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n"
-    write_atomic(path, text, durable=durable)
+    write_atomic(path, json_text(value, indent), durable=durable)
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """`value` as strict JSON text (NaN and Inf as null), ending in a newline."""
+    return json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n"

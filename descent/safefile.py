@@ -132,12 +132,18 @@ def read(source, fmt: str, version: int) -> tuple[dict, dict[str, np.ndarray]]:
     return doc, tensors
 
 
+def to_bytes(doc: dict, tensors: dict[str, np.ndarray]) -> bytes:
+    """The file `write` writes: `doc` (JSON-able, with "format" and "version") and `tensors`,
+    copied into new bytes."""
+    text = json.dumps(doc, separators=(",", ":"))
+    metadata = {_META_KEY: text, _DIGEST_KEY: digest(text, tensors)}
+    return safetensors.numpy.save(tensors, metadata=metadata)
+
+
 def write(target, doc: dict, tensors: dict[str, np.ndarray]) -> None:
     """Write `doc` (JSON-able, with "format" and "version") and `tensors` to `target`: a path,
     atomically, or a binary file object."""
-    text = json.dumps(doc, separators=(",", ":"))
-    metadata = {_META_KEY: text, _DIGEST_KEY: digest(text, tensors)}
-    data = safetensors.numpy.save(tensors, metadata=metadata)
+    data = to_bytes(doc, tensors)
     if hasattr(target, "write"):
         target.write(data)
     else:

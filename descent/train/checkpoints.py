@@ -22,6 +22,11 @@ class ModelCheckpoint(Callback):
     `state` names more objects whose `state_dict()` each checkpoint keeps (e.g. a
     callback's series so far); `resume(..., state=)` gives them back.
 
+    A checkpoint is taken at the epoch's end and written on the run's file thread
+    (`Run.files`) while the next epoch trains; each epoch's end first waits for the last
+    epoch's files, so a crash loses at most the newest checkpoint, and `fit` returns
+    once every one is on disk.
+
     Each checkpoint's `extra` holds the epoch, its logs, the history and `state`: all
     that `resume` needs to go on as if the run had never stopped. The best is written
     before the last, so a crash between the two leaves the last at the epoch before;
@@ -51,17 +56,20 @@ class ModelCheckpoint(Callback):
                 self.best = value
 
     def _save(self, path: str, epoch: int, logs: dict) -> None:
-        from descent.checkpoint import save
+        from descent.checkpoint import to_bytes
 
         run = self.run
+        loader = run.train_loader if hasattr(run.train_loader, "state_dict") else None
         state = {name: obj.state_dict() for name, obj in self.state.items()}
-        save(path, model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
-             loader=run.train_loader if hasattr(run.train_loader, "state_dict") else None,
-             extra={"epoch": epoch + 1, "logs": json_safe(dict(logs)),
-                    "history": run.history.to_dict(), "state": state})  # fmt: skip
+        extra = {"epoch": epoch + 1, "logs": json_safe(dict(logs)),
+                 "history": run.history.to_dict(), "state": state}  # fmt: skip
+        data = to_bytes(model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
+                        loader=loader, extra=extra)  # fmt: skip
+        run.files.write(path, data)
         self.saved.append(path)
 
     def on_epoch_end(self, epoch, logs=None):
+        self.run.files.wait()  # the last epoch's files are on disk before this one's go
         if self.save_best:
             value = monitored(logs, self.monitor, "ModelCheckpoint")
             if math.isfinite(value) and better(value, self.best, self.mode):

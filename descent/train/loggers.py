@@ -1,9 +1,10 @@
 """Loggers that keep a run's record on disk, rewritten whole when training begins, after
 every epoch and when it ends.
 
-Each file is written atomically (`descent.files.write_atomic`) from what the run holds in
-memory, never appended to: a crash never leaves half a row, and a resumed run rewrites
-its files from the checkpoint's history at once, whatever a crash left in them.
+Each file is written atomically (`descent.files.write_atomic`, on the run's file thread
+`Run.files`) from what the run holds in memory, never appended to: a crash never leaves
+half a row, and a resumed run rewrites its files from the checkpoint's history at once,
+whatever a crash left in them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 import os
 from typing import Any
 
-from descent.files import write_atomic, write_json
+from descent.files import json_text
 from descent.train.callbacks import Callback
 
 
@@ -48,7 +49,7 @@ class CSVLogger(_Rewrite):
         writer.writerow(["epoch", "time", *keys])
         for i, seconds in enumerate(history.epoch_time):
             writer.writerow([i + 1, seconds, *(_cell(history.metrics[k], i) for k in keys)])
-        write_atomic(self.path, text.getvalue(), durable=durable)
+        self.run.files.write(self.path, text.getvalue(), durable=durable)
 
 
 def _cell(series: list, index: int):
@@ -65,4 +66,4 @@ class JSONLogger(_Rewrite):
 
     def write(self, durable: bool = True) -> None:
         record = self.run.history if self.record is None else self.record
-        write_json(self.path, record.to_dict(), indent=None, durable=durable)
+        self.run.files.write(self.path, json_text(record.to_dict(), indent=None), durable=durable)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from descent.autograd import no_grad
+from descent.files import FileWriter
 from descent.train.callbacks import Callback, ProgressBar, SchedulerStep
 from descent.train.history import History
 from descent.train.metrics import resolve
@@ -80,6 +81,9 @@ class Run:
     callbacks: list = field(default_factory=list)
     loss_fn: Any = None
     epoch_means: EpochMeans | None = None  # of the epoch in progress
+    files: FileWriter = field(default_factory=FileWriter)
+    """The run's files (checkpoints, logs) are written on its thread while training goes
+    on; `fit` waits for them before it returns or raises."""
 
     def log(self, message: str) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
@@ -162,6 +166,7 @@ def fit(
         return any(callback.stop_training for callback in callbacks)
 
     with contextlib.ExitStack() as ends:
+        ends.callback(run.files.close)  # last: after every on_train_end has queued its files
         ends.callback(model.train)
         for callback in reversed(callbacks):  # the stack unwinds them in list order
             ends.callback(callback.on_train_end, {})
