@@ -109,12 +109,20 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if finite_floats(value):  # a history's series: checked in C, not walked here
+            return list(value)
         return [json_safe(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def finite_floats(values: list | tuple) -> bool:
+    """Whether `values` holds Python floats alone, all finite (one NaN or Inf makes the sum
+    non-finite; a sum that overflows only sends the caller the long way)."""
+    return all(type(v) is float for v in values) and math.isfinite(sum(values))
 
 
 def write_json(

@@ -34,6 +34,7 @@ _ITEMSIZE = {
 _DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "float16", "uint32", "int32", "float32")
 _DTYPES += ("uint64", "int64", "float64")
 _TAGS = ("__tuple__", "__items__", "__scalar__", "__tensor__", "__leaf__")
+_JSON_SCALARS = (float, int, str, bool, type(None))  # exact types: a numpy scalar is none
 MAX_DEPTH = 100  # levels of nesting in the metadata: far more than any state holds
 
 
@@ -72,6 +73,8 @@ def encode(value: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v, f"{where}.{i}", tensors) for i, v in enumerate(value)]}
     if isinstance(value, list):
+        if all(type(v) in _JSON_SCALARS for v in value):  # a history's series: as it is
+            return list(value)
         return [encode(v, f"{where}.{i}", tensors) for i, v in enumerate(value)]
     if isinstance(value, dict):
         plain = all(isinstance(k, str) for k in value)

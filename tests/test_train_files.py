@@ -11,7 +11,7 @@ import descent as dc
 from descent import checkpoint, nn
 from descent.data import DataLoader, TensorDataset
 from descent.errors import MissingFolderError
-from descent.files import FileWriter
+from descent.files import FileWriter, json_safe
 from descent.train import Callback, JSONLogger, ModelCheckpoint, fit
 
 
@@ -90,3 +90,29 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_and_every_end_hook_ru
         fit_briefly([ModelCheckpoint(tmp_path / "gone" / "last.ckpt", save_best=False), log])
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["epoch_time"]) >= 1  # the logger's end-of-training write landed
+
+
+@pytest.mark.parametrize(
+    ("series", "expected"),
+    [
+        ([0.5, 0.25], [0.5, 0.25]),
+        ([0.5, float("nan"), float("inf")], [0.5, None, None]),
+        ([1e308, 1e308], [1e308, 1e308]),  # the sum overflows; every value is finite
+        ([np.float32(0.5), 2, True], [0.5, 2, True]),
+        ((0.5, float("-inf")), [0.5, None]),
+    ],
+)
+def test_json_safe_series_whatever_their_values(series, expected):
+    assert json_safe({"series": series}) == {"series": expected}
+
+
+def test_a_checkpoint_keeps_series_of_every_kind(tmp_path):
+    extra = {"floats": [0.5, float("nan")], "mixed": [1, "a", None, True, 0.5],
+             "arrays": [np.arange(3), np.float64(2.5)], "nested": [[1.0], (2, 3)]}  # fmt: skip
+    checkpoint.save(tmp_path / "c", extra=extra)
+    loaded = checkpoint.load(tmp_path / "c")
+    assert loaded["floats"][0] == 0.5 and np.isnan(loaded["floats"][1])
+    assert loaded["mixed"] == [1, "a", None, True, 0.5]
+    assert np.array_equal(loaded["arrays"][0], np.arange(3))
+    assert loaded["arrays"][1] == np.float64(2.5) and type(loaded["arrays"][1]) is np.float64
+    assert loaded["nested"] == [[1.0], (2, 3)]
