@@ -262,3 +262,39 @@ def test_chunks_go_where_they_pay():
     for x_shape, w_shape, out_size, expected in cases:
         x, weight = np.empty(x_shape, np.float32), np.empty(w_shape, np.float32)
         assert conv.runs_in_chunks(x, weight, (1, 1), out_size) is expected, (x_shape, w_shape)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_whole_batch_spans_on_threads_give_the_serial_numbers(case, threads, monkeypatch):
+    """The whole-batch path with its batch split over threads (every layer, however small)
+    gives the numbers of one pass over the whole batch, and torch's."""
+    arrays, options = case_arrays(case, seed=8)
+    needs = (True, True, True)
+    serial = run_conv(arrays, needs, options)
+    monkeypatch.setattr(conv, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: threads)
+    spread = run_conv(arrays, needs, options)
+    assert_all_close(spread, serial, rtol=1e-13, atol=1e-13)
+    assert_all_close(spread, torch_conv(arrays, needs, options))
+
+
+def test_whole_batch_spans_split_only_work_that_repays_the_threads(monkeypatch):
+    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 2)
+    small, large = np.empty((100, 1, 1, 44)), np.empty((100, 32, 1, 44))
+    weight_small, weight_large = np.empty((32, 1, 1, 5)), np.empty((32, 32, 1, 5))
+    assert conv.whole_batch_spans(small, weight_small, (1, 40)) == [(0, 100)]
+    assert conv.whole_batch_spans(large, weight_large, (1, 40)) == [(0, 50), (50, 100)]
+    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 1)
+    assert conv.whole_batch_spans(large, weight_large, (1, 40)) == [(0, 100)]
+
+
+@pytest.mark.parametrize(
+    ("batch", "size", "threads", "expected"),
+    [(128, 12, 2, 11), (128, 12, 1, 12), (64, 1, 2, 1), (100, 37, 2, 25), (5, 5, 2, 5),
+     (3, 1, 2, 1), (7, 2, 3, 2)],
+)  # fmt: skip
+def test_chunks_split_the_batch_evenly_over_threads(batch, size, threads, expected):
+    chosen = conv_fast.balanced(batch, size, threads)
+    assert chosen == expected
+    assert chosen <= size
