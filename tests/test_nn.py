@@ -192,6 +192,29 @@ def test_cross_entropy_matches_torch(options, reduction):
     np.testing.assert_allclose(logits.grad, theirs_logits.grad.numpy(), atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0, 4, -100, 2, 1, -100, 0]),  # the default ignore_index, some ignored
+        LABELS.astype(np.int32),
+        LABELS.astype(np.uint8),
+        np.array([], dtype=np.int64),
+    ],
+    ids=["ignored -100", "int32", "uint8", "empty"],
+)
+def test_cross_entropy_label_kinds_match_torch(labels):
+    """The all-labels-in-range fast path and the general one, chosen by the labels."""
+    logits_array = LOGITS[: len(labels)]
+    logits = dc.tensor(logits_array, dtype="float64", requires_grad=True)
+    theirs_logits = torch.tensor(logits_array, requires_grad=True)
+    ours = F.cross_entropy(logits, labels)
+    theirs = torch.nn.functional.cross_entropy(theirs_logits, torch.from_numpy(labels).long())
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(logits.grad, theirs_logits.grad.numpy(), atol=1e-12)
+
+
 def test_cross_entropy_with_probabilities_and_one_sample_matches_torch():
     probabilities = RNG.dirichlet(np.ones(5), size=7)
     for target, logits_array in ((probabilities, LOGITS), (np.array(3), LOGITS[0])):

@@ -50,8 +50,9 @@ def _target_array(target):
     return target._data if isinstance(target, Tensor) else np.asarray(target)
 
 
-def _class_labels(name: str, logits: Tensor, target, ignore_index: int):
-    """Integer labels of shape (N,), checked against the number of classes."""
+def _class_labels(name: str, logits: Tensor, target, ignore_index: int) -> tuple:
+    """Integer labels of shape (N,), checked against the number of classes, and whether
+    they all lie in [0, C) (else some equal `ignore_index`)."""
     target = _target_array(target)
     if target.dtype.kind not in "iu":
         raise DtypeError(
@@ -64,13 +65,25 @@ def _class_labels(name: str, logits: Tensor, target, ignore_index: int):
             f"shape (N,), got labels of shape {target.shape}"
         )
     classes = logits.shape[1]
+    if _labels_in_range(target, classes):
+        return target, True
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))
     if bad.any():
         raise LabelError(
             f"{name}: label {target[bad][0]} is out of range for {classes} classes "
             f"(input of shape {logits.shape}); labels must lie in [0, {classes - 1}]"
         )
-    return target
+    return target, False
+
+
+def _labels_in_range(labels, classes: int) -> bool:
+    """Whether every integer label lies in [0, classes), in one pass: read as unsigned, a
+    negative label is huge."""
+    if labels.size == 0:
+        return True
+    if labels.dtype.kind == "i":
+        labels = labels.view(labels.dtype.str.replace("i", "u"))
+    return int(labels.max()) < classes
 
 
 # -- classification -------------------------------------------------------------------------
@@ -110,10 +123,9 @@ def cross_entropy(
     target_array = _target_array(target)
     if target_array.dtype.kind == "f" and target_array.shape == input.shape:
         return _soft_cross_entropy(input, target_array, weight_array, reduction, label_smoothing)
-    labels = _class_labels("cross_entropy", input, target_array, ignore_index)
-    return softmax_cross_entropy(
-        input, labels, weight_array, ignore_index, label_smoothing, reduction
-    )
+    labels, in_range = _class_labels("cross_entropy", input, target_array, ignore_index)
+    ignored = ignore_index if 0 <= ignore_index < input.shape[1] or not in_range else None
+    return softmax_cross_entropy(input, labels, weight_array, ignored, label_smoothing, reduction)
 
 
 def _soft_cross_entropy(logits, probabilities, weight, reduction, label_smoothing):
@@ -141,7 +153,7 @@ def nll_loss(
         check_tensor("nll_loss", input)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("nll_loss", reduction)
-    labels = _class_labels("nll_loss", input, target, ignore_index)
+    labels, _ = _class_labels("nll_loss", input, target, ignore_index)
     keep = labels != ignore_index
     safe = np.where(keep, labels, 0)
     sample_weight = keep.astype(input.dtype)

@@ -49,9 +49,14 @@ class SoftmaxCrossEntropy(Function):
     Per sample i with target y, class weights w and smoothing eps over C classes:
         loss_i = (1 - eps) * -w[y] log p[i, y]  +  (eps / C) * sum_c -w[c] log p[i, c]
     The mean divides by the sum of w[y] over the samples that are not ignored.
+    `ignore_index` None says that no label is ignored.
     """
 
     def forward(self, logits, targets, weight, ignore_index, label_smoothing, reduction):
+        if weight is None and ignore_index is None and not label_smoothing and len(targets):
+            return self.plain_forward(logits, targets, reduction)
+        if ignore_index is None:
+            ignore_index = -1  # the labels lie in [0, C): none is -1
         xp = array_module(logits)
         n, classes = logits.shape
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -81,7 +86,27 @@ class SoftmaxCrossEntropy(Function):
             return losses.astype(logits.dtype, copy=False)
         return xp.asarray(losses.sum() * scale, dtype=logits.dtype)
 
+    def plain_forward(self, logits, targets, reduction):
+        """The common case (no class weights, ignored labels or smoothing) in fewer passes:
+        loss_i = log sum_c e^(x_ic - m_i) - (x_iy - m_i), with m_i the row's maximum.
+        The same float operations as the general path, so the same numbers."""
+        xp = array_module(logits)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exps = xp.exp(shifted)
+        norm = exps.sum(axis=1, keepdims=True)
+        rows = xp.arange(len(targets))
+        losses = xp.log(norm[:, 0]) - shifted[rows, targets]
+        if self.needs_grad[0]:
+            self.plain = (exps, norm, rows, targets)
+        self.reduction = reduction
+        if reduction == "none":
+            return losses
+        scale = logits.dtype.type(1 / len(targets)) if reduction == "mean" else 1
+        return xp.asarray(losses.sum() * scale, dtype=logits.dtype)
+
     def backward(self, grad):
+        if "plain" in self.__dict__:
+            return self.plain_backward(grad)
         xp = array_module(grad)
         probs, rows, targets, sample_weight, keep, weight, scale = self.saved
         smoothing, classes = self.label_smoothing, probs.shape[1]
@@ -95,6 +120,20 @@ class SoftmaxCrossEntropy(Function):
             grad_logits += (smoothing / classes) * smooth * keep[:, None]
         upstream = grad[:, None] if self.reduction == "none" else grad * scale
         return grad_logits * upstream
+
+    def plain_backward(self, grad):
+        """(softmax - one-hot) times the upstream gradient, divided by N for the mean."""
+        exps, norm, rows, targets = self.plain
+        if self.reduction == "none":
+            upstream, at_targets = grad[:, None], grad
+        else:
+            if self.reduction == "mean":
+                grad = grad * exps.dtype.type(1 / len(targets))
+            upstream = at_targets = grad
+        grad_logits = exps / norm
+        grad_logits *= upstream
+        grad_logits[rows, targets] -= at_targets
+        return grad_logits
 
 
 class Embedding(Function):
@@ -127,7 +166,8 @@ def softmax_cross_entropy(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
 ) -> Tensor:
-    """Checked inputs go to the fused op; see `descent.nn.functional.cross_entropy`."""
+    """Checked inputs go to the fused op; see `descent.nn.functional.cross_entropy`.
+    Each label lies in [0, C) or equals `ignore_index`; None there says none does."""
     return SoftmaxCrossEntropy.apply(
         logits,
         targets=targets,
