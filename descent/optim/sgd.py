@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim import kernels
+from descent.optim import blas, kernels
 from descent.optim.optimizer import LEARNING_RATE, NONNEGATIVE, Optimizer
 from descent.tensor import wrap
 
@@ -90,18 +90,16 @@ class SGD(Optimizer):
                 if group["dampening"] == 0:
                     buffer += g
                 else:
-                    np.multiply(g, 1 - group["dampening"], out=tmp)
-                    buffer += tmp
+                    blas.axpy(1 - group["dampening"], g, buffer, tmp)
             if group["nesterov"]:
                 # d = g + momentum * b
-                np.multiply(buffer, momentum, out=tmp)
-                tmp += g
-                direction = tmp
+                direction = self.scratch(param, 2)
+                np.copyto(direction, g)
+                blas.axpy(momentum, buffer, direction, tmp)
             else:
                 direction = buffer
         # w = w - lr * d
-        np.multiply(direction, lr, out=tmp)
-        param -= tmp
+        blas.axpy(-lr, direction, param, tmp)
 
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]

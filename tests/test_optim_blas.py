@@ -1,0 +1,96 @@
+"""descent.optim.blas: BLAS's one-pass axpy gives torch's `add_(x, alpha=a)` within one ulp
+(OpenBLAS rounds its last few elements twice, torch none), and NumPy's two passes stand in
+wherever BLAS cannot run."""
+
+import numpy as np
+import pytest
+import torch
+
+import descent as dc
+from descent import optim
+from descent.optim import blas
+
+SIZES = [(blas.BLAS_FROM + 7,), (256, 784)]
+"""An odd size (a tail past the kernel's blocks of 32) and a layer's weight."""
+
+
+def torch_axpy(alpha, x, y):
+    out = torch.tensor(y)
+    out.add_(torch.tensor(x), alpha=alpha)
+    return out.numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SIZES)
+def test_axpy_gives_torchs_numbers(shape, dtype):
+    assert blas._openblas(), "no OpenBLAS found: NumPy's wheels bring one"
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    expected = torch_axpy(-0.0123, x, y)
+    blas.axpy(-0.0123, x, y, np.empty_like(y))
+    np.testing.assert_array_max_ulp(y, expected, maxulp=1)
+    body = y.size // 32 * 32  # all but the last < 32 elements: rounded once, as torch's
+    np.testing.assert_array_equal(y.reshape(-1)[:body], expected.reshape(-1)[:body])
+
+
+@pytest.mark.parametrize(
+    "shape, dtype, transposed",
+    [((300, 200), np.float32, True), ((blas.BLAS_FROM,), np.float16, False),
+     ((blas.BLAS_FROM - 1,), np.float32, False), ((5,), np.float64, False)],
+    ids=["not-contiguous", "float16", "just-below-blas", "small"],
+)  # fmt: skip
+def test_arrays_blas_does_not_take_get_numpys_two_passes(shape, dtype, transposed):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape[::-1] if transposed else shape).astype(dtype)
+    x = x.T if transposed else x
+    y = rng.standard_normal(shape).astype(dtype)
+    expected = y + dtype(-0.37) * x
+    blas.axpy(-0.37, x, y, np.empty_like(y))
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_without_blas_the_update_is_numpys(monkeypatch):
+    monkeypatch.setattr(blas, "_openblas", lambda: None)
+    rng = np.random.default_rng(3)
+    x, y = (rng.standard_normal(blas.BLAS_FROM).astype(np.float32) for _ in range(2))
+    expected = y + np.float32(0.25) * x
+    blas.axpy(0.25, x, y, np.empty_like(y))
+    np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"momentum": 0.9},
+        {"momentum": 0.9, "dampening": 0.3},
+        {"momentum": 0.9, "nesterov": True},
+    ],
+    ids=["plain", "momentum", "dampening", "nesterov"],
+)
+def test_sgd_float32_steps_are_torchs(options):
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal((300, 130)).astype(np.float32)  # through BLAS
+    ours, theirs = dc.nn.Parameter(dc.tensor(start)), torch.nn.Parameter(torch.tensor(start))
+    mine = optim.SGD([ours], lr=0.01, **options)
+    torchs = torch.optim.SGD([theirs], lr=0.01, **options)
+    for _ in range(5):
+        grad = rng.standard_normal(start.shape).astype(np.float32)
+        ours.grad, theirs.grad = dc.tensor(grad), torch.tensor(grad)
+        mine.step()
+        torchs.step()
+    assert not np.array_equal(ours.data, start)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_axpy_leaves_blas_thread_count_as_it_was():
+    openblas = blas._openblas()
+    before = openblas.get_threads()
+    openblas.set_threads(2)
+    try:
+        y = np.ones(blas.BLAS_FROM, np.float32)
+        blas.axpy(2.0, np.ones_like(y), y, np.empty_like(y))
+        assert openblas.get_threads() == 2
+        np.testing.assert_array_equal(y, 3.0)
+    finally:
+        openblas.set_threads(before)
