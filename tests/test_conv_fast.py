@@ -200,15 +200,16 @@ def test_chunked_path_catches_an_input_changed_before_backward(chunked):
     shape=st.tuples(*[st.integers(1, 3)] * 4, st.integers(1, 12)),
     spacing=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4)),
     jit_on=st.booleans(),
+    past_the_run=st.integers(0, 3),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_col2im_adds_every_tap_onto_overlapping_runs(shape, spacing, jit_on, seed):
+def test_col2im_adds_every_tap_onto_overlapping_runs(shape, spacing, jit_on, past_the_run, seed):
     """conv_fast.col2im, compiled or not, adds every term where taps' runs overlap, as a
-    plain loop over every index does."""
+    plain loop over every index does, and nothing from the columns past each run."""
     channels, kh, kw, n, run = shape
     row_step, tap_step, sample_step = spacing  # taps (i, j) start i * row_step + j * tap_step on
     rng = np.random.default_rng(seed)
-    grad_cols = rng.standard_normal(shape)
+    grad_cols = rng.standard_normal((*shape[:-1], run + past_the_run))
     plane = (kh - 1) * row_step + (kw - 1) * tap_step + run
     size = channels * plane + (n - 1) * sample_step * channels * plane
     expected = np.zeros(size)

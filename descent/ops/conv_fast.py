@@ -245,7 +245,7 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
         if grad_padded is not None:
             grad_cols = chunks.cols(n)
             xp.matmul(w2_t, chunks.matrix(g_block), out=chunks.matrix(grad_cols))
-            col2im(grad_cols[..., : chunks.run], chunks.runs(grad_padded, start, stop, True))
+            col2im(grad_cols, chunks.runs(grad_padded, start, stop, True))
         return part
 
     parts = chunks.each(gradients)
@@ -258,14 +258,26 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
 
 
 def col2im(grad_cols, grad_runs) -> None:
-    """grad_runs += grad_cols, both (C, kH, kW, n, run), where grad_runs is `Chunks.runs`
-    of the padded input's gradient: runs of different taps overlap, so one tap at a time."""
-    if jit.available():
+    """grad_runs += grad_cols[..., :run], where grad_cols is a contiguous (C, kH, kW, n, P)
+    block and grad_runs, (C, kH, kW, n, run), is `Chunks.runs` of the padded input's
+    gradient: runs of different taps overlap, so one tap at a time."""
+    run = grad_runs.shape[-1]
+    if jit.available() and grad_runs.strides[-1] == grad_runs.itemsize:
         from descent.ops import conv_kernels
 
-        conv_kernels.add_taps(grad_cols, grad_runs)
+        strides = tuple(stride // grad_runs.itemsize for stride in grad_runs.strides[:4])
+        conv_kernels.add_taps(grad_cols, flat_extent(grad_runs), (*strides, run))
         return
     for i in range(grad_cols.shape[1]):
         for j in range(grad_cols.shape[2]):
             # one tap's runs touch no pixel twice, so += adds every term
-            grad_runs[:, i, j] += grad_cols[:, i, j]
+            grad_runs[:, i, j] += grad_cols[:, i, j, :, :run]
+
+
+def flat_extent(view):
+    """The memory a strided view spans (non-negative strides), as a flat contiguous view
+    from its first element to its last."""
+    last = sum((size - 1) * stride for size, stride in zip(view.shape, view.strides))
+    return array_module(view).lib.stride_tricks.as_strided(
+        view, shape=(last // view.itemsize + 1,), strides=(view.itemsize,), writeable=True
+    )

@@ -12,16 +12,20 @@ from descent import jit
 
 
 @jit.kernel
-def add_taps(grad_cols, grad_runs):
-    """grad_runs[c, i, j, b, t] += grad_cols[c, i, j, b, t], in order over the taps (i, j):
-    grad_runs is a strided view whose taps overlap in memory, so NumPy's one-shot += would
-    lose the terms that land on one pixel."""
-    channels, kh, kw, n, run = grad_cols.shape
+def add_taps(grad_cols, grad_flat, strides):
+    """grad_flat[c * sc + i * si + j * sj + b * sb + t] += grad_cols[c, i, j, b, t] for t
+    below the run, in order over the taps (i, j), with (sc, si, sj, sb) = strides:
+    grad_flat is a flat view of the padded input's gradient, whose taps' runs overlap, so
+    NumPy's one-shot += would lose the terms that land on one pixel. Both inner arrays
+    are contiguous, so that the innermost loop compiles to vector instructions."""
+    channels, kh, kw, n, _ = grad_cols.shape
+    sc, si, sj, sb, run = strides
     for b in range(n):
         for c in range(channels):
             for i in range(kh):
                 for j in range(kw):
                     source = grad_cols[c, i, j, b]
-                    target = grad_runs[c, i, j, b]
+                    start = c * sc + i * si + j * sj + b * sb
+                    target = grad_flat[start : start + run]
                     for t in range(run):
                         target[t] += source[t]
