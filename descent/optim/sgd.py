@@ -117,8 +117,10 @@ class SGD(Optimizer):
             return False
         if first:
             state["momentum_buffer"] = wrap(buffer)
-        dampening, scalar = group["dampening"], param.dtype.type
+        dampening = group["dampening"]
+        scalars = np.array(
+            [group["lr"], momentum, 1 - dampening, group["weight_decay"]], param.dtype
+        )
         flags = (group["maximize"], momentum != 0, first, group["nesterov"], dampening != 0)
-        kernels.sgd(*arrays, scalar(group["lr"]), scalar(momentum), scalar(1 - dampening),
-                    scalar(group["weight_decay"]), flags)  # fmt: skip
+        kernels.sgd(*arrays, scalars, flags)
         return True
