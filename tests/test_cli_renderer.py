@@ -12,15 +12,13 @@ from descent.cli import jobs, renderer
 from descent.cli.config import RunConfig
 from descent.cli.report import write_report
 from descent.cli.run_folder import RunFolder
-from descent.lab import plots
 
-LR_FIND = {
-    "lrs": [1e-4, 1e-3, 1e-2],
-    "losses": [2.0, 1.0, 3.0],
-    "smoothed_losses": [2.0, 1.5, 2.0],
-    "suggested_lr": 1e-3,
-    "diverged_at": None,
-}
+
+def tiny():
+    """A figure that costs next to nothing to draw."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(0.5, 0.5), dpi=20)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +46,7 @@ def test_the_command_draws_in_a_child_the_report_this_process_draws(tmp_path):
     """The real command (no argv: the renderer child draws, and the command itself never
     imports matplotlib), then the same folder's report redrawn here: byte for byte the
     same page and plots."""
-    command = [sys.executable, "-X", "importtime", "-m", "descent", "train", "--epochs", "2",
+    command = [sys.executable, "-X", "importtime", "-m", "descent", "train", "--epochs", "1",
                "--no-progress"]  # fmt: skip
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # noqa: S603
     assert done.returncode == 0, done.stderr
@@ -163,7 +161,7 @@ def test_two_shares_draw_every_figure_once_in_turn(tmp_path):
     twin = renderer.Share(1, lambda path, make: b"")
     for share in (here, twin):
         for stem in "abcde":
-            share(tmp_path / f"{stem}.png", lambda: plots.lr_find_curve(LR_FIND))
+            share(tmp_path / f"{stem}.png", tiny)
     assert here.drawn == [str(tmp_path / f"{stem}.png") for stem in "ace"]
     assert twin.drawn == [str(tmp_path / f"{stem}.png") for stem in "bd"]
     assert calls == [("other", "b.png"), ("other", "d.png")]
@@ -171,5 +169,5 @@ def test_two_shares_draw_every_figure_once_in_turn(tmp_path):
 
 def test_without_a_twin_the_child_draws_the_twins_share(tmp_path):
     lonely = renderer.Twin()  # no fork: drew nothing
-    png = lonely.later(tmp_path / "x.png", lambda: plots.lr_find_curve(LR_FIND))()
+    png = lonely.later(tmp_path / "x.png", tiny)()
     assert png == (tmp_path / "x.png").read_bytes() and png.startswith(b"\x89PNG")
