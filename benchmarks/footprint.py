@@ -10,7 +10,9 @@ alternate, the medians are reported.
 
 The command's rows time `descent train` with its defaults (the digits, an MLP) against
 the training seconds it records in metrics.json, and `descent --help`, each against its
-target (issue #17): what the user waits for beyond training, and before any help.
+target (issue #17): what the user waits for beyond training, and before any help. A row
+adds the CPU seconds of the command and the processes it starts (the report's renderer
+works on another core while the model trains), against its wall seconds.
 
 This module imports neither library itself: `python -m benchmarks.footprint
 CHILD descent|torch [rows]` is the child.
@@ -102,19 +104,31 @@ def run_child(library: str, rows: int, env: dict) -> dict:
 
 def time_command(*args: str, cwd: str, env: dict) -> float:
     """The wall seconds of `python -m descent ARGS`, from start to exit."""
+    return cpu_and_wall(*args, cwd=cwd, env=env)[1]
+
+
+def cpu_and_wall(*args: str, cwd: str, env: dict) -> tuple[float, float]:
+    """The CPU seconds (user + system, of the command and every process it waited for) and
+    the wall seconds of `python -m descent ARGS`."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run_checked([sys.executable, "-m", "descent", *args], env, cwd)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall
 
 
 def time_train(folder: str, env: dict) -> dict:
     """`descent train` with its defaults into a fresh folder: its wall seconds and the
     training seconds it recorded (metrics.json's, the epochs' sum)."""
     out = tempfile.mkdtemp(dir=folder)
-    wall = time_command("train", "--out", out, cwd=folder, env=env)
+    cpu, wall = cpu_and_wall("train", "--out", out, cwd=folder, env=env)
     (metrics,) = Path(out).glob("*/metrics.json")
     training = json.loads(metrics.read_text())["seconds"]
-    return {"wall": wall, "training": training, "overhead": wall - training}
+    return {"wall": wall, "training": training, "overhead": wall - training, "cpu": cpu}
 
 
 def measure(settings) -> list[dict]:
@@ -170,12 +184,15 @@ def measure_commands(rounds: int, folder: str, env: dict) -> list[dict]:
     overhead = [t["overhead"] * 1e6 for t in trains]
     wall = [t["wall"] * 1e6 for t in trains]
     training = [t["training"] * 1e6 for t in trains]
+    cpu = [t["cpu"] * 1e6 for t in trains]
     help_us = [h * 1e6 for h in helps]
     rows = [
         ("descent train (defaults): wall - training", overhead,
          [TRAIN_OVERHEAD_TARGET * 1e6] * rounds, f"target {TRAIN_OVERHEAD_TARGET:g} s"),
         ("descent train (defaults): wall, peer: training", wall, training,
          "its training seconds (metrics.json): ratio = training share"),
+        ("descent train (defaults): CPU of its processes, peer: wall", cpu, wall,
+         "its wall seconds: ratio = wall / CPU (below 1: both cores at work)"),
         ("descent --help: wall", help_us, [HELP_TARGET * 1e6] * rounds,
          f"target {HELP_TARGET:g} s"),
     ]  # fmt: skip
