@@ -299,3 +299,46 @@ def test_chunks_split_the_batch_evenly_over_threads(batch, size, threads, expect
     chosen = conv_fast.balanced(batch, size, threads)
     assert chosen == expected
     assert chosen <= size
+
+
+def test_a_lease_gives_its_array_back_for_the_next_lease_of_its_shape():
+    like = np.empty(0, np.float32)
+    lease = conv_fast.Lease((3, 5), like)
+    array = lease.array
+    assert array.shape == (3, 5) and array.dtype == np.float32
+    held = conv_fast.Lease((3, 5), like)
+    assert held.array is not array  # the first is still leased
+    del lease
+    assert conv_fast.Lease((3, 5), like).array is array
+    assert conv_fast.Lease((3, 5), np.empty(0, np.float64)).array is not array
+
+
+def test_a_lease_keeps_no_more_spares_than_its_budget(monkeypatch):
+    monkeypatch.setattr(conv_fast, "_spares", {})
+    monkeypatch.setattr(conv_fast, "SPARE_BYTES", 100)
+    like = np.empty(0, np.float64)
+    leases = [conv_fast.Lease((10,), like) for _ in range(3)]  # 80 bytes each
+    del leases
+    assert sum(len(spares) for spares in conv_fast._spares.values()) == 1
+
+
+def test_a_retained_graph_keeps_its_columns_while_other_steps_run():
+    """The columns a node saved are not handed to a later forward until backward has freed
+    the node: a second backward through a retained graph gives the first one's numbers."""
+    rng = np.random.default_rng(9)
+    x, weight = rng.standard_normal((4, 3, 1, 30)), rng.standard_normal((5, 3, 1, 4))
+    x2 = rng.standard_normal(x.shape)
+    w = dc.tensor(weight, requires_grad=True)
+    out = dc.nn.functional.conv2d(dc.tensor(x), w)
+    out.sum().backward(retain_graph=True)
+    first = w.grad.numpy().copy()
+    for _ in range(2):  # other steps of the same shapes lease and free columns meanwhile
+        dc.nn.functional.conv2d(
+            dc.tensor(x2), dc.tensor(weight, requires_grad=True)
+        ).sum().backward()
+    w.grad = None
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), first)
+    theirs = torch.tensor(weight, requires_grad=True)
+    F.conv2d(torch.tensor(x), theirs).sum().backward()
+    np.testing.assert_allclose(first, theirs.grad.numpy(), rtol=1e-10)

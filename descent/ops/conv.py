@@ -113,7 +113,8 @@ class Conv2d(Function):
             out = conv_fast.forward(self.padded, self.w2, self.geometry)
         else:
             self.spans = whole_batch_spans(x, weight, out_size)
-            self.cols, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans)
+            self.cols_lease, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans)
+            self.cols = self.cols_lease.array  # given back to conv_fast's spares with the node
         out = out.reshape(n, c_out, *out_size)
         if bias is not None:
             out += bias[:, None, None]
@@ -214,13 +215,14 @@ def whole_batch_spans(x, weight, out_size) -> list[tuple[int, int]]:
 
 
 def whole_batch_forward(padded, w2, geometry: tuple, spans: list) -> tuple:
-    """The whole batch's columns, (N, G, K / G, P), and the convolution without bias,
+    """The whole batch's columns, (N, G, K / G, P), on a Lease, and the convolution without bias,
     (N, G, C_out / G, P), one matmul per sample and group; `spans` on threads."""
     xp = array_module(padded)
     n, c = padded.shape[:2]
     kernel, _, _, out_size = geometry
     groups, pixels = w2.shape[0], out_size[0] * out_size[1]
-    cols = xp.empty((n, groups, c // groups * kernel[0] * kernel[1], pixels), padded.dtype)
+    lease = conv_fast.Lease((n, groups, c // groups * kernel[0] * kernel[1], pixels), padded)
+    cols = lease.array
     out = xp.empty((n, *w2.shape[:2], pixels), padded.dtype)
 
     def convolve(start, stop):
@@ -231,7 +233,7 @@ def whole_batch_forward(padded, w2, geometry: tuple, spans: list) -> tuple:
         xp.matmul(w2, cols[start:stop], out=out[start:stop])
 
     conv_fast.in_parallel(spans, convolve)
-    return cols, out
+    return lease, out
 
 
 def windows(
