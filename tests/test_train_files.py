@@ -116,3 +116,17 @@ def test_a_checkpoint_keeps_series_of_every_kind(tmp_path):
     assert np.array_equal(loaded["arrays"][0], np.arange(3))
     assert loaded["arrays"][1] == np.float64(2.5) and type(loaded["arrays"][1]) is np.float64
     assert loaded["nested"] == [[1.0], (2, 3)]
+
+
+def test_an_epochs_best_and_last_checkpoints_are_one_state(tmp_path):
+    """Both written at an epoch whose val_loss is the best so far: the same bytes."""
+    dc.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = dc.optim.SGD(model.parameters(), lr=0.01)
+    saving = ModelCheckpoint(tmp_path / "last.ckpt", best_path=tmp_path / "best.ckpt")
+    fit(model, nn.MSELoss(), optimizer, DataLoader(regression(), 8), 3, metrics=(),
+        val_loader=DataLoader(regression(seed=1), 8), callbacks=[saving],
+        progress=False)  # fmt: skip
+    assert saving.saved == [str(tmp_path / name) for name in ["best.ckpt", "last.ckpt"] * 3]
+    assert (tmp_path / "best.ckpt").read_bytes() == (tmp_path / "last.ckpt").read_bytes()
+    assert checkpoint.load(tmp_path / "best.ckpt")["epoch"] == 3

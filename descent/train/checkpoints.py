@@ -55,7 +55,8 @@ class ModelCheckpoint(Callback):
             if math.isfinite(value) and better(value, self.best, self.mode):
                 self.best = value
 
-    def _save(self, path: str, epoch: int, logs: dict) -> None:
+    def _state(self, epoch: int, logs: dict) -> bytes:
+        """The checkpoint of the run as it is at this epoch's end, as the file's bytes."""
         from descent.checkpoint import to_bytes
 
         run = self.run
@@ -63,17 +64,22 @@ class ModelCheckpoint(Callback):
         state = {name: obj.state_dict() for name, obj in self.state.items()}
         extra = {"epoch": epoch + 1, "logs": json_safe(dict(logs)),
                  "history": run.history.to_dict(), "state": state}  # fmt: skip
-        data = to_bytes(model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
+        return to_bytes(model=run.model, optimizer=run.optimizer, scheduler=run.scheduler,
                         loader=loader, extra=extra)  # fmt: skip
-        run.files.write(path, data)
+
+    def _save(self, path: str, data: bytes) -> None:
+        self.run.files.write(path, data)
         self.saved.append(path)
 
     def on_epoch_end(self, epoch, logs=None):
         self.run.files.wait()  # the last epoch's files are on disk before this one's go
+        data = None  # taken once: an epoch's best and last checkpoints are the same bytes
         if self.save_best:
             value = monitored(logs, self.monitor, "ModelCheckpoint")
             if math.isfinite(value) and better(value, self.best, self.mode):
                 self.best = value
-                self._save(self.best_path, epoch, logs)
+                data = self._state(epoch, logs)
+                self._save(self.best_path, data)
         if self.every and (epoch + 1) % self.every == 0:
-            self._save(self.path.format(epoch=epoch + 1), epoch, logs)
+            data = data or self._state(epoch, logs)
+            self._save(self.path.format(epoch=epoch + 1), data)
