@@ -12,6 +12,10 @@ Workloads (float32, NCHW), each run by both libraries on the same numbers:
 - the same convolutions forward only, under no_grad (inference);
 - max_pool2d and avg_pool2d 2x2 forward + backward on (128, 6, 28, 28).
 
+Each convolution's forward + backward also runs its matmuls alone in NumPy's
+BLAS, one product per matrix over the whole batch (a bound, not a peer):
+descent's GFLOP/s against that row's is the share of BLAS's own speed it reaches.
+
 The output and gradients must agree between the two before timing. How the
 contenders are checked, timed and reported: benchmarks/harness.py.
 
@@ -79,10 +83,48 @@ def conv_steps(conv: Conv, backward: bool, seed: int) -> dict[str, Step]:
     w, b = w.astype(np.float32), b.astype(np.float32)
     out_size = c.size + 2 * c.padding - c.kernel + 1
     g = rng.standard_normal((c.batch, c.out_channels) + (out_size,) * c.dims, dtype=np.float32)
-    return {
+    steps = {
         DESCENT: conv_step(dc, conv, backward, (x, w, b), g),
         f"F.conv{c.dims}d": conv_step(torch, conv, backward, (x, w, b), g),
     }
+    if backward:
+        steps["NumPy BLAS, the step's matmuls"] = blas_bound(conv, rng)
+    return steps
+
+
+def output_pixels(conv: Conv) -> int:
+    """Output pixels (or positions) per sample and channel."""
+    return (conv.size + 2 * conv.padding - conv.kernel + 1) ** conv.dims
+
+
+def conv_flops(conv: Conv, backward: bool) -> float:
+    """Floating-point operations of a call, as its matmuls count them: 2 * N * C_out * K * P
+    forward (K = C_in * k^dims, P output pixels), as much again for the weight's gradient
+    and for the input's."""
+    c = conv
+    forward = 2.0 * c.batch * c.out_channels * c.in_channels * c.kernel**c.dims * output_pixels(c)
+    if not backward:
+        return forward
+    return forward * (3 if c.input_grad else 2)
+
+
+def blas_bound(conv: Conv, rng) -> Step:
+    """NumPy's BLAS running only the matmuls of a forward and backward, each one product
+    over the whole batch, (C_out, K) by (K, N * P) and its transposes: the speed BLAS itself
+    reaches at these shapes, to read descent's GFLOP/s against. Computes nothing to check."""
+    c = conv
+    k, columns = c.in_channels * c.kernel**c.dims, c.batch * output_pixels(c)
+    weight = rng.standard_normal((c.out_channels, k), dtype=np.float32)
+    cols = rng.standard_normal((k, columns), dtype=np.float32)
+    grad = rng.standard_normal((c.out_channels, columns), dtype=np.float32)
+
+    def step():
+        weight @ cols
+        grad @ cols.T
+        if c.input_grad:
+            weight.T @ grad
+
+    return step
 
 
 def conv_step(lib, conv: Conv, backward: bool, arrays: tuple, upstream: np.ndarray) -> Step:
@@ -128,9 +170,19 @@ def pool_step(lib, name: str, x: np.ndarray, upstream: np.ndarray) -> Step:
     return step
 
 
-WORKLOADS: dict[str, harness.Workload] = {
-    **{f"{c.name}, fwd+bwd": lambda c=c: conv_steps(c, backward=True, seed=0) for c in CONVS},
-    **{f"{c.name}, fwd only": lambda c=c: conv_steps(c, backward=False, seed=1) for c in CONVS},
+WORKLOADS: dict[str, harness.Work | harness.Workload] = {
+    **{
+        f"{c.name}, fwd+bwd": harness.Work(
+            lambda c=c: conv_steps(c, backward=True, seed=0), conv_flops(c, backward=True)
+        )
+        for c in CONVS
+    },
+    **{
+        f"{c.name}, fwd only": harness.Work(
+            lambda c=c: conv_steps(c, backward=False, seed=1), conv_flops(c, backward=False)
+        )
+        for c in CONVS
+    },
     "max_pool2d 2x2, (128, 6, 28, 28), fwd+bwd": lambda: pool_steps("max_pool2d", seed=2),
     "avg_pool2d 2x2, (128, 6, 28, 28), fwd+bwd": lambda: pool_steps("avg_pool2d", seed=3),
 }
