@@ -94,3 +94,21 @@ def test_axpy_leaves_blas_thread_count_as_it_was():
         np.testing.assert_array_equal(y, 3.0)
     finally:
         openblas.set_threads(before)
+
+
+@pytest.mark.parametrize("shape", SIZES)
+def test_xpby_gives_torchs_momentum_buffer_exactly(shape):
+    rng = np.random.default_rng(5)
+    x, y = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    expected = torch.tensor(y).mul_(0.9).add_(torch.tensor(x)).numpy()
+    blas.xpby(x, 0.9, y)
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_xpby_without_blas_is_numpys(monkeypatch):
+    monkeypatch.setattr(blas, "_openblas", lambda: None)
+    rng = np.random.default_rng(6)
+    x, y = (rng.standard_normal(blas.BLAS_FROM).astype(np.float32) for _ in range(2))
+    expected = y * np.float32(0.9) + x
+    blas.xpby(x, 0.9, y)
+    np.testing.assert_array_equal(y, expected)

@@ -1,20 +1,21 @@
-"""`axpy`: y += alpha * x in one pass, through the OpenBLAS that NumPy itself runs.
+"""`axpy` (y += alpha * x) and `xpby` (y = x + beta * y) in one pass each, through the
+OpenBLAS that NumPy itself runs.
 
 NumPy makes two passes of an update like `w -= lr * d` (the product into a scratch
 array, then the subtraction): 30 us on a 256x784 float32 weight, where BLAS's axpy takes
-10, and 177 against 50 us on 1M elements. axpy also rounds as torch's
+17 on one thread, and 178 against 94 us on 1M elements; a momentum buffer's
+`b = m * b + g`, 24 us against BLAS's 18 on 200k elements. axpy also rounds as torch's
 `w.add_(d, alpha=-lr)` does, once (a fused multiply-add), but for the last few elements
 (fewer than 32), which OpenBLAS's Haswell kernel rounds twice: within one ulp of torch.
 NumPy does not expose BLAS's level-1 routines, so the library is found through
 threadpoolctl (once, at the first call: milliseconds) and called with ctypes; without an
-OpenBLAS (NumPy built on another BLAS), or for arrays it cannot take, `axpy` makes NumPy's
-two passes, the same update rounded twice.
+OpenBLAS (NumPy built on another BLAS), or for arrays it cannot take, NumPy makes the
+same update in two passes, rounded twice.
 
-OpenBLAS splits an axpy of more than 10,000 elements across its threads, and that made
-it 2.5-4x slower on this 2-core machine shared with other work (a 200k-element saxpy:
-93 us on two threads, 38 on one), as threads did for the compiled kernels
-(descent.optim.kernels): a large axpy runs on one thread.
-"""
+OpenBLAS splits an axpy of more than 10,000 elements across its threads: on this 2-core
+machine a 200k-element saxpy took 9 us on two threads while the cores were free, but 93
+(against 38 on one) while other work held them, as threads did for the compiled kernels
+(descent.optim.kernels). So a BLAS call here runs on one thread."""
 
 from __future__ import annotations
 
@@ -37,12 +38,21 @@ and 3.8 on 32k)."""
 
 @dataclass(frozen=True)
 class OpenBLAS:
-    """The routines `axpy` calls: saxpy and daxpy by dtype, and the thread count's getter
-    and setter."""
+    """The routines `axpy` and `xpby` call, by name ("axpy", "axpby") and dtype, and the
+    thread count's getter and setter."""
 
-    axpy_by_dtype: dict[np.dtype, Callable]
+    routines: dict[tuple[str, np.dtype], Callable]
     get_threads: Callable[[], int]
     set_threads: Callable[[int], None]
+
+    def run(self, name: str, y: np.ndarray, *arguments) -> None:
+        """Routine `name` for y's dtype on one thread, the thread count restored after."""
+        threads = self.get_threads()
+        self.set_threads(1)
+        try:
+            self.routines[name, y.dtype](y.size, *arguments)
+        finally:
+            self.set_threads(threads)
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
@@ -50,30 +60,43 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> Non
 
     `scratch` (shaped like `y`, not aliasing x or y) is used only on NumPy's path.
     """
-    blas = _openblas() if y.size >= BLAS_FROM else None
-    routine = blas.axpy_by_dtype.get(y.dtype) if blas is not None and _takes(x, y) else None
-    if routine is None:
+    blas = _blas_for(x, y)
+    if blas is None:
         np.multiply(x, alpha, out=scratch)
         y += scratch
         return
-    threads = blas.get_threads()
-    blas.set_threads(1)
-    try:
-        routine(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
-    finally:
-        blas.set_threads(threads)
+    blas.run("axpy", y, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
 
 
-def _takes(x: np.ndarray, y: np.ndarray) -> bool:
-    """Whether BLAS can run on x and y as flat vectors: NumPy arrays of one dtype, both
-    C-contiguous (element i of one is element i of the other)."""
-    return (
-        type(x) is np.ndarray
+def xpby(x: np.ndarray, beta: float, y: np.ndarray) -> None:
+    """y = x + beta * y, in place, in one pass where BLAS runs it (its axpby, alpha 1), to
+    the bit NumPy's two passes and torch's `y.mul_(beta).add_(x)`: beta * y rounded, then
+    the sum. (With another alpha, OpenBLAS's axpby rounds otherwise than torch.)"""
+    blas = _blas_for(x, y)
+    if blas is None:
+        y *= beta
+        y += x
+        return
+    blas.run("axpby", y, 1.0, x.ctypes.data, 1, beta, y.ctypes.data, 1)
+
+
+def _blas_for(x: np.ndarray, y: np.ndarray) -> OpenBLAS | None:
+    """NumPy's OpenBLAS where it takes x and y and repays its call, else None: NumPy
+    arrays of one BLAS dtype, both C-contiguous (element i of one is element i of the
+    other), of at least `BLAS_FROM` elements."""
+    if y.size < BLAS_FROM:
+        return None
+    blas = _openblas()
+    takes = (
+        blas is not None
+        and type(x) is np.ndarray
         and type(y) is np.ndarray
         and x.dtype == y.dtype
+        and ("axpy", y.dtype) in blas.routines
         and x.flags.c_contiguous
         and y.flags.c_contiguous
     )
+    return blas if takes else None
 
 
 @functools.cache
@@ -82,22 +105,29 @@ def _openblas() -> OpenBLAS | None:
     library = _numpys_openblas()
     if library is None:
         return None
+    names = ["openblas_get_config", "openblas_get_num_threads", "openblas_set_num_threads",
+             "cblas_saxpy", "cblas_daxpy", "cblas_saxpby", "cblas_daxpby"]  # fmt: skip
     for prefix, suffix in _AFFIXES:
-        names = ["openblas_get_config", "cblas_saxpy", "cblas_daxpy",
-                 "openblas_get_num_threads", "openblas_set_num_threads"]  # fmt: skip
         found = [getattr(library, f"{prefix}{name}{suffix}", None) for name in names]
         if None not in found:
             break
     else:
         return None
-    config, single, double, get_threads, set_threads = found
+    config, get_threads, set_threads, saxpy, daxpy, saxpby, daxpby = found
     config.restype = ctypes.c_char_p
     integer = ctypes.c_int64 if b"USE64BITINT" in config() else ctypes.c_int32
-    for routine, scalar in ((single, ctypes.c_float), (double, ctypes.c_double)):
-        routine.argtypes = [integer, scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
-        routine.restype = None
     get_threads.restype, set_threads.argtypes = ctypes.c_int, [ctypes.c_int]
-    routines = {np.dtype(np.float32): single, np.dtype(np.float64): double}
+    routines = {}
+    for dtype, scalar, axpy_routine, axpby_routine in (
+        (np.dtype(np.float32), ctypes.c_float, saxpy, saxpby),
+        (np.dtype(np.float64), ctypes.c_double, daxpy, daxpby),
+    ):
+        vector = [ctypes.c_void_p, integer]  # an array's address and stride
+        axpy_routine.argtypes = [integer, scalar, *vector, *vector]
+        axpby_routine.argtypes = [integer, scalar, *vector, scalar, *vector]
+        for routine in (axpy_routine, axpby_routine):
+            routine.restype = None
+        routines["axpy", dtype], routines["axpby", dtype] = axpy_routine, axpby_routine
     return OpenBLAS(routines, get_threads, set_threads)
 
 

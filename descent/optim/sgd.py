@@ -86,10 +86,10 @@ class SGD(Optimizer):
             else:
                 buffer = buffer._data
                 # b = momentum * b + (1 - dampening) * g
-                buffer *= momentum
                 if group["dampening"] == 0:
-                    buffer += g
+                    blas.xpby(g, momentum, buffer)
                 else:
+                    buffer *= momentum
                     blas.axpy(1 - group["dampening"], g, buffer, tmp)
             if group["nesterov"]:
                 # d = g + momentum * b
