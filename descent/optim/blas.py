@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +35,17 @@ with the thread count set around it, where NumPy's two passes take 1 us on 256 e
 and 3.8 on 32k)."""
 
 
-@dataclass(frozen=True)
 class OpenBLAS:
     """The routines `axpy` and `xpby` call, by name ("axpy", "axpby") and dtype, and the
     thread count's getter and setter."""
 
-    routines: dict[tuple[str, np.dtype], Callable]
-    get_threads: Callable[[], int]
-    set_threads: Callable[[int], None]
+    def __init__(
+        self,
+        routines: dict[tuple[str, np.dtype], Callable],
+        get_threads: Callable[[], int],
+        set_threads: Callable[[int], None],
+    ) -> None:
+        self.routines, self.get_threads, self.set_threads = routines, get_threads, set_threads
 
     def run(self, name: str, y: np.ndarray, *arguments) -> None:
         """Routine `name` for y's dtype on one thread, the thread count restored after."""
