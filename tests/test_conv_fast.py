@@ -322,23 +322,28 @@ def test_a_lease_keeps_no_more_spares_than_its_budget(monkeypatch):
     assert sum(len(spares) for spares in conv_fast._spares.values()) == 1
 
 
-def test_a_retained_graph_keeps_its_columns_while_other_steps_run():
-    """The columns a node saved are not handed to a later forward until backward has freed
-    the node: a second backward through a retained graph gives the first one's numbers."""
+@pytest.mark.parametrize("in_chunks", [False, True])
+def test_a_retained_graph_keeps_its_columns_while_other_steps_run(in_chunks, monkeypatch):
+    """The columns and padded input a node saved are not handed to a later forward until
+    backward has freed the node: a second backward through a retained graph gives the
+    first one's numbers."""
+    if in_chunks:
+        monkeypatch.setattr(conv, "runs_in_chunks", stride_1)
     rng = np.random.default_rng(9)
-    x, weight = rng.standard_normal((4, 3, 1, 30)), rng.standard_normal((5, 3, 1, 4))
+    x, weight = rng.standard_normal((4, 3, 2, 30)), rng.standard_normal((5, 3, 2, 4))
     x2 = rng.standard_normal(x.shape)
-    w = dc.tensor(weight, requires_grad=True)
-    out = dc.nn.functional.conv2d(dc.tensor(x), w)
+    ours, w = dc.tensor(x, requires_grad=True), dc.tensor(weight, requires_grad=True)
+    out = dc.nn.functional.conv2d(ours, w, padding=1)
     out.sum().backward(retain_graph=True)
-    first = w.grad.numpy().copy()
-    for _ in range(2):  # other steps of the same shapes lease and free columns meanwhile
-        dc.nn.functional.conv2d(
-            dc.tensor(x2), dc.tensor(weight, requires_grad=True)
-        ).sum().backward()
-    w.grad = None
+    first = [ours.grad.numpy().copy(), w.grad.numpy().copy()]
+    for _ in range(2):  # other steps of the same shapes lease and free buffers meanwhile
+        other = dc.tensor(weight, requires_grad=True)
+        dc.nn.functional.conv2d(dc.tensor(x2), other, padding=1).sum().backward()
+    ours.grad = w.grad = None
     out.sum().backward()
-    np.testing.assert_array_equal(w.grad.numpy(), first)
-    theirs = torch.tensor(weight, requires_grad=True)
-    F.conv2d(torch.tensor(x), theirs).sum().backward()
-    np.testing.assert_allclose(first, theirs.grad.numpy(), rtol=1e-10)
+    np.testing.assert_array_equal(ours.grad.numpy(), first[0])
+    np.testing.assert_array_equal(w.grad.numpy(), first[1])
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, weight)]
+    F.conv2d(*theirs, padding=1).sum().backward()
+    for mine, reference in zip(first, theirs):
+        np.testing.assert_allclose(mine, reference.grad.numpy(), rtol=1e-10)

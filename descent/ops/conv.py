@@ -87,6 +87,21 @@ def pad_hw(x, padding: tuple, value=0):
     return padded
 
 
+def leased_pad(x, padding: tuple) -> tuple:
+    """pad_hw(x, padding) with zeros, on a conv_fast.Lease: (the lease, the padded input),
+    or (None, x) when there is no padding."""
+    (ph, pw), (n, c, h, w) = padding, x.shape
+    if ph == 0 and pw == 0:
+        return None, x
+    lease = conv_fast.Lease((n, c, h + 2 * ph, w + 2 * pw), x)
+    padded = lease.array
+    # zero only the border: the inside is overwritten
+    padded[:, :, :ph], padded[:, :, h + ph :] = 0, 0
+    padded[:, :, :, :pw], padded[:, :, :, w + pw :] = 0, 0
+    padded[:, :, ph : ph + h, pw : pw + w] = x
+    return lease, padded
+
+
 def unpad_hw(padded, padding: tuple):
     """The inside of `pad_hw(x, padding)`: `padded` itself when there is no padding."""
     ph, pw = padding
@@ -106,7 +121,7 @@ class Conv2d(Function):
         n, c_out = x.shape[0], weight.shape[0]
         self.w2 = weight.reshape(groups, c_out // groups, -1)
         self.geometry = (weight.shape[2:], stride, dilation, out_size)
-        padded = pad_hw(x, padding)
+        self.padded_lease, padded = leased_pad(x, padding)  # kept only by the chunked path
         self.chunked = runs_in_chunks(x, weight, stride, out_size)
         if self.chunked:
             self.padded = array_module(x).ascontiguousarray(padded)
@@ -115,6 +130,7 @@ class Conv2d(Function):
             self.spans = whole_batch_spans(x, weight, out_size)
             self.cols_lease, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans)
             self.cols = self.cols_lease.array  # given back to conv_fast's spares with the node
+            self.padded_lease = None  # its spare serves the next layer of this shape
         out = out.reshape(n, c_out, *out_size)
         if bias is not None:
             out += bias[:, None, None]
