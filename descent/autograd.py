@@ -13,6 +13,8 @@ the gradients of a reused node before it runs.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ContextDecorator
@@ -102,6 +104,7 @@ class Node:
     shapes: tuple = ()
     saves: tuple | None = None  # the attributes holding saved arrays; () when none (no checks)
     made_at = 0
+    sequence_nr = 0  # set when recorded: next_sequence_nr()
     output_changed = False  # set when the values this node made are changed in place
     hooks: list | None = None  # tensor hooks of the node's output
     retained = None  # the output tensor, when retain_grad() was called on it
@@ -170,21 +173,21 @@ def sum_to_shape(grad, shape: tuple):
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
+# Every node takes the next number when it is recorded, after the nodes of its inputs: the
+# nodes sorted by it, latest first, are in an order that the sweep can follow (torch's
+# sequence_nr).
+next_sequence_nr = itertools.count(1).__next__
+_sequence_nr = operator.attrgetter("sequence_nr")
+
+
 def _topological_order(roots: list[Node]) -> list[Node]:
-    """The nodes behind `roots`, each before every node it feeds (iterative DFS)."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
+    """The nodes behind `roots`, each before every node it feeds: the reachable nodes,
+    latest recorded first."""
+    seen = set(roots)
+    stack = list(seen)
     push, pop, mark, is_node = stack.append, stack.pop, seen.add, isinstance  # hot loop
     while stack:
-        node, inputs_done = pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        mark(id(node))
-        push((node, True))
+        node = pop()
         edges = node.next
         if edges is None:
             raise RuntimeError(
@@ -192,10 +195,10 @@ def _topological_order(roots: list[Node]) -> list[Node]:
                 "backward(); pass retain_graph=True to the first backward() to call it twice"
             )
         for edge in edges:
-            if is_node(edge, Node) and id(edge) not in seen:
-                push((edge, False))
-    order.reverse()
-    return order
+            if edge not in seen and is_node(edge, Node):
+                mark(edge)
+                push(edge)
+    return sorted(seen, key=_sequence_nr, reverse=True)
 
 
 def check_saved_tensors(node: Node) -> None:
@@ -249,7 +252,7 @@ def run_backward(
     `.grad`. With it, no `.grad` changes and the gradients of the tensors
     in `capture` are returned instead (None for one that got none).
     """
-    grads_of: dict[int, object] = {}  # node id -> its output's gradient so far
+    grads_of: dict[Node, object] = {}  # node -> its output's gradient so far
     leaf_grads: dict[int, list] = {}  # leaf id -> [leaf, its gradient summed over its uses]
     roots: list[Node] = []
     for tensor, grad in zip(tensors, grads):
@@ -261,8 +264,8 @@ def run_backward(
         seed = _seed(tensor, grad)
         root = tensor._edge()
         if isinstance(root, Node):
-            previous = grads_of.get(id(root))
-            grads_of[id(root)] = seed if previous is None else previous + seed
+            previous = grads_of.get(root)
+            grads_of[root] = seed if previous is None else previous + seed
             roots.append(root)
         else:
             _add_to_leaf(leaf_grads, root, seed)
@@ -272,7 +275,7 @@ def run_backward(
     clock, capturing = inplace_clock[0], captured is not None
     take, get = grads_of.pop, grads_of.get  # hot loop
     for node in _topological_order(roots):
-        grad = take(id(node), None)
+        grad = take(node, None)
         if grad is not None:
             if node.made_at != clock and node.saves != ():
                 check_saved_tensors(node)
@@ -287,9 +290,8 @@ def run_backward(
                 if input_grad.shape != shape:
                     input_grad = sum_to_shape(input_grad, shape)
                 if isinstance(edge, Node):
-                    key = id(edge)
-                    previous = get(key)
-                    grads_of[key] = input_grad if previous is None else previous + input_grad
+                    previous = get(edge)
+                    grads_of[edge] = input_grad if previous is None else previous + input_grad
                 elif edge._hooks is None and not capturing:
                     _accumulate_leaf(edge, input_grad, handed_out)  # no hook: add at once
                 else:
@@ -556,6 +558,7 @@ class Function:
             ctx.next = tuple(
                 a._edge() if needs else None for a, needs in zip(args, ctx.needs_input_grad)
             )
+            ctx.sequence_nr = next_sequence_nr()
             ctx.shapes = tuple(a.shape if isinstance(a, Tensor) else () for a in args)
             output._requires_grad = True
             output._ctx = ctx

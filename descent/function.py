@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from numpy import ndarray
 
-from descent.autograd import Node, describe_changed, grad_mode, inplace_clock
+from descent.autograd import Node, describe_changed, grad_mode, inplace_clock, next_sequence_nr
 from descent.backend import shares_memory
 from descent.errors import ShapeError
 from descent.tensor import Tensor, wrap
@@ -105,6 +105,7 @@ class Function(Node):
             else:
                 node.next = tuple([_edge(t) for t in inputs])
                 node.shapes = tuple([array.shape for array in arrays])
+            node.sequence_nr = next_sequence_nr()
             out._requires_grad = True
             out._ctx = node
         if cls.is_view and data.base is not None and shares_memory(data, inputs[0]._data):
