@@ -8,7 +8,9 @@ minimum split the gradient in half where the inputs are equal.
 
 import math
 
-from descent import dtypes
+import numpy as np
+
+from descent import dtypes, jit
 from descent.backend import array_module
 from descent.function import Function
 from descent.tensor import Tensor, lift
@@ -187,19 +189,56 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    """max(x, 0). On large float arrays the compiled kernels of elementwise_kernels.py run
+    instead of NumPy's code, the reference, with its numbers."""
+
     saves = ("out",)
 
     def forward(self, x):
-        self.out = array_module(x).maximum(x, 0)
+        if _use_kernels(x):
+            from descent.ops import elementwise_kernels
+
+            self.out = np.empty_like(x)
+            elementwise_kernels.relu_forward(x.reshape(-1), self.out.reshape(-1))
+        else:
+            self.out = array_module(x).maximum(x, 0)
         return self.out
 
     def backward(self, grad):
-        # grad * (out > 0), with the mask written in grad's dtype into the result: one array
-        # allocated instead of two (a full-batch MLP step: 3% less CPU, page faults mostly)
+        out = self.out
+        if grad.dtype == out.dtype and _use_kernels(grad) and out.flags.c_contiguous:
+            from descent.ops import elementwise_kernels
+
+            result = np.empty_like(grad)
+            elementwise_kernels.relu_backward(out.reshape(-1), grad.reshape(-1), result.reshape(-1))
+            return result
+        # grad * (out != 0): out is x > 0, 0 or NaN, and torch passes the gradient on at a
+        # NaN. The mask is written in grad's dtype into the result: one array allocated
+        # instead of two (a full-batch MLP step: 3% less CPU, page faults mostly).
         result = array_module(grad).empty_like(grad)
-        array_module(grad).greater(self.out, 0, out=result)
+        array_module(grad).not_equal(out, 0, out=result)
         result *= grad
         return result
+
+
+# Below this many elements NumPy runs: numba's import (about 0.4 s, once per process) repays
+# only on sizable work, as for the pools (pool.JIT_MIN_ELEMENTS).
+JIT_MIN_ELEMENTS = 1 << 16
+
+
+def _use_kernels(array) -> bool:
+    """Whether an elementwise op takes the compiled path: a sizable contiguous float32 or
+    float64 NumPy array, kernels available."""
+    return (
+        array.size >= JIT_MIN_ELEMENTS
+        and type(array) is np.ndarray
+        and array.dtype in _COMPILED_DTYPES
+        and array.flags.c_contiguous
+        and jit.available()
+    )
+
+
+_COMPILED_DTYPES = (np.float32, np.float64)
 
 
 class LeakyReLU(Function):

@@ -1,0 +1,130 @@
+"""ReLU's compiled kernels (descent/ops/elementwise_kernels.py) against the NumPy reference
+in elementwise.py, bit for bit, and both against torch: values and gradients, odd sizes,
+NaNs, infinities and signed zeros, float32 and float64."""
+
+import numpy as np
+import pytest
+import torch
+
+import descent as dc
+from descent import jit
+from descent.ops import elementwise, elementwise_kernels
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def jit_on(monkeypatch):
+    """Kernels on whatever DESCENT_JIT says outside, for these tests."""
+    monkeypatch.delenv("DESCENT_JIT", raising=False)
+    jit.available.cache_clear()
+    yield
+    jit.available.cache_clear()
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """The names of the kernels that ran, in order."""
+    calls = []
+    for name in ("relu_forward", "relu_backward"):
+        kernel = getattr(elementwise_kernels, name)
+
+        def spy(*args, kernel=kernel, name=name):
+            calls.append(name)
+            return kernel(*args)
+
+        monkeypatch.setattr(elementwise_kernels, name, spy)
+    return calls
+
+
+def awkward(shape, dtype, seed):
+    """Normal values with the special ones ReLU must get right: zeros of both signs, NaNs
+    of both signs, infinities."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    special = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-30]
+    flat[: len(special)] = special[: flat.size]
+    rng.shuffle(flat)
+    return x
+
+
+def relu_and_grad(lib, x, upstream, inplace=False):
+    xt = lib.tensor(x, requires_grad=True)
+    source = xt * 1 if inplace else xt  # relu_ on a non-leaf
+    out = lib.nn.functional.relu(source, inplace=inplace)
+    out.backward(lib.tensor(upstream))
+    return out.detach().numpy(), xt.grad.numpy()
+
+
+def relu_both_ways(x, upstream, monkeypatch, **options):
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 0)
+    compiled = relu_and_grad(dc, x, upstream, **options)
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 1 << 62)
+    reference = relu_and_grad(dc, x, upstream, **options)
+    return compiled, reference
+
+
+def same_bits(a, b):
+    """Equal, NaNs where NaNs, and zeros of the same sign."""
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # 0 * inf, in the reference
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5, 7, 11), (1,), (2, 1, 13)], ids=str)
+def test_compiled_relu_equals_the_reference_and_torch(
+    shape, dtype, monkeypatch, jit_on, kernel_calls
+):
+    x, upstream = awkward(shape, dtype, 0), awkward(shape, dtype, 1)
+    (out, grad), (reference_out, reference_grad) = relu_both_ways(x, upstream, monkeypatch)
+    assert kernel_calls == ["relu_forward", "relu_backward"]
+    same_bits(out, reference_out)
+    same_bits(grad, reference_grad)
+    expected_out, expected_grad = relu_and_grad(torch, x, upstream)
+    np.testing.assert_array_equal(out, expected_out)
+    finite = np.isfinite(upstream)  # torch's backward selects, ours multiplies by the mask
+    np.testing.assert_array_equal(grad[finite], expected_grad[finite])  # NaN inputs too
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_compiled_relu_in_place_equals_the_reference(monkeypatch, jit_on, kernel_calls):
+    x, upstream = awkward((4, 9, 5), np.float32, 2), awkward((4, 9, 5), np.float32, 3)
+    (out, grad), (reference_out, reference_grad) = relu_both_ways(
+        x, upstream, monkeypatch, inplace=True
+    )
+    assert kernel_calls == ["relu_forward", "relu_backward"]
+    same_bits(out, reference_out)
+    same_bits(grad, reference_grad)
+
+
+def test_small_strided_half_and_integer_inputs_run_the_reference(monkeypatch, jit_on, kernel_calls):
+    x = awkward((6, 8), np.float32, 4)
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", x.size + 1)
+    dc.relu(dc.tensor(x))
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 0)
+    dc.relu(dc.tensor(x).T)  # not contiguous
+    dc.relu(dc.tensor(x, dtype=dc.float16))
+    dc.relu(dc.tensor(np.arange(-3, 3)))
+    assert kernel_calls == []
+
+
+def test_an_upstream_gradient_of_another_dtype_runs_the_reference(
+    monkeypatch, jit_on, kernel_calls
+):
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 0)
+    node = elementwise.ReLU()
+    node.needs_grad = (True,)
+    node.forward(np.array([-1.0, 2.0], np.float32))
+    grad = node.backward(np.array([3.0, 4.0]))
+    assert kernel_calls == ["relu_forward"]
+    np.testing.assert_array_equal(grad, [0.0, 4.0])
+
+
+def test_descent_jit_0_runs_the_reference(monkeypatch, jit_on, kernel_calls):
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 0)
+    monkeypatch.setenv("DESCENT_JIT", "0")
+    jit.available.cache_clear()
+    dc.relu(dc.tensor(awkward((5, 5), np.float32, 5)))
+    assert kernel_calls == []
