@@ -112,3 +112,22 @@ def test_xpby_without_blas_is_numpys(monkeypatch):
     expected = y * np.float32(0.9) + x
     blas.xpby(x, 0.9, y)
     np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"amsgrad": True, "weight_decay": 0.01}], ids=["plain", "amsgrad-decay"]
+)
+def test_adam_float32_steps_through_blas_are_torchs(options):
+    rng = np.random.default_rng(7)
+    start = rng.standard_normal((300, 130)).astype(np.float32)  # through BLAS
+    ours, theirs = dc.nn.Parameter(dc.tensor(start)), torch.nn.Parameter(torch.tensor(start))
+    mine = optim.Adam([ours], lr=0.01, **options)
+    torchs = torch.optim.Adam([theirs], lr=0.01, **options)
+    assert not mine.fused_path()
+    for _ in range(5):
+        grad = rng.standard_normal(start.shape).astype(np.float32)
+        ours.grad, theirs.grad = dc.tensor(grad), torch.tensor(grad)
+        mine.step()
+        torchs.step()
+    assert np.abs(ours.data - start).max() > 1e-2
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-6, atol=1e-7)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.optim import kernels
+from descent.optim import blas, kernels
 from descent.optim.optimizer import ADAM_RANGES, Optimizer
 from descent.optim.state import scalar_field, zeros_field
 
@@ -73,13 +73,11 @@ class Adam(Optimizer):
 
         # m = beta1 * m + (1 - beta1) * g, as m += (1 - beta1) * (g - m) (PyTorch's lerp)
         np.subtract(g, m, out=tmp)
-        tmp *= 1 - beta1
-        m += tmp
+        blas.axpy(1 - beta1, tmp, m, tmp)
         # v = beta2 * v + (1 - beta2) * g * g
-        v *= beta2
         np.multiply(g, 1 - beta2, out=tmp)
         tmp *= g
-        v += tmp
+        blas.xpby(tmp, beta2, v)
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]._data
             v = np.maximum(v_max, v, out=v_max)
@@ -89,8 +87,7 @@ class Adam(Optimizer):
         tmp /= (1 - beta2**t) ** 0.5
         tmp += eps
         np.divide(m, tmp, out=tmp)
-        tmp *= lr / (1 - beta1**t)
-        param -= tmp
+        blas.axpy(-lr / (1 - beta1**t), tmp, param, tmp)
 
     def fused_update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]

@@ -60,7 +60,8 @@ class OpenBLAS:
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
     """y += alpha * x, in place, rounded once (a fused multiply-add) where BLAS runs it.
 
-    `scratch` (shaped like `y`, not aliasing x or y) is used only on NumPy's path.
+    `scratch`, shaped like `y` and not `y` itself, is used only on NumPy's path; it may be
+    `x`, which is then overwritten.
     """
     blas = _blas_for(x, y)
     if blas is None:
