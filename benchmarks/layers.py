@@ -15,7 +15,8 @@ Workloads, each run by both libraries in one process on the same numbers:
   descent is held to the fastest. descent takes its fused path here (one
   compiled pass per parameter, on one thread: descent.optim.kernels); the
   bound beside it, "NumPy reference path", is the same optimizer with the
-  fused path off (as under DESCENT_JIT=0): the before and after in one run;
+  fused path off (as under DESCENT_JIT=0; NumPy, with BLAS's axpy for the
+  updates that are one, descent.optim.blas): the before and after in one run;
 - conv1d and conv_transpose2d: forward + backward of nn.Conv1d(64, 64, 5,
   padding=2) on (32, 64, 256) sequences and of nn.ConvTranspose2d(64, 32, 4,
   stride=2, padding=1) (a DCGAN upsampling step) on (16, 64, 16, 16) images,

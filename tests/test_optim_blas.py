@@ -49,6 +49,14 @@ def test_arrays_blas_does_not_take_get_numpys_two_passes(shape, dtype, transpose
     np.testing.assert_array_equal(y, expected)
 
 
+def test_a_read_only_array_is_refused_as_numpy_refuses_it():
+    y = np.ones(blas.BLAS_FROM, np.float32)
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        blas.axpy(1.0, np.ones_like(y), y, np.empty_like(y))
+    np.testing.assert_array_equal(y, 1.0)
+
+
 def test_without_blas_the_update_is_numpys(monkeypatch):
     monkeypatch.setattr(blas, "_openblas", lambda: None)
     rng = np.random.default_rng(3)

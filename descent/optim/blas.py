@@ -98,6 +98,7 @@ def _blas_for(x: np.ndarray, y: np.ndarray) -> OpenBLAS | None:
         and ("axpy", y.dtype) in blas.routines
         and x.flags.c_contiguous
         and y.flags.c_contiguous
+        and y.flags.writeable  # else NumPy's path raises, as NumPy does
     )
     return blas if takes else None
 
