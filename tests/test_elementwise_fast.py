@@ -26,7 +26,7 @@ def jit_on(monkeypatch):
 def kernel_calls(monkeypatch):
     """The names of the kernels that ran, in order."""
     calls = []
-    for name in ("relu_forward", "relu_backward"):
+    for name in ("relu_forward", "relu_backward", "dropout_scale"):
         kernel = getattr(elementwise_kernels, name)
 
         def spy(*args, kernel=kernel, name=name):
@@ -128,3 +128,53 @@ def test_descent_jit_0_runs_the_reference(monkeypatch, jit_on, kernel_calls):
     jit.available.cache_clear()
     dc.relu(dc.tensor(awkward((5, 5), np.float32, 5)))
     assert kernel_calls == []
+
+
+# -- dropout ---------------------------------------------------------------------------------
+
+
+def seeded_dropout(x, upstream, p, inplace=False, name="dropout"):
+    """Output and input gradient of a dropout drawn from generator seed 7."""
+    xt = dc.tensor(x, requires_grad=True)
+    source = xt * 1 if inplace else xt
+    generator = np.random.default_rng(7)
+    out = getattr(dc.nn.functional, name)(source, p, inplace=inplace, generator=generator)
+    out.backward(dc.tensor(upstream))
+    return out.detach().numpy(), xt.grad.numpy()
+
+
+def expected_dropout(x, upstream, p, mask_shape=None):
+    """The mask as descent has always drawn it: float32 uniforms from the generator, kept
+    where >= p, scaled by 1 / (1 - p) rounded to x's dtype."""
+    draws = np.random.default_rng(7).random(mask_shape or x.shape, dtype=np.float32)
+    scale = np.multiply(draws >= p, x.dtype.type(1 / (1 - p)), dtype=x.dtype)
+    return x * scale, upstream * scale
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5, 7, 11), (1,), (2, 1, 13)], ids=str)
+@pytest.mark.parametrize("p", [0.25, 0.5])
+def test_compiled_dropout_draws_and_scales_as_the_reference(
+    shape, p, dtype, monkeypatch, jit_on, kernel_calls
+):
+    x, upstream = awkward(shape, dtype, 0), awkward(shape, dtype, 1)
+    expected_out, expected_grad = expected_dropout(x, upstream, p)
+    for threshold, compiled in ((0, True), (1 << 62, False)):
+        monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", threshold)
+        kernel_calls.clear()
+        for inplace in (False, True):
+            out, grad = seeded_dropout(x, upstream, p, inplace)
+            same_bits(out, expected_out)
+            same_bits(grad, expected_grad)
+        assert kernel_calls == (["dropout_scale"] * 4 if compiled else [])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_dropout2d_draws_one_per_channel_on_the_reference_path(monkeypatch, jit_on):
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 0)
+    x, upstream = awkward((3, 4, 5, 6), np.float32, 2), awkward((3, 4, 5, 6), np.float32, 3)
+    out, grad = seeded_dropout(x, upstream, 0.5, name="dropout2d")
+    expected_out, expected_grad = expected_dropout(x, upstream, 0.5, mask_shape=(3, 4, 1, 1))
+    same_bits(out, expected_out)
+    same_bits(grad, expected_grad)

@@ -27,6 +27,7 @@ from descent.nn.loss_functions import (
     smooth_l1_loss,
 )
 from descent.ops import conv as _conv
+from descent.ops import fused
 from descent.ops import pool as _pool
 from descent.ops.conv_transpose import conv_transpose2d as _conv_transpose2d
 from descent.ops.fused import embedding as _embedding
@@ -153,12 +154,10 @@ def _dropout(name, x: Tensor, p, training, inplace, mask_shape, generator) -> Te
         return x
     if p == 1:
         scale = wrap(np.zeros(mask_shape, dtype=x.dtype))
-    else:
-        rng = generator if generator is not None else default_generator()
-        keep = rng.random(mask_shape, dtype=np.float32) >= p
-        # 1 / (1 - p) rounded once to x's dtype, then one pass: no float64 mask on the way
-        scale = wrap(np.multiply(keep, x.dtype.type(1 / (1 - p)), dtype=x.dtype))
-    return x.mul_(scale) if inplace else x * scale
+        return x.mul_(scale) if inplace else x * scale
+    rng = generator if generator is not None else default_generator()
+    draws = rng.random(mask_shape, dtype=np.float32)  # the element is kept where >= p
+    return x._inplace(fused.dropout, draws, p) if inplace else fused.dropout(x, draws, p)
 
 
 # -- normalisation and lookup --------------------------------------------------------------

@@ -1,12 +1,12 @@
-"""ReLU's forward and backward compiled, one pass each over a conv net's activations, for
-elementwise.py, whose NumPy code is the reference.
+"""ReLU's and dropout's forward and backward compiled, one pass each over a conv net's
+activations, for elementwise.py and fused.py, whose NumPy code is the reference.
 
 NumPy's `maximum(x, 0)` runs at about a third of a copy's speed (it checks for NaNs
 element by element), and the backward's mask and multiply are two passes; each loop here
 is one pass that compiles to vector instructions. They run on the calling thread: the
 work is memory-bound, and on a busy 2-core machine a second thread slowed it down. This
-module imports numba, so elementwise.py imports it only when it takes the compiled path.
-Both kernels give the reference's numbers bit for bit, NaNs and signed zeros included.
+module imports numba, so its callers import it only when they take the compiled path.
+The kernels give the reference's numbers bit for bit, NaNs and signed zeros included.
 """
 
 from __future__ import annotations
@@ -30,3 +30,12 @@ def relu_backward(out, grad, result):
     zero, one = grad.dtype.type(0), grad.dtype.type(1)
     for i in range(grad.size):
         result[i] = grad[i] * (one if out[i] != zero else zero)
+
+
+@jit.kernel
+def dropout_scale(x, draws, p, scale, out):
+    """out = x * (scale where draws >= p, else 0) over flat arrays: the reference's mask,
+    multiplied in the same order."""
+    zero = x.dtype.type(0)
+    for i in range(x.size):
+        out[i] = x[i] * (scale if draws[i] >= p else zero)

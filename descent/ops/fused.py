@@ -7,9 +7,12 @@ log_softmax and an indexing op.
 embedding: a row lookup whose gradient skips the padding row.
 """
 
+import numpy as np
+
 from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
+from descent.ops.elementwise import _use_kernels
 from descent.ops.linalg import _matmul
 from descent.tensor import Tensor, check_tensor
 
@@ -136,6 +139,44 @@ class SoftmaxCrossEntropy(Function):
         return grad_logits
 
 
+class Dropout(Function):
+    """Inverted dropout, x * mask / (1 - p), the mask drawn by the caller as uniform
+    `draws` >= p (one per element, or broadcast: one per channel). On large float arrays
+    with a draw per element the compiled kernel runs, one pass each way and no mask array;
+    the NumPy code, the reference, keeps the scaled mask for backward."""
+
+    saves = ()  # the draws and the mask are neither an input nor the output
+
+    def forward(self, x, draws, p):
+        scale = x.dtype.type(1 / (1 - p))  # rounded once to x's dtype
+        self.compiled = draws.shape == x.shape and _use_kernels(x) and _use_kernels(draws)
+        if self.compiled:
+            self.draws, self.p, self.scale = draws, draws.dtype.type(p), scale
+            return self.masked(x)
+        self.mask = xp_multiply(draws >= p, scale, x.dtype)
+        return x * self.mask
+
+    def backward(self, grad):
+        if self.compiled and grad.dtype == self.scale.dtype and _use_kernels(grad):
+            return self.masked(grad)
+        if self.compiled:
+            self.mask = xp_multiply(self.draws >= self.p, self.scale, grad.dtype)
+        return grad * self.mask
+
+    def masked(self, x):
+        from descent.ops import elementwise_kernels
+
+        out = np.empty_like(x)
+        draws, flat_out = self.draws.reshape(-1), out.reshape(-1)
+        elementwise_kernels.dropout_scale(x.reshape(-1), draws, self.p, self.scale, flat_out)
+        return out
+
+
+def xp_multiply(mask, scale, dtype):
+    """The 0-or-1 mask times scale, in `dtype`, in one pass."""
+    return array_module(mask).multiply(mask, scale, dtype=dtype)
+
+
 class Embedding(Function):
     def forward(self, weight, indices, padding_idx):
         self.shape, self.indices, self.padding_idx = weight.shape, indices, padding_idx
@@ -176,6 +217,11 @@ def softmax_cross_entropy(
         label_smoothing=label_smoothing,
         reduction=reduction,
     )
+
+
+def dropout(x: Tensor, draws, p: float) -> Tensor:
+    """x * (draws >= p) / (1 - p); see `descent.nn.functional.dropout`."""
+    return Dropout.apply(x, draws=draws, p=p)
 
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
