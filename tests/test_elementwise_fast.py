@@ -2,6 +2,8 @@
 in elementwise.py, bit for bit, and both against torch: values and gradients, odd sizes,
 NaNs, infinities and signed zeros, float32 and float64."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -120,6 +122,18 @@ def test_an_upstream_gradient_of_another_dtype_runs_the_reference(
     grad = node.backward(np.array([3.0, 4.0]))
     assert kernel_calls == ["relu_forward"]
     np.testing.assert_array_equal(grad, [0.0, 4.0])
+
+
+def test_only_huge_arrays_load_numba_for_the_kernels(monkeypatch, jit_on, kernel_calls):
+    """numba's one-off cost repays on large arrays only if nothing else has paid it."""
+    x = dc.tensor(awkward((6, 8), np.float32, 6))
+    monkeypatch.setattr(elementwise, "JIT_MIN_ELEMENTS", 0)
+    monkeypatch.delitem(sys.modules, "numba")  # as if no kernel had run yet
+    dc.relu(x)
+    assert kernel_calls == []
+    monkeypatch.setattr(elementwise, "JIT_ALWAYS_ELEMENTS", x.numel())
+    dc.relu(x)
+    assert kernel_calls == ["relu_forward"]
 
 
 def test_descent_jit_0_runs_the_reference(monkeypatch, jit_on, kernel_calls):

@@ -7,6 +7,7 @@ minimum split the gradient in half where the inputs are equal.
 """
 
 import math
+import sys
 
 import numpy as np
 
@@ -221,20 +222,25 @@ class ReLU(Function):
         return result
 
 
-# Below this many elements NumPy runs: numba's import (about 0.4 s, once per process) repays
-# only on sizable work, as for the pools (pool.JIT_MIN_ELEMENTS).
+# Below JIT_MIN_ELEMENTS elements NumPy runs. Up to JIT_ALWAYS_ELEMENTS the kernels run only
+# once numba is loaded: its import and set-up (about 1 s, once per process) repay only on
+# long work on large arrays (ReLU's kernels save about 0.5 ms a call on a million floats),
+# and in a conv net the pool and conv kernels have paid it by the second step.
 JIT_MIN_ELEMENTS = 1 << 16
+JIT_ALWAYS_ELEMENTS = 1 << 22
 
 
 def _use_kernels(array) -> bool:
     """Whether an elementwise op takes the compiled path: a sizable contiguous float32 or
-    float64 NumPy array, kernels available."""
+    float64 NumPy array, kernels available, and numba loaded or the array huge."""
+    size = array.size
     return (
-        array.size >= JIT_MIN_ELEMENTS
+        size >= JIT_MIN_ELEMENTS
         and type(array) is np.ndarray
         and array.dtype in _COMPILED_DTYPES
         and array.flags.c_contiguous
         and jit.available()
+        and (size >= JIT_ALWAYS_ELEMENTS or "numba" in sys.modules)
     )
 
 
