@@ -35,14 +35,15 @@ class Linear(Function):
         return out
 
     def backward(self, grad):
-        x, weight = self.x, self.weight
-        grad_x = grad @ weight if self.needs_grad[0] else None
+        x, weight, needs = self.x, self.weight, self.needs_grad
+        grad_x = grad @ weight if needs[0] else None
         grad_weight = grad_bias = None
-        if self.needs_grad[1]:
-            flat_grad, flat_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
-            grad_weight = _matmul(flat_grad.T, flat_x)
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+        if grad.ndim != 2:  # (..., features): the leading axes are all samples
+            grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
+        if needs[1]:
+            grad_weight = _matmul(grad.T, x)
+        if len(needs) > 2 and needs[2]:
+            grad_bias = array_module(grad).add.reduce(grad, axis=0)  # no ndarray.sum wrapper
         return grad_x, grad_weight, grad_bias
 
 
