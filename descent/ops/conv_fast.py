@@ -27,7 +27,9 @@ one transposing copy on its way out or in, cheap next to the columns where C_out
 (ops.conv.runs_in_chunks). Backward rebuilds each chunk's columns rather than keeping them.
 col2im runs compiled (conv_kernels) where jit.available(), else as NumPy's loop over kernel
 taps, the reference that tests compare it with. Chunks run on as many threads as BLAS has
-(`Chunks.each`), each thread with buffers of its own kept between calls (`workspace`).
+(`in_parallel`, which ops/conv.py's whole-batch path uses too), each thread with buffers
+of its own kept between calls (`workspace`); what a node keeps for backward is leased
+(`Lease`), to be reused by the next step.
 """
 
 from __future__ import annotations
