@@ -13,7 +13,15 @@ Workloads, each run by both libraries on the same numbers:
   update (less Python per step); descent is held to the faster. The bound
   beside them, "NumPy matmuls alone", runs only the step's eight matrix
   products with NumPy on the same shapes: the machine's limit for this
-  step, against which the GFLOP/s column is read.
+  step, against which the GFLOP/s column is read;
+- activations: forward + backward of ReLU on the MNIST example's two conv
+  outputs, (64, 32, 26, 26) and (64, 64, 24, 24) float32, and of dropout
+  (p 0.25) on its pooled (64, 64, 12, 12) ones. descent runs its compiled
+  kernels there (descent.ops.elementwise_kernels; numba loaded first, as a
+  conv net's pool kernels load it in its first step); the bound beside it,
+  "NumPy reference path", is the same op with the kernels off: the before and
+  after in one run. The dropout masks differ between the libraries, so only
+  descent's two paths are checked against each other (same seeded draws).
 
 How the contenders are checked, timed and reported: benchmarks/harness.py.
 
@@ -170,6 +178,54 @@ def mlp_work(batch: int, seed: int, optimizer: str = "SGD") -> harness.Work:
     return harness.Work(lambda: mlp_steps(batch, seed, optimizer), mlp_flops(batch))
 
 
+# -- workload 3: elementwise ops on a conv net's activations ----------------------------
+
+
+def activation_steps(op: str, shape: tuple, seed: int) -> dict[str, Step]:
+    """Forward + backward of `op` ("relu" or "dropout") on `shape`: descent compiled, descent
+    with the kernels off (the NumPy reference), torch."""
+    from descent.ops import elementwise
+
+    if dc.jit.available():
+        import numba  # noqa: F401  (loaded, as in a conv net: see the module's docstring)
+    rng = np.random.default_rng(seed)
+    x0, g0 = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+
+    def descent_step(min_elements: int) -> Step:
+        x, upstream = dc.tensor(x0, requires_grad=True), dc.tensor(g0)
+        generator = np.random.default_rng(seed)  # each path its own, in step: same draws
+
+        def step():
+            default = elementwise.JIT_MIN_ELEMENTS
+            elementwise.JIT_MIN_ELEMENTS = min_elements
+            try:
+                x.grad = None
+                if op == "relu":
+                    out = dc.nn.functional.relu(x)
+                else:
+                    out = dc.nn.functional.dropout(x, 0.25, generator=generator)
+                out.backward(upstream)
+            finally:
+                elementwise.JIT_MIN_ELEMENTS = default
+            return out, x.grad
+
+        return step
+
+    tx, tg = torch.tensor(x0, requires_grad=True), torch.tensor(g0)
+
+    def torch_step():
+        tx.grad = None
+        out = F.relu(tx) if op == "relu" else F.dropout(tx, 0.25)
+        out.backward(tg)
+        return (out, tx.grad) if op == "relu" else None  # another mask: timed only
+
+    return {
+        DESCENT: descent_step(elementwise.JIT_MIN_ELEMENTS),
+        f"F.{op}": torch_step,
+        f"{harness.BOUND} reference path": descent_step(1 << 62),
+    }
+
+
 WORKLOADS: dict[str, harness.Work | harness.Workload] = {
     "tiny expr (8, 8), 20 ops, fwd+bwd": lambda: tiny_steps((8, 8), seed=0),
     "mlp step, batch 1": mlp_work(1, seed=1),
@@ -177,6 +233,9 @@ WORKLOADS: dict[str, harness.Work | harness.Workload] = {
     "mlp step, batch 128": mlp_work(128, seed=3),
     f"mlp step, full batch ({FULL_BATCH:,})": mlp_work(FULL_BATCH, seed=4),
     "mlp step, batch 128, Adam": mlp_work(128, seed=5, optimizer="Adam"),
+    "relu (64, 32, 26, 26), fwd+bwd": lambda: activation_steps("relu", (64, 32, 26, 26), 6),
+    "relu (64, 64, 24, 24), fwd+bwd": lambda: activation_steps("relu", (64, 64, 24, 24), 7),
+    "dropout (64, 64, 12, 12), fwd+bwd": lambda: activation_steps("dropout", (64, 64, 12, 12), 8),
 }
 
 
