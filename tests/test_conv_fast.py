@@ -301,31 +301,10 @@ def test_chunks_split_the_batch_evenly_over_threads(batch, size, threads, expect
     assert chosen <= size
 
 
-def test_a_lease_gives_its_array_back_for_the_next_lease_of_its_shape():
-    like = np.empty(0, np.float32)
-    lease = conv_fast.Lease((3, 5), like)
-    array = lease.array
-    assert array.shape == (3, 5) and array.dtype == np.float32
-    held = conv_fast.Lease((3, 5), like)
-    assert held.array is not array  # the first is still leased
-    del lease
-    assert conv_fast.Lease((3, 5), like).array is array
-    assert conv_fast.Lease((3, 5), np.empty(0, np.float64)).array is not array
-
-
-def test_a_lease_keeps_no_more_spares_than_its_budget(monkeypatch):
-    monkeypatch.setattr(conv_fast, "_spares", {})
-    monkeypatch.setattr(conv_fast, "SPARE_BYTES", 100)
-    like = np.empty(0, np.float64)
-    leases = [conv_fast.Lease((10,), like) for _ in range(3)]  # 80 bytes each
-    del leases
-    assert sum(len(spares) for spares in conv_fast._spares.values()) == 1
-
-
 @pytest.mark.parametrize("in_chunks", [False, True])
 def test_a_retained_graph_keeps_its_columns_while_other_steps_run(in_chunks, monkeypatch):
-    """The columns and padded input a node saved are not handed to a later forward until
-    backward has freed the node: a second backward through a retained graph gives the
+    """What a node saved (columns, padded input) is not overwritten by later steps, for
+    all the buffers conv2d reuses: a second backward through a retained graph gives the
     first one's numbers."""
     if in_chunks:
         monkeypatch.setattr(conv, "runs_in_chunks", stride_1)
@@ -336,7 +315,7 @@ def test_a_retained_graph_keeps_its_columns_while_other_steps_run(in_chunks, mon
     out = dc.nn.functional.conv2d(ours, w, padding=1)
     out.sum().backward(retain_graph=True)
     first = [ours.grad.numpy().copy(), w.grad.numpy().copy()]
-    for _ in range(2):  # other steps of the same shapes lease and free buffers meanwhile
+    for _ in range(2):  # other steps of the same shapes run meanwhile
         other = dc.tensor(weight, requires_grad=True)
         dc.nn.functional.conv2d(dc.tensor(x2), other, padding=1).sum().backward()
     ours.grad = w.grad = None

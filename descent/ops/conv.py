@@ -13,8 +13,7 @@ That is the whole-batch path, kept for small layers, strided ones and those with
 more output channels than column rows; where the work repays it, its batch is split
 into one span of samples per BLAS thread, each on one BLAS thread. Larger stride-1
 layers run the same products chunk by chunk (ops/conv_fast.py), with columns that
-stay in cache. The columns and the padded input are leased (conv_fast.Lease), so that
-each step reuses the last one's memory instead of page-faulting in fresh memory.
+stay in cache.
 """
 
 from __future__ import annotations
@@ -90,21 +89,6 @@ def pad_hw(x, padding: tuple, value=0):
     return padded
 
 
-def leased_pad(x, padding: tuple) -> tuple:
-    """pad_hw(x, padding) with zeros, on a conv_fast.Lease: (the lease, the padded input),
-    or (None, x) when there is no padding."""
-    (ph, pw), (n, c, h, w) = padding, x.shape
-    if ph == 0 and pw == 0:
-        return None, x
-    lease = conv_fast.Lease((n, c, h + 2 * ph, w + 2 * pw), x)
-    padded = lease.array
-    # zero only the border: the inside is overwritten
-    padded[:, :, :ph], padded[:, :, h + ph :] = 0, 0
-    padded[:, :, :, :pw], padded[:, :, :, w + pw :] = 0, 0
-    padded[:, :, ph : ph + h, pw : pw + w] = x
-    return lease, padded
-
-
 def unpad_hw(padded, padding: tuple):
     """The inside of `pad_hw(x, padding)`: `padded` itself when there is no padding."""
     ph, pw = padding
@@ -124,16 +108,14 @@ class Conv2d(Function):
         n, c_out = x.shape[0], weight.shape[0]
         self.w2 = weight.reshape(groups, c_out // groups, -1)
         self.geometry = (weight.shape[2:], stride, dilation, out_size)
-        self.padded_lease, padded = leased_pad(x, padding)  # kept only by the chunked path
+        padded = pad_hw(x, padding)
         self.chunked = runs_in_chunks(x, weight, stride, out_size)
         if self.chunked:
             self.padded = array_module(x).ascontiguousarray(padded)
             out = conv_fast.forward(self.padded, self.w2, self.geometry)
         else:
             self.spans = whole_batch_spans(x, weight, out_size)
-            self.cols_lease, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans)
-            self.cols = self.cols_lease.array  # given back to conv_fast's spares with the node
-            self.padded_lease = None  # its spare serves the next layer of this shape
+            self.cols, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans)
         out = out.reshape(n, c_out, *out_size)
         if bias is not None:
             out += bias[:, None, None]
@@ -234,14 +216,13 @@ def whole_batch_spans(x, weight, out_size) -> list[tuple[int, int]]:
 
 
 def whole_batch_forward(padded, w2, geometry: tuple, spans: list) -> tuple:
-    """The whole batch's columns, (N, G, K / G, P), on a Lease, and the convolution without bias,
+    """The whole batch's columns, (N, G, K / G, P), and the convolution without bias,
     (N, G, C_out / G, P), one matmul per sample and group; `spans` on threads."""
     xp = array_module(padded)
     n, c = padded.shape[:2]
     kernel, _, _, out_size = geometry
     groups, pixels = w2.shape[0], out_size[0] * out_size[1]
-    lease = conv_fast.Lease((n, groups, c // groups * kernel[0] * kernel[1], pixels), padded)
-    cols = lease.array
+    cols = xp.empty((n, groups, c // groups * kernel[0] * kernel[1], pixels), padded.dtype)
     out = xp.empty((n, *w2.shape[:2], pixels), padded.dtype)
 
     def convolve(start, stop):
@@ -252,7 +233,7 @@ def whole_batch_forward(padded, w2, geometry: tuple, spans: list) -> tuple:
         xp.matmul(w2, cols[start:stop], out=out[start:stop])
 
     conv_fast.in_parallel(spans, convolve)
-    return lease, out
+    return cols, out
 
 
 def windows(

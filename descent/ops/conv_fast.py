@@ -28,8 +28,7 @@ one transposing copy on its way out or in, cheap next to the columns where C_out
 col2im runs compiled (conv_kernels) where jit.available(), else as NumPy's loop over kernel
 taps, the reference that tests compare it with. Chunks run on as many threads as BLAS has
 (`in_parallel`, which ops/conv.py's whole-batch path uses too), each thread with buffers
-of its own kept between calls (`workspace`); what a node keeps for backward is leased
-(`Lease`), to be reused by the next step.
+of its own kept between calls (`workspace`).
 """
 
 from __future__ import annotations
@@ -69,38 +68,6 @@ def workspace(name: str, size: int, like):
     if buffer is None or buffer.size < size or array_module(buffer) is not xp:
         buffer = buffers[key] = xp.empty(size, dtype=like.dtype)
     return buffer[:size]
-
-
-SPARE_BYTES = 1 << 26
-"""The most memory `Lease` keeps in spare arrays between steps."""
-
-_spares: dict = {}  # (shape, dtype) -> arrays no one holds, for the next Lease
-_spares_lock = threading.Lock()
-
-
-class Lease:
-    """An uninitialized array of `shape` that goes back to a pool of spares when the lease
-    is dropped (its holder keeps no other reference), for the next lease of that shape.
-    For what a node saves for backward: the engine drops it after backward, and the next
-    step's forward gets the same memory back. A fresh array of a few MB page-faulted on
-    every step, at about 3 us a 4 KB page on a VM: MNIST-1D's 32 -> 32 channel conv1d
-    spent 2 ms of a 2.5 ms forward faulting in its columns."""
-
-    __slots__ = ("array", "key")
-
-    def __init__(self, shape: tuple, like):
-        self.key = (tuple(shape), like.dtype.str, array_module(like).__name__)
-        with _spares_lock:
-            spares = _spares.get(self.key)
-            self.array = spares.pop() if spares else None
-        if self.array is None:
-            self.array = array_module(like).empty(shape, dtype=like.dtype)
-
-    def __del__(self):
-        with _spares_lock:
-            kept = sum(a.nbytes for spares in _spares.values() for a in spares)
-            if kept + self.array.nbytes <= SPARE_BYTES:
-                _spares.setdefault(self.key, []).append(self.array)
 
 
 class Chunks:
