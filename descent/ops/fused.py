@@ -4,6 +4,7 @@ linear: x @ W.T + b in one node, two matmuls back, no broadcast bookkeeping.
 softmax_cross_entropy: log-sum-exp for stability, and the closed-form
 gradient (softmax - one-hot) instead of backpropagating through
 log_softmax and an indexing op.
+dropout: the mask applied in one compiled pass each way on large arrays.
 embedding: a row lookup whose gradient skips the padding row.
 """
 
@@ -154,14 +155,14 @@ class Dropout(Function):
         if self.compiled:
             self.draws, self.p, self.scale = draws, draws.dtype.type(p), scale
             return self.masked(x)
-        self.mask = xp_multiply(draws >= p, scale, x.dtype)
+        self.mask = scaled_mask(draws >= p, scale, x.dtype)
         return x * self.mask
 
     def backward(self, grad):
         if self.compiled and grad.dtype == self.scale.dtype and _use_kernels(grad):
             return self.masked(grad)
         if self.compiled:
-            self.mask = xp_multiply(self.draws >= self.p, self.scale, grad.dtype)
+            self.mask = scaled_mask(self.draws >= self.p, self.scale, grad.dtype)
         return grad * self.mask
 
     def masked(self, x):
@@ -173,9 +174,9 @@ class Dropout(Function):
         return out
 
 
-def xp_multiply(mask, scale, dtype):
-    """The 0-or-1 mask times scale, in `dtype`, in one pass."""
-    return array_module(mask).multiply(mask, scale, dtype=dtype)
+def scaled_mask(keep, scale, dtype):
+    """`scale` where `keep`, else 0, in `dtype`, in one pass (no float64 mask on the way)."""
+    return array_module(keep).multiply(keep, scale, dtype=dtype)
 
 
 class Embedding(Function):
