@@ -5,6 +5,7 @@ wherever BLAS cannot run."""
 import numpy as np
 import pytest
 import torch
+from test_optim import one_torch_thread  # noqa: F401  (autouse: torch on one thread)
 
 import descent as dc
 from descent import optim
