@@ -95,10 +95,10 @@ class SoftmaxCrossEntropy(Function):
         """The common case (no class weights, ignored labels or smoothing) in fewer passes:
         loss_i = log sum_c e^(x_ic - m_i) - (x_iy - m_i), with m_i the row's maximum.
         The same float operations as the general path, so the same numbers."""
-        xp = array_module(logits)
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        xp = array_module(logits)  # ufunc.reduce: no ndarray.max/sum wrappers, 0.4 us each
+        shifted = logits - xp.maximum.reduce(logits, axis=1, keepdims=True)
         exps = xp.exp(shifted)
-        norm = exps.sum(axis=1, keepdims=True)
+        norm = xp.add.reduce(exps, axis=1, keepdims=True)
         rows = xp.arange(len(targets))
         losses = xp.log(norm[:, 0]) - shifted[rows, targets]
         if self.needs_grad[0]:
@@ -107,7 +107,7 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return losses
         scale = logits.dtype.type(1 / len(targets)) if reduction == "mean" else 1
-        return xp.asarray(losses.sum() * scale, dtype=logits.dtype)
+        return xp.asarray(xp.add.reduce(losses) * scale, dtype=logits.dtype)
 
     def backward(self, grad):
         if "plain" in self.__dict__:
