@@ -25,7 +25,8 @@ from typing import IO, Any
 
 CHILD = [sys.executable, "-m", "descent.cli.renderer"]
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-"""The child draws; it multiplies no matrices, so it needs no BLAS threads of its own."""
+"""The child draws; it multiplies no matrices, so it needs no BLAS threads of its own (and
+with none running, it may fork its `Twin`)."""
 
 
 def write_report_here(folder, failure: str | None = None):
