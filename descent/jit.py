@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Callable
 
@@ -50,6 +51,12 @@ def kernel(function: Callable | None = None, **options) -> Kernel | Callable[[Ca
     if function is None:
         return lambda f: Kernel(f, **options)
     return Kernel(function, **options)
+
+
+def loaded() -> bool:
+    """Whether numba is imported in this process already: its import and set-up paid, a
+    kernel may run on work too short to repay them alone."""
+    return "numba" in sys.modules
 
 
 def _numba():

@@ -7,7 +7,6 @@ minimum split the gradient in half where the inputs are equal.
 """
 
 import math
-import sys
 
 import numpy as np
 
@@ -240,7 +239,7 @@ def _use_kernels(array) -> bool:
         and array.dtype in _COMPILED_DTYPES
         and array.flags.c_contiguous
         and jit.available()
-        and (size >= JIT_ALWAYS_ELEMENTS or "numba" in sys.modules)
+        and (size >= JIT_ALWAYS_ELEMENTS or jit.loaded())
     )
 
 
