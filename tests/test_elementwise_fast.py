@@ -16,15 +16,6 @@ pytest.importorskip("numba")
 
 
 @pytest.fixture
-def jit_on(monkeypatch):
-    """Kernels on whatever DESCENT_JIT says outside, for these tests."""
-    monkeypatch.delenv("DESCENT_JIT", raising=False)
-    jit.available.cache_clear()
-    yield
-    jit.available.cache_clear()
-
-
-@pytest.fixture
 def kernel_calls(monkeypatch):
     """The names of the kernels that ran, in order."""
     calls = []

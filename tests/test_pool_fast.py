@@ -30,15 +30,6 @@ CASES = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def jit_on(monkeypatch):
-    """Kernels on whatever DESCENT_JIT says outside, for these tests."""
-    monkeypatch.delenv("DESCENT_JIT", raising=False)
-    jit.available.cache_clear()
-    yield
-    jit.available.cache_clear()
-
-
 def inputs(shape, seed=0):
     """Post-ReLU-like input (ties at 0 in many windows) with a NaN and a window of equal
     values, and an upstream gradient."""
