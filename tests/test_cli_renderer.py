@@ -14,13 +14,6 @@ from descent.cli.report import write_report
 from descent.cli.run_folder import RunFolder
 
 
-def tiny():
-    """A figure that costs next to nothing to draw."""
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(0.5, 0.5), dpi=20)
-
-
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory) -> RunFolder:
     """A short training run, its report drawn in this process."""
@@ -67,7 +60,7 @@ def test_serve_draws_the_folder_asked_for_and_answers_ok(run_folder):
     erase_report(run_folder)
     replies = io.StringIO()
     request = json.dumps({"folder": str(run_folder.path), "failure": None}) + "\n"
-    renderer.serve(io.StringIO(request), replies, twin=False)
+    renderer.serve(io.StringIO(request), replies)
     assert json.loads(replies.getvalue()) == {"ok": True, "warnings": []}
     assert drawn(run_folder) == expected
 
@@ -75,14 +68,14 @@ def test_serve_draws_the_folder_asked_for_and_answers_ok(run_folder):
 def test_serve_answers_an_error_it_cannot_draw(tmp_path):
     replies = io.StringIO()
     request = json.dumps({"folder": str(tmp_path / "nothing"), "failure": None}) + "\n"
-    renderer.serve(io.StringIO(request), replies, twin=False)
+    renderer.serve(io.StringIO(request), replies)
     reply = json.loads(replies.getvalue())
     assert reply["ok"] is False and "no run folder" in reply["error"]
 
 
 def test_serve_ends_quietly_when_no_report_is_asked_for():
     replies = io.StringIO()
-    renderer.serve(io.StringIO(""), replies, twin=False)
+    renderer.serve(io.StringIO(""), replies)
     assert replies.getvalue() == ""
 
 
@@ -153,21 +146,3 @@ def test_close_ends_a_child_never_asked_to_draw():
 def test_the_writer_of_a_job_is_this_process_s_unless_aside():
     with renderer.report_writer(aside=False) as report:
         assert report is renderer.write_report_here
-
-
-def test_two_shares_draw_every_figure_once_in_turn(tmp_path):
-    calls = []
-    here = renderer.Share(0, lambda path, make: calls.append(("other", path.name)) or b"")
-    twin = renderer.Share(1, lambda path, make: b"")
-    for share in (here, twin):
-        for stem in "abcde":
-            share(tmp_path / f"{stem}.png", tiny)
-    assert here.drawn == [str(tmp_path / f"{stem}.png") for stem in "ace"]
-    assert twin.drawn == [str(tmp_path / f"{stem}.png") for stem in "bd"]
-    assert calls == [("other", "b.png"), ("other", "d.png")]
-
-
-def test_without_a_twin_the_child_draws_the_twins_share(tmp_path):
-    lonely = renderer.Twin()  # no fork: drew nothing
-    png = lonely.later(tmp_path / "x.png", tiny)()
-    assert png == (tmp_path / "x.png").read_bytes() and png.startswith(b"\x89PNG")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Callable
-from pathlib import Path
 
 from descent.cli.config import RunConfig
 from descent.cli.run_folder import RunFolder
@@ -42,33 +40,12 @@ CAPTIONS = {
 }
 
 
-Draw = Callable[[Path, Callable], "bytes | Callable[[], bytes]"]
-"""`draw(path, make)`: draws the figure `make()` returns into the PNG file `path`, and
-returns its bytes, or a callable that returns them when the page is written (a figure
-another process draws: `descent.cli.renderer`)."""
-
-
-def draw_here(path: Path, make: Callable) -> bytes:
-    """The figure drawn in this process, now."""
-    from descent.lab import plots  # matplotlib, loaded only by the jobs that draw
-
-    return plots.save(make(), path)
-
-
-def write_report(folder: RunFolder, failure: str | None = None,
-                 draw: Draw = draw_here) -> RunFolder:  # fmt: skip
+def write_report(folder: RunFolder, failure: str | None = None) -> RunFolder:
     """Draw the plots (PNG files) and the self-contained report.html from a folder's files.
 
     Each part of the page comes from a file the folder holds: history.json (training),
     lr_find.json (range test), sharpness.json (sharpness during training).
     """
-    build_report(folder, failure, draw).write(folder.report)
-    return folder
-
-
-def build_report(folder: RunFolder, failure: str | None = None,
-                 draw: Draw = draw_here) -> Report:  # fmt: skip
-    """The page of `write_report`, its figures drawn by `draw` as they come, in one order."""
     from descent.lab import plots  # matplotlib, loaded only by the jobs that draw
 
     config = RunConfig.from_toml(folder.config)
@@ -79,33 +56,36 @@ def build_report(folder: RunFolder, failure: str | None = None,
     if failure:
         report.heading("The run failed").paragraph(failure)
     if folder.file("history.json").is_file():
-        _training_sections(report, folder, draw)
+        _training_sections(report, folder)
     if folder.file("lr_find.json").is_file():
         result = folder.read_json("lr_find.json")
         report.heading("Learning-rate range test")
         report.paragraph(f"Suggested learning rate: {format_number(result['suggested_lr'])}. "
                          f"Why: {result['reason']}.")  # fmt: skip
-        _figure(report, folder, draw, "lr_find", lambda: plots.lr_find_curve(result))
+        _figure(report, folder, "lr_find", plots.lr_find_curve(result))
     if folder.file("comparison.json").is_file():
-        _comparison_section(report, folder, draw)
+        _comparison_section(report, folder)
     if folder.file("sharpness.json").is_file():
         tracked = folder.read_json("sharpness.json")
         report.heading("Sharpness")
         report.paragraph(sharpness_summary(tracked))
-        _figure(report, folder, draw, "sharpness", lambda: plots.sharpness_curve(tracked))
+        _figure(report, folder, "sharpness", plots.sharpness_curve(tracked))
     settings = config.applied()
     if folder.file("comparison.json").is_file():  # the arms chose the rest
         settings = {k: v for k, v in settings.items() if k in COMPARE_SETTINGS}
     report.heading("Config").key_values(settings)
-    return report
+    report.write(folder.report)
+    return folder
 
 
-def _figure(report: Report, folder: RunFolder, draw: Draw, stem: str, make: Callable) -> None:
-    png = draw(folder.plots / f"{stem}.png", make)
+def _figure(report: Report, folder: RunFolder, stem: str, figure) -> None:
+    from descent.lab import plots
+
+    png = plots.save(figure, folder.plots / f"{stem}.png")
     report.figure(png, caption=CAPTIONS.get(stem, ""), alt=stem)
 
 
-def _training_sections(report: Report, folder: RunFolder, draw: Draw) -> None:
+def _training_sections(report: Report, folder: RunFolder) -> None:
     from descent.lab import plots
 
     history = folder.read_json("history.json")
@@ -126,11 +106,11 @@ def _training_sections(report: Report, folder: RunFolder, draw: Draw) -> None:
         summary.update({f"test {k}": v for k, v in metrics["test"].items()})
     report.key_values(summary)
     report.heading("Curves")
-    for stem, make in plots.RUN_FIGURES.items():
-        _figure(report, folder, draw, stem, lambda make=make: make(history))
+    for stem, figure in plots.run_figures(history).items():
+        _figure(report, folder, stem, figure)
     if folder.file("diagnostics.json").is_file():
         diagnostics = _by_type(folder.read_json("diagnostics.json"), _module_types(folder))
-        _layer_section(report, folder, diagnostics, draw)
+        _layer_section(report, folder, diagnostics)
     if history["events"]:
         report.heading("Events").table(history["events"])
 
@@ -182,7 +162,7 @@ def _by_type(diagnostics: dict, types: dict[str, str]) -> dict:
     return renamed
 
 
-def _layer_section(report: Report, folder: RunFolder, diagnostics: dict, draw: Draw) -> None:
+def _layer_section(report: Report, folder: RunFolder, diagnostics: dict) -> None:
     """Per layer: the diagnostics plot and a table of the last epoch's values."""
     from descent.lab import plots
 
@@ -191,8 +171,7 @@ def _layer_section(report: Report, folder: RunFolder, diagnostics: dict, draw: D
                      "learning rate; far below, the layer barely moves. A dead ReLU outputs 0 "
                      "for every probe sample, so its weights get no gradient.",
                      note=True)  # fmt: skip
-    _figure(report, folder, draw, "layer_diagnostics",
-            lambda: plots.layer_diagnostics(diagnostics))  # fmt: skip
+    _figure(report, folder, "layer_diagnostics", plots.layer_diagnostics(diagnostics))
     rows = {layer: {"module": layer, "gradient norm": norms[-1] if norms else None,
                     "update / weight": diagnostics["update_ratio"][layer][-1] if norms else None}
             for layer, norms in diagnostics["grad_norm"].items()}  # fmt: skip
@@ -233,7 +212,7 @@ SHOWN = {"arm": "arm", "train_loss": "loss", "train_accuracy": "acc", "val_loss"
 sharpness ones without --sharpness-every) is left out."""
 
 
-def _comparison_section(report: Report, folder: RunFolder, draw: Draw) -> None:
+def _comparison_section(report: Report, folder: RunFolder) -> None:
     from descent.lab import compare_plots
 
     comparison = folder.read_json("comparison.json")
@@ -242,7 +221,7 @@ def _comparison_section(report: Report, folder: RunFolder, draw: Draw) -> None:
                    f"{budget['kind']} each")  # fmt: skip
     report.bullets(Comparison.from_dict(comparison).sentences())
     for stem, figure in compare_plots.figures(comparison).items():
-        _figure(report, folder, draw, stem, lambda figure=figure: figure)
+        _figure(report, folder, stem, figure)
     report.heading("Table (means over seeds; every column is in comparison.csv)")
     shown = shown_columns([arm["row"] for arm in comparison["arms"]])
     rows = [{SHOWN[k]: arm["row"].get(k) for k in shown} for arm in comparison["arms"]]

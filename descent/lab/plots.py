@@ -263,13 +263,13 @@ def loss_contour(result: dict) -> Figure:
     return figure
 
 
-RUN_FIGURES = {"epochs": epoch_curves, "loss_per_step": step_loss, "learning_rate": learning_rate}
-"""The standard figures of a training run: {file stem: function of `History.to_dict()`}."""
-
-
 def run_figures(history: dict) -> dict[str, Figure]:
     """The standard figures of a training run, by file stem."""
-    return {stem: make(history) for stem, make in RUN_FIGURES.items()}
+    return {
+        "epochs": epoch_curves(history),
+        "loss_per_step": step_loss(history),
+        "learning_rate": learning_rate(history),
+    }
 
 
 def save(figure: Figure, path: str | os.PathLike) -> bytes:

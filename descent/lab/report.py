@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from descent.files import write_atomic
@@ -34,7 +34,7 @@ class Report:
 
     def __init__(self, title: str, subtitle: str = "") -> None:
         self.title, self.subtitle = title, subtitle
-        self.parts: list[str | Callable[[], str]] = []
+        self.parts: list[str] = []
 
     def heading(self, text: str) -> Report:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
@@ -74,19 +74,14 @@ class Report:
         self.parts.append(f'<div class="wide"><table><tr>{head}</tr>{body}</table></div>')
         return self
 
-    def figure(self, png: bytes | Callable[[], bytes], caption: str = "",
-               alt: str = "") -> Report:  # fmt: skip
-        """An image embedded in the page as a base64 PNG data URI; `png` may be a callable
-        that gives the bytes when the page is rendered (a figure drawn elsewhere meanwhile)."""
+    def figure(self, png: bytes, caption: str = "", alt: str = "") -> Report:
+        """An image embedded in the page as a base64 PNG data URI."""
+        data = base64.b64encode(png).decode("ascii")
         alt = html.escape(alt or caption, quote=True)
         caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-
-        def element(png: bytes) -> str:
-            data = base64.b64encode(png).decode("ascii")
-            return (f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
-                    f"{caption_html}</figure>")  # fmt: skip
-
-        self.parts.append(element(png) if isinstance(png, bytes) else lambda: element(png()))
+        self.parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">{caption_html}</figure>'
+        )
         return self
 
     def render(self) -> str:
@@ -95,7 +90,7 @@ class Report:
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>"
             f"<body><h1>{html.escape(self.title)}</h1>{subtitle}\n"
-            + "\n".join(part if isinstance(part, str) else part() for part in self.parts)
+            + "\n".join(self.parts)
             + "\n</body></html>\n"
         )
 
