@@ -14,6 +14,7 @@ import math
 import os
 import re
 import secrets
+import warnings
 from typing import Any
 
 from descent.errors import MissingFolderError
@@ -88,16 +89,21 @@ class FileWriter:
 
     def wait(self) -> None:
         """Return once every queued file is in place; raise the first error a write met."""
-        pending, self._pending = self._pending, []
-        errors = [future.exception() for future in pending]
+        errors = [future.exception() for future in self._pending]
+        self._pending = []
         first = next((error for error in errors if error is not None), None)
         if first is not None:
             raise first
 
-    def close(self) -> None:
-        """`wait()`, then end the thread (a later write starts another)."""
+    def close(self, raise_errors: bool = True) -> None:
+        """`wait()`, then end the thread (a later write starts another). With raise_errors
+        False, as while another error is on its way out, a write's error is warned of."""
         try:
             self.wait()
+        except Exception as error:
+            if raise_errors:
+                raise
+            warnings.warn(f"a run's file was not written: {error}", RuntimeWarning, stacklevel=2)
         finally:
             if self._executor is not None:
                 self._executor.shutdown()

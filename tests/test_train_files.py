@@ -92,6 +92,30 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_and_every_end_hook_ru
     assert len(history["epoch_time"]) >= 1  # the logger's end-of-training write landed
 
 
+def test_a_log_that_cannot_be_written_fails_the_run_at_an_epochs_end_not_the_runs(tmp_path):
+    epochs_begun = []
+
+    class Counts(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_begun.append(epoch)
+
+    with pytest.raises(MissingFolderError), pytest.warns(RuntimeWarning, match="not written"):
+        fit_briefly([JSONLogger(tmp_path / "gone" / "history.json"), Counts()], epochs=5)
+    assert epochs_begun == [
+        0
+    ]  # the write queued at the start failed: the first epoch's end says so
+
+
+def test_a_write_error_does_not_hide_the_error_that_ends_the_run(tmp_path):
+    class Interrupts(Callback):  # while the logger's first write is queued
+        def on_batch_begin(self, step, logs=None):
+            raise KeyboardInterrupt
+
+    log = JSONLogger(tmp_path / "gone" / "history.json")
+    with pytest.warns(RuntimeWarning, match="was not written"), pytest.raises(KeyboardInterrupt):
+        fit_briefly([log, Interrupts()])
+
+
 @pytest.mark.parametrize(
     ("series", "expected"),
     [

@@ -72,7 +72,6 @@ class ModelCheckpoint(Callback):
         self.saved.append(path)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.run.files.wait()  # the last epoch's files are on disk before this one's go
         data = None  # taken once: an epoch's best and last checkpoints are the same bytes
         if self.save_best:
             value = monitored(logs, self.monitor, "ModelCheckpoint")

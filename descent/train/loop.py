@@ -166,7 +166,9 @@ def fit(
         return any(callback.stop_training for callback in callbacks)
 
     with contextlib.ExitStack() as ends:
-        ends.callback(run.files.close)  # last: after every on_train_end has queued its files
+        # last: after every on_train_end has queued its files; a write error does not hide
+        # the error already on its way out (a divergence, a Ctrl-C), it is only warned of
+        ends.push(lambda error_type, *_: run.files.close(raise_errors=error_type is None))
         ends.callback(model.train)
         for callback in reversed(callbacks):  # the stack unwinds them in list order
             ends.callback(callback.on_train_end, {})
@@ -207,6 +209,7 @@ def fit(
                 logs |= {"val_" + k: v for k, v in val.items()}
             logs["lr"] = epoch_lr
             history.record_epoch(logs, time.perf_counter() - start)
+            run.files.wait()  # the last epoch's files are on disk before this one's are queued
             if hook("on_epoch_end", epoch, dict(logs)) or stop:
                 break
     return history
