@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,17 +45,25 @@ class OpenBLAS:
         routines: dict[tuple[str, np.dtype], Callable],
         get_threads: Callable[[], int],
         set_threads: Callable[[int], None],
+        largest: int,
     ) -> None:
         self.routines, self.get_threads, self.set_threads = routines, get_threads, set_threads
+        self.largest = largest  # the most elements its integers can count
 
     def run(self, name: str, y: np.ndarray, *arguments) -> None:
-        """Routine `name` for y's dtype on one thread, the thread count restored after."""
-        threads = self.get_threads()
-        self.set_threads(1)
-        try:
-            self.routines[name, y.dtype](y.size, *arguments)
-        finally:
-            self.set_threads(threads)
+        """Routine `name` for y's dtype on one thread, the thread count restored after. The
+        count is the process's: threads stepping at once take turns, else one could read
+        and restore the 1 another set, and leave NumPy's matmuls on one thread for good."""
+        with _THREAD_COUNT:
+            threads = self.get_threads()
+            self.set_threads(1)
+            try:
+                self.routines[name, y.dtype](y.size, *arguments)
+            finally:
+                self.set_threads(threads)
+
+
+_THREAD_COUNT = threading.Lock()
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
@@ -90,6 +99,8 @@ def _blas_for(x: np.ndarray, y: np.ndarray) -> OpenBLAS | None:
     if y.size < BLAS_FROM:
         return None
     blas = _openblas()
+    if blas is not None and y.size > blas.largest:
+        return None
     takes = (
         blas is not None
         and type(x) is np.ndarray
@@ -132,7 +143,8 @@ def _openblas() -> OpenBLAS | None:
         for routine in (axpy_routine, axpby_routine):
             routine.restype = None
         routines["axpy", dtype], routines["axpby", dtype] = axpy_routine, axpby_routine
-    return OpenBLAS(routines, get_threads, set_threads)
+    largest = 2**63 - 1 if integer is ctypes.c_int64 else 2**31 - 1
+    return OpenBLAS(routines, get_threads, set_threads, largest)
 
 
 def _numpys_openblas() -> ctypes.CDLL | None:

@@ -5,7 +5,10 @@ numba compiles a kernel on its first call (descent.jit), so optimizers call thes
 the compiled path (`Optimizer.fused_path`). Each kernel takes flat, contiguous arrays and
 its scalars already cast to the parameter's dtype, so float32 parameters are updated in
 float32 arithmetic, in the order the NumPy reference (and torch) runs it; tests hold the
-two paths together.
+two paths together. One difference is left: from `blas.BLAS_FROM` elements the reference
+makes an update like `w - lr * d` in BLAS's axpy, rounded once (as torch's `add_` with
+alpha), where a kernel rounds the product and the difference apart, so there the two paths
+may differ by one ulp a step (torch's own fused and for-loop steps differ so too).
 """
 
 from __future__ import annotations
