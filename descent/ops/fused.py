@@ -127,17 +127,16 @@ class SoftmaxCrossEntropy(Function):
         return grad_logits * upstream
 
     def plain_backward(self, grad):
-        """(softmax - one-hot) times the upstream gradient, divided by N for the mean."""
+        """(softmax - one-hot) times the upstream gradient, divided by N for the mean: the
+        general path's operations in its order, so its numbers."""
         exps, norm, rows, targets = self.plain
-        if self.reduction == "none":
-            upstream, at_targets = grad[:, None], grad
-        else:
-            if self.reduction == "mean":
-                grad = grad * exps.dtype.type(1 / len(targets))
-            upstream = at_targets = grad
         grad_logits = exps / norm
-        grad_logits *= upstream
-        grad_logits[rows, targets] -= at_targets
+        grad_logits[rows, targets] -= 1
+        if self.reduction == "none":
+            grad_logits *= grad[:, None]
+        else:
+            scale = exps.dtype.type(1 / len(targets)) if self.reduction == "mean" else 1
+            grad_logits *= grad * scale
         return grad_logits
 
 
