@@ -56,6 +56,13 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+@functools.cache
+def blas_libraries() -> tuple:
+    """threadpoolctl's handles on the BLAS libraries loaded when first asked (reading one's
+    thread count then takes a microsecond)."""
+    return tuple(_blas_controller().select(user_api="blas").lib_controllers)
+
+
 @contextlib.contextmanager
 def blas_threads(limit: int | None) -> Iterator[None]:
     """Run the block with NumPy's BLAS on at most `limit` threads; None leaves it as it is.

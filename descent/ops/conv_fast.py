@@ -33,13 +33,12 @@ of its own kept between calls (`workspace`).
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from descent import jit
-from descent.backend import array_module, blas_threads
+from descent.backend import array_module, blas_libraries, blas_threads
 
 CHUNK_BYTES = 1 << 20
 """The columns buffer's size: near a core's L2 cache, so that the matmul reads back what the
@@ -181,18 +180,9 @@ def in_parallel(spans: list, work) -> list:
     return [result for part in results for result in part]
 
 
-@functools.cache
-def _blas_libraries() -> tuple:
-    """threadpoolctl's handles on the loaded BLAS libraries, found once (the search takes
-    milliseconds; reading a handle's thread count then takes a microsecond)."""
-    from threadpoolctl import ThreadpoolController
-
-    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
-
-
 def _blas_thread_count() -> int:
     """The threads NumPy's BLAS runs on now: backend.blas_threads(1) makes chunks serial."""
-    return max((library.num_threads for library in _blas_libraries()), default=1)
+    return max((library.num_threads for library in blas_libraries()), default=1)
 
 
 _pools: dict = {}

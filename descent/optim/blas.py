@@ -150,12 +150,9 @@ def _openblas() -> OpenBLAS | None:
 def _numpys_openblas() -> ctypes.CDLL | None:
     """The OpenBLAS library loaded in this process, NumPy's where several are (another's
     thread pool would compete with the one NumPy's matrix products keep spinning)."""
-    from threadpoolctl import ThreadpoolController
+    from descent.backend import blas_libraries
 
-    paths = [
-        Path(controller.filepath)
-        for controller in ThreadpoolController().select(internal_api="openblas").lib_controllers
-    ]
+    paths = [Path(lib.filepath) for lib in blas_libraries() if lib.internal_api == "openblas"]
     if not paths:
         return None
     numpys = [path for path in paths if "numpy" in str(path)]
