@@ -72,7 +72,9 @@ class FileWriter:
     Each file is whole or absent at every moment, as with `write_atomic` itself; a file is
     in place (and durable, unless written with durable=False) once `wait()` returns, which
     raises the first error a write met since the last `wait()`. `close()` waits, then ends
-    the thread. No thread is started until the first write.
+    the thread. No thread is started until the first write; from then on the process has
+    a thread of its own, which a fork (DataLoader workers under the fork start method)
+    does not copy: only the thread that forks goes on in the child.
     """
 
     def __init__(self) -> None:

@@ -156,9 +156,9 @@ class Optimizer:
     """Below this many parameter elements in all, steps stay on the NumPy path and never
     import numba. The first fused step of a process costs about 1 s (numba's import and
     set-up, with its kernels cached on disk), which must pay back within a short run:
-    Adam's kernel saves 1.3 us per thousand elements a step (1.68 ms against 0.37 ms on
-    1M, one thread), so from here in about 1,500 steps. SGD, with fewer passes to save,
-    sets its own."""
+    Adam's kernel saves 1.1 us per thousand elements a step (1.4 ms against 0.26 ms on
+    1.07M), so from here in about 1,800 steps. SGD, with fewer passes to save, sets its
+    own."""
 
     option_ranges: Mapping[str, Range] = {}
     """The values each checked option accepts; the defaults and every group are checked."""
