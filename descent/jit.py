@@ -17,6 +17,11 @@ import sys
 import threading
 from collections.abc import Callable
 
+import numpy as np
+
+FLOAT_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
+"""The dtypes the kernels are written for; others take the NumPy reference."""
+
 
 @functools.cache
 def available() -> bool:

@@ -153,10 +153,7 @@ class Conv2d(Function):
         grad_x = None if grad_padded is None else unpad_hw(grad_padded, self.padding)
         grad_weight = None
         if self.needs_grad[1]:
-            total = parts[0]  # each span's part is an array of its own
-            for part in parts[1:]:
-                total += part
-            grad_weight = as_weight(total, g.shape[2], kernel)
+            grad_weight = as_weight(conv_fast.summed(parts), g.shape[2], kernel)
         return grad_x, grad_weight
 
     def _chunked_grads(self, grad):
@@ -268,10 +265,8 @@ def weight_grad(cols, g, kernel):
 def weight_grad_sum(cols, g):
     """sum_n cols[n] @ g[n]^T, (G, K / G, C_out / G): the weight's gradient, transposed."""
     xp = array_module(g)
-    products = conv_fast.workspace(
-        "weight products", cols.shape[0] * cols[0].size // cols.shape[-1] * g.shape[2], g
-    )
-    products = products.reshape(*cols.shape[:3], g.shape[2])
+    shape = (*cols.shape[:3], g.shape[2])
+    products = conv_fast.workspace("weight products", math.prod(shape), g).reshape(shape)
     # (cols @ g^T)^T summed over the batch: this orientation runs faster in BLAS
     return xp.matmul(cols, g.swapaxes(2, 3), out=products).sum(axis=0)
 

@@ -153,9 +153,22 @@ def balanced(batch: int, size: int, threads: int) -> int:
 
 def shares(batch: int) -> list[tuple[int, int]]:
     """The batch as one consecutive (start, stop) span of samples per BLAS thread."""
-    parts = max(1, min(_blas_thread_count(), batch))
-    bounds = [batch * part // parts for part in range(parts + 1)]
+    return consecutive(batch, max(1, min(_blas_thread_count(), batch)))
+
+
+def consecutive(count: int, parts: int) -> list[tuple[int, int]]:
+    """range(count) cut into `parts` consecutive (start, stop) spans, sizes differing by at
+    most one."""
+    bounds = [count * part // parts for part in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+def summed(parts: list):
+    """The sum of `parts`, arrays of one shape, each its own (the first one is added into)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def in_parallel(spans: list, work) -> list:
@@ -170,13 +183,12 @@ def in_parallel(spans: list, work) -> list:
     threads = min(_blas_thread_count(), len(spans))
     if threads < 2:
         return [work(start, stop) for start, stop in spans]
-    bounds = [len(spans) * part // threads for part in range(threads + 1)]
 
-    def share(part: int) -> list:
-        return [work(*span) for span in spans[bounds[part] : bounds[part + 1]]]
+    def share(bounds: tuple[int, int]) -> list:
+        return [work(*span) for span in spans[bounds[0] : bounds[1]]]
 
     with blas_threads(1):
-        results = list(_pool(threads).map(share, range(threads)))
+        results = list(_pool(threads).map(share, consecutive(len(spans), threads)))
     return [result for part in results for result in part]
 
 
@@ -240,12 +252,7 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
         return part
 
     parts = chunks.each(gradients)
-    if not weight:
-        return None
-    total = parts[0]  # each chunk's part is an array of its own
-    for part in parts[1:]:
-        total += part
-    return total
+    return summed(parts) if weight else None
 
 
 def col2im(grad_cols, grad_runs) -> None:

@@ -195,7 +195,7 @@ class ReLU(Function):
     saves = ("out",)
 
     def forward(self, x):
-        if _use_kernels(x):
+        if use_kernels(x):
             from descent.ops import elementwise_kernels
 
             self.out = np.empty_like(x)
@@ -206,7 +206,7 @@ class ReLU(Function):
 
     def backward(self, grad):
         out = self.out
-        if grad.dtype == out.dtype and _use_kernels(grad) and out.flags.c_contiguous:
+        if grad.dtype == out.dtype and use_kernels(grad) and out.flags.c_contiguous:
             from descent.ops import elementwise_kernels
 
             result = np.empty_like(grad)
@@ -229,21 +229,18 @@ JIT_MIN_ELEMENTS = 1 << 16
 JIT_ALWAYS_ELEMENTS = 1 << 22
 
 
-def _use_kernels(array) -> bool:
+def use_kernels(array) -> bool:
     """Whether an elementwise op takes the compiled path: a sizable contiguous float32 or
     float64 NumPy array, kernels available, and numba loaded or the array huge."""
     size = array.size
     return (
         size >= JIT_MIN_ELEMENTS
         and type(array) is np.ndarray
-        and array.dtype in _COMPILED_DTYPES
+        and array.dtype in jit.FLOAT_DTYPES
         and array.flags.c_contiguous
         and jit.available()
         and (size >= JIT_ALWAYS_ELEMENTS or jit.loaded())
     )
-
-
-_COMPILED_DTYPES = (np.float32, np.float64)
 
 
 class LeakyReLU(Function):

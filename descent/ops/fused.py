@@ -13,7 +13,7 @@ import numpy as np
 from descent.backend import array_module
 from descent.errors import ShapeError
 from descent.function import Function
-from descent.ops.elementwise import _use_kernels
+from descent.ops.elementwise import use_kernels
 from descent.ops.linalg import _matmul
 from descent.tensor import Tensor, check_tensor
 
@@ -150,7 +150,7 @@ class Dropout(Function):
 
     def forward(self, x, draws, p):
         scale = x.dtype.type(1 / (1 - p))  # rounded once to x's dtype
-        self.compiled = draws.shape == x.shape and _use_kernels(x) and _use_kernels(draws)
+        self.compiled = draws.shape == x.shape and use_kernels(x) and use_kernels(draws)
         if self.compiled:
             self.draws, self.p, self.scale = draws, draws.dtype.type(p), scale
             return self.masked(x)
@@ -158,7 +158,7 @@ class Dropout(Function):
         return x * self.mask
 
     def backward(self, grad):
-        if self.compiled and grad.dtype == self.scale.dtype and _use_kernels(grad):
+        if self.compiled and grad.dtype == self.scale.dtype and use_kernels(grad):
             return self.masked(grad)
         if self.compiled:
             self.mask = scaled_mask(self.draws >= self.p, self.scale, grad.dtype)

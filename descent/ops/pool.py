@@ -36,7 +36,7 @@ def _use_kernels(padded, options: dict) -> bool:
     return (
         all(options.get(name, value) == value for name, value in COMPILED_GEOMETRY.items())
         and padded.size >= JIT_MIN_ELEMENTS
-        and padded.dtype in (np.float32, np.float64)
+        and padded.dtype in jit.FLOAT_DTYPES
         and array_module(padded) is np
         and jit.available()
     )

@@ -31,15 +31,12 @@ def flat(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """The arrays of one fused update as flat views, or None unless each is a contiguous
     NumPy array of float32 or float64, of one dtype: what the kernels take, in place."""
     dtype = arrays[0].dtype
-    if dtype not in KERNEL_DTYPES:
+    if dtype not in jit.FLOAT_DTYPES:
         return None
     for array in arrays:
         if type(array) is not np.ndarray or array.dtype != dtype or not array.flags.c_contiguous:
             return None
     return tuple([array.reshape(-1) for array in arrays])
-
-
-KERNEL_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
 
 
 @jit.kernel(error_model="numpy")

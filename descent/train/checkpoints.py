@@ -13,7 +13,7 @@ from descent.train.callbacks import Callback, better, monitored, resolve_mode
 
 
 class ModelCheckpoint(Callback):
-    """Save model, optimizer, scheduler and loader with `descent.checkpoint.save`.
+    """Save model, optimizer, scheduler and loader in `descent.checkpoint.save`'s files.
 
     `path` may hold `{epoch}` (1-based), e.g. 'ckpt-{epoch:03d}.dc'. Every `every`
     epochs it writes `path`; with `save_best`, it writes `best_path` (default
