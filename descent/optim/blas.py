@@ -12,16 +12,16 @@ threadpoolctl (once, at the first call: milliseconds) and called with ctypes; wi
 OpenBLAS (NumPy built on another BLAS), or for arrays it cannot take, NumPy makes the
 same update in two passes, rounded twice.
 
-OpenBLAS splits an axpy of more than 10,000 elements across its threads: on this 2-core
-machine a 200k-element saxpy took 9 us on two threads while the cores were free, but 93
-(against 38 on one) while other work held them, as threads did for the compiled kernels
-(descent.optim.kernels). So a BLAS call here runs on one thread."""
+OpenBLAS splits an axpy of more than 10,000 elements across the threads its matrix products
+use; they are the ones already spinning after a training step's matmuls, so the update
+meets no other pool. On a 2-CPU Xeon, a 200k-element saxpy right after a matmul took 20 us
+on those two threads against 56 with the count set to one around it (the setting itself
+wakes and parks them), the step of a 784-256-256-10 MLP 79 against 40 us."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,39 +31,20 @@ _AFFIXES = [("", ""), ("scipy_", "64_"), ("", "64_"), ("", "_64"), ("scipy_", ""
 """How OpenBLAS builds name their symbols: `cblas_saxpy`, `scipy_cblas_saxpy64_` (the
 scipy-openblas64 library of NumPy's wheels), ..."""
 BLAS_FROM = 1 << 15
-"""From this many elements on, BLAS's one pass repays its call (2.5 us through ctypes, 3.5
-with the thread count set around it, where NumPy's two passes take 1 us on 256 elements
-and 3.8 on 32k)."""
+"""From this many elements on, BLAS's one pass repays its call (2.5 us through ctypes, where
+NumPy's two passes take 1 us on 256 elements and 3.8 on 32k)."""
 
 
 class OpenBLAS:
-    """The routines `axpy` and `xpby` call, by name ("axpy", "axpby") and dtype, and the
-    thread count's getter and setter."""
+    """The routines `axpy` and `xpby` call, by name ("axpy", "axpby") and dtype."""
 
-    def __init__(
-        self,
-        routines: dict[tuple[str, np.dtype], Callable],
-        get_threads: Callable[[], int],
-        set_threads: Callable[[int], None],
-        largest: int,
-    ) -> None:
-        self.routines, self.get_threads, self.set_threads = routines, get_threads, set_threads
+    def __init__(self, routines: dict[tuple[str, np.dtype], Callable], largest: int) -> None:
+        self.routines = routines
         self.largest = largest  # the most elements its integers can count
 
     def run(self, name: str, y: np.ndarray, *arguments) -> None:
-        """Routine `name` for y's dtype on one thread, the thread count restored after. The
-        count is the process's: threads stepping at once take turns, else one could read
-        and restore the 1 another set, and leave NumPy's matmuls on one thread for good."""
-        with _THREAD_COUNT:
-            threads = self.get_threads()
-            self.set_threads(1)
-            try:
-                self.routines[name, y.dtype](y.size, *arguments)
-            finally:
-                self.set_threads(threads)
-
-
-_THREAD_COUNT = threading.Lock()
+        """Routine `name` for y's dtype, on the threads BLAS runs on now."""
+        self.routines[name, y.dtype](y.size, *arguments)
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
@@ -120,18 +101,16 @@ def _openblas() -> OpenBLAS | None:
     library = _numpys_openblas()
     if library is None:
         return None
-    names = ["openblas_get_config", "openblas_get_num_threads", "openblas_set_num_threads",
-             "cblas_saxpy", "cblas_daxpy", "cblas_saxpby", "cblas_daxpby"]  # fmt: skip
+    names = ["openblas_get_config", "cblas_saxpy", "cblas_daxpy", "cblas_saxpby", "cblas_daxpby"]
     for prefix, suffix in _AFFIXES:
         found = [getattr(library, f"{prefix}{name}{suffix}", None) for name in names]
         if None not in found:
             break
     else:
         return None
-    config, get_threads, set_threads, saxpy, daxpy, saxpby, daxpby = found
+    config, saxpy, daxpy, saxpby, daxpby = found
     config.restype = ctypes.c_char_p
     integer = ctypes.c_int64 if b"USE64BITINT" in config() else ctypes.c_int32
-    get_threads.restype, set_threads.argtypes = ctypes.c_int, [ctypes.c_int]
     routines = {}
     for dtype, scalar, axpy_routine, axpby_routine in (
         (np.dtype(np.float32), ctypes.c_float, saxpy, saxpby),
@@ -144,7 +123,7 @@ def _openblas() -> OpenBLAS | None:
             routine.restype = None
         routines["axpy", dtype], routines["axpby", dtype] = axpy_routine, axpby_routine
     largest = 2**63 - 1 if integer is ctypes.c_int64 else 2**31 - 1
-    return OpenBLAS(routines, get_threads, set_threads, largest)
+    return OpenBLAS(routines, largest)
 
 
 def _numpys_openblas() -> ctypes.CDLL | None:
