@@ -12,8 +12,10 @@ Workloads, each run by both libraries on the same numbers:
   runs it that way too, and (SGD) with F.linear and a manual in-place
   update (less Python per step); descent is held to the faster. The bound
   beside them, "NumPy matmuls alone", runs only the step's eight matrix
-  products with NumPy on the same shapes: the machine's limit for this
-  step, against which the GFLOP/s column is read;
+  products with NumPy on the same shapes: descent's limit for this step,
+  against which the GFLOP/s column is read; "torch's matmuls alone" runs the
+  same products in torch's BLAS (MKL on x86), so that the gap between the
+  two BLAS libraries on these shapes is measured, not guessed;
 - activations: forward + backward of ReLU on the MNIST example's two conv
   outputs, (64, 32, 26, 26) and (64, 64, 24, 24) float32, and of dropout
   (p 0.25) on its pooled (64, 64, 12, 12) ones. descent runs its compiled
@@ -123,10 +125,11 @@ def torch_raw_mlp_step(model: torch.nn.Module, data: list) -> Step:
     return step
 
 
-def numpy_matmuls(batch: int, seed: int) -> Step:
-    """The step's matrix products alone, in NumPy, with descent's shapes and layouts: per
-    layer x @ W.T forward, g.T @ x for the weight and g @ W for the input (all but the
-    first layer's). No autograd, no elementwise work: what BLAS alone takes."""
+def matmuls_alone(lib, batch: int, seed: int) -> Step:
+    """The step's matrix products alone, in NumPy's BLAS (`lib` np) or torch's (`lib`
+    torch), with descent's shapes and layouts: per layer x @ W.T forward, g.T @ x for the
+    weight and g @ W for the input (all but the first layer's). No autograd, no
+    elementwise work: what each BLAS alone takes."""
     rng = np.random.default_rng(seed)
     weights = [
         rng.standard_normal((fan_out, fan_in), dtype=np.float32) * 0.05
@@ -135,14 +138,19 @@ def numpy_matmuls(batch: int, seed: int) -> Step:
     x = rng.standard_normal((batch, MLP_SIZES[0]), dtype=np.float32)
     grads = [rng.standard_normal((batch, w.shape[0]), dtype=np.float32) for w in weights]
     ins = [x] + [rng.standard_normal((batch, w.shape[0]), dtype=np.float32) for w in weights]
+    if lib is torch:
+        weights, grads, ins = (
+            [torch.from_numpy(a) for a in arrays] for arrays in (weights, grads, ins)
+        )
+    product = torch.mm if lib is torch else np.dot  # np.dot: BLAS for every 2-d product
 
-    def step():  # np.dot: BLAS for every 2-d product, batch 1's outer products too
+    def step():
         for w, h in zip(weights, ins):
-            np.dot(h, w.T)
+            product(h, w.T)
         for i, (w, g) in enumerate(zip(weights, grads)):
-            np.dot(g.T, ins[i])
+            product(g.T, ins[i])
             if i:
-                np.dot(g, w)
+                product(g, w)
 
     return step
 
@@ -170,7 +178,8 @@ def mlp_steps(batch: int, seed: int, optimizer: str = "SGD") -> dict[str, Step]:
     }
     if optimizer == "SGD":
         steps["F.linear + manual SGD"] = torch_raw_mlp_step(torch_model, data)  # copies weights
-    steps[f"{harness.BOUND} matmuls alone"] = numpy_matmuls(batch, seed)
+    steps[f"{harness.BOUND} matmuls alone"] = matmuls_alone(np, batch, seed)
+    steps[harness.TORCH_BOUND] = matmuls_alone(torch, batch, seed)
     return steps
 
 

@@ -13,8 +13,10 @@ the ratio right where the machine shifts between a fast and a slow state in
 the middle of a run (a shared VM does; the medians of the two columns can
 then come from different states).
 
-Contenders whose names start with "NumPy" are bounds, not peers: descent's
-ratio to them is shown, but it is held to the fastest of the others.
+Contenders whose names start with "NumPy" or "torch's matmuls alone" are
+bounds, not peers (the step's matrix products alone in NumPy's BLAS, or in
+torch's: the gap between the two BLAS libraries, measured): descent's ratio to
+them is shown, but it is held to the fastest of the others.
 A contender whose step returns None is timed but not checked: a peer that
 cannot give descent's numbers (scikit-learn's MLPClassifier, which draws its
 own initial weights) or a bound rather than a library (NumPy running just the
@@ -57,6 +59,7 @@ import descent as dc  # noqa: E402
 
 DESCENT = "descent"
 BOUND = "NumPy"  # contenders named so are limits, not peers: never the one descent is held to
+TORCH_BOUND = "torch's matmuls alone"  # a limit too: the peer's BLAS on the step's products
 SCALE = 1.0  # the share of the full data size that workloads use; main sets 0.1 under --quick
 TORCH_THREADS = "2"  # comma-separated thread counts to time torch at, e.g. "1,2"
 OTHERS_WARNING = 0.2  # CPUs busy elsewhere above which a row is flagged as noisy
@@ -258,7 +261,7 @@ def compare(name: str, work: Work | Workload, settings: Settings, torch_threads:
             samples[c].append(step.time_block(numbers[c]) / numbers[c])
     others = other_load(*before)
     medians = {c: statistics.median(times) for c, times in samples.items()}
-    peers = [c for c in steps if c != DESCENT and not c.startswith(BOUND)]
+    peers = [c for c in steps if c != DESCENT and not c.startswith((BOUND, TORCH_BOUND))]
     peer = min(peers, key=medians.__getitem__)
     ratios = {
         c: statistics.median(t / d for t, d in zip(times, samples[DESCENT]))
