@@ -19,7 +19,7 @@ Chunks with the batch inside the columns (Caffe's layout). n samples' columns ar
 per chunk and group:
 
     out[:, chunk]  = W2 @ cols                    (C_out, n * P)
-    grad_W2       += g[:, chunk] @ cols^T         (C_out, K), g zero past each output row
+    grad_W2^T     += cols @ g[:, chunk]^T         (K, C_out), g zero past each output row
     grad_cols      = W2^T @ g[:, chunk]           (K, n * P), then col2im
 
 Outputs and output gradients are NCHW, so each chunk's (C_out, n * P) block goes through
@@ -242,9 +242,9 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
         g_block = chunks.outs(n)
         g_block.reshape(*g_block.shape[:3], -1, chunks.width)[..., chunks.out_size[1] :] = 0
         chunks.at_output_size(g_block)[...] = g[start:stop].transpose(1, 2, 0, 3, 4)
-        if weight:
+        if weight:  # transposed, (G, K / G, C_out / G): this orientation runs faster in BLAS
             cols = chunks.columns(padded, start, stop)
-            part = xp.matmul(chunks.matrix(g_block), chunks.matrix(cols).swapaxes(1, 2))
+            part = xp.matmul(chunks.matrix(cols), chunks.matrix(g_block).swapaxes(1, 2))
         if grad_padded is not None:
             grad_cols = chunks.cols(n)
             xp.matmul(w2_t, chunks.matrix(g_block), out=chunks.matrix(grad_cols))
@@ -252,7 +252,7 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
         return part
 
     parts = chunks.each(gradients)
-    return summed(parts) if weight else None
+    return summed(parts).swapaxes(1, 2) if weight else None
 
 
 def col2im(grad_cols, grad_runs) -> None:
