@@ -14,7 +14,8 @@ Workloads (float32, NCHW), each run by both libraries on the same numbers:
 
 Each convolution's forward + backward also runs its matmuls alone in NumPy's
 BLAS, one product per matrix over the whole batch (a bound, not a peer):
-descent's GFLOP/s against that row's is the share of BLAS's own speed it reaches.
+descent's GFLOP/s against that row's is the share of BLAS's own speed it reaches;
+and the same products in torch's BLAS (MKL on x86), the gap between the two.
 
 The output and gradients must agree between the two before timing. How the
 contenders are checked, timed and reported: benchmarks/harness.py.
@@ -89,6 +90,7 @@ def conv_steps(conv: Conv, backward: bool, seed: int) -> dict[str, Step]:
     }
     if backward:
         steps["NumPy BLAS, the step's matmuls"] = blas_bound(conv, rng)
+        steps[harness.TORCH_BOUND] = blas_bound(conv, rng, torch)
     return steps
 
 
@@ -108,15 +110,18 @@ def conv_flops(conv: Conv, backward: bool) -> float:
     return forward * (3 if c.input_grad else 2)
 
 
-def blas_bound(conv: Conv, rng) -> Step:
-    """NumPy's BLAS running only the matmuls of a forward and backward, each one product
-    over the whole batch, (C_out, K) by (K, N * P) and its transposes: the speed BLAS itself
-    reaches at these shapes, to read descent's GFLOP/s against. Computes nothing to check."""
+def blas_bound(conv: Conv, rng, lib=np) -> Step:
+    """A BLAS running only the matmuls of a forward and backward, each one product over the
+    whole batch, (C_out, K) by (K, N * P) and its transposes: the speed NumPy's BLAS (`lib`
+    np) or torch's (`lib` torch) reaches at these shapes, to read descent's GFLOP/s against.
+    Computes nothing to check."""
     c = conv
     k, columns = c.in_channels * c.kernel**c.dims, c.batch * output_pixels(c)
     weight = rng.standard_normal((c.out_channels, k), dtype=np.float32)
     cols = rng.standard_normal((k, columns), dtype=np.float32)
     grad = rng.standard_normal((c.out_channels, columns), dtype=np.float32)
+    if lib is torch:
+        weight, cols, grad = (torch.from_numpy(a) for a in (weight, cols, grad))
 
     def step():
         weight @ cols
