@@ -112,13 +112,11 @@ class Conv2d(Function):
         self.chunked = runs_in_chunks(x, weight, stride, out_size)
         if self.chunked:
             self.padded = array_module(x).ascontiguousarray(padded)
-            out = conv_fast.forward(self.padded, self.w2, self.geometry)
+            out = conv_fast.forward(self.padded, self.w2, self.geometry, bias)
         else:
             self.spans = whole_batch_spans(x, weight, out_size)
-            self.cols, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans)
+            self.cols, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans, bias)
         out = out.reshape(n, c_out, *out_size)
-        if bias is not None:
-            out += bias[:, None, None]
         # x and weight are kept (no copy) so that the engine's version check catches an
         # in-place change to either before backward, as torch's does
         self.x, self.weight = x, weight
@@ -212,9 +210,10 @@ def whole_batch_spans(x, weight, out_size) -> list[tuple[int, int]]:
     return conv_fast.shares(x.shape[0])
 
 
-def whole_batch_forward(padded, w2, geometry: tuple, spans: list) -> tuple:
-    """The whole batch's columns, (N, G, K / G, P), and the convolution without bias,
-    (N, G, C_out / G, P), one matmul per sample and group; `spans` on threads."""
+def whole_batch_forward(padded, w2, geometry: tuple, spans: list, bias=None) -> tuple:
+    """The whole batch's columns, (N, G, K / G, P), and the convolution plus `bias` (if
+    given), (N, G, C_out / G, P), one matmul per sample and group; `spans` on threads, each
+    adding the bias to its own samples' outputs while they are still in cache."""
     xp = array_module(padded)
     n, c = padded.shape[:2]
     kernel, _, _, out_size = geometry
@@ -228,6 +227,8 @@ def whole_batch_forward(padded, w2, geometry: tuple, spans: list) -> tuple:
         part = windows(padded[start:stop], *geometry)
         xp.copyto(cols[start:stop].reshape(part.shape), part)
         xp.matmul(w2, cols[start:stop], out=out[start:stop])
+        if bias is not None:
+            out[start:stop] += bias.reshape(w2.shape[0], -1, 1)
 
     conv_fast.in_parallel(spans, convolve)
     return cols, out

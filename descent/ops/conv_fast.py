@@ -209,19 +209,25 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return _pools[key]
 
 
-def forward(padded, w2, geometry: tuple):
-    """The convolution (no bias) of a contiguous padded input (N, C, H_p, W_p) with w2, the
-    weight as (G, C_out / G, K / G), as (N, G, C_out / G, H_out, W_out). `geometry` is
-    (kernel, stride, dilation, out_size), at stride 1."""
+def forward(padded, w2, geometry: tuple, bias=None):
+    """The convolution of a contiguous padded input (N, C, H_p, W_p) with w2, the weight as
+    (G, C_out / G, K / G), plus `bias` (C_out,) if given, as (N, G, C_out / G, H_out, W_out).
+    `geometry` is (kernel, stride, dilation, out_size), at stride 1. The bias is added in
+    the copy that takes each chunk's outputs out, not in a pass of its own."""
     xp = array_module(padded)
     chunks = Chunks(padded, w2, geometry)
     out = xp.empty((chunks.batch, *w2.shape[:2], *chunks.out_size), dtype=padded.dtype)
+    bias_shape = None if bias is None else bias.reshape(*w2.shape[:2], 1, 1)
 
     def convolve(start, stop):
         block = chunks.outs(stop - start)
         cols = chunks.columns(padded, start, stop)
         xp.matmul(w2, chunks.matrix(cols), out=chunks.matrix(block))
-        out[start:stop] = chunks.at_output_size(block).transpose(2, 0, 1, 3, 4)
+        outputs = chunks.at_output_size(block).transpose(2, 0, 1, 3, 4)
+        if bias is None:
+            out[start:stop] = outputs
+        else:
+            xp.add(outputs, bias_shape, out=out[start:stop])
 
     chunks.each(convolve)
     return out
