@@ -16,7 +16,8 @@ OpenBLAS splits an axpy of more than 10,000 elements across the threads its matr
 use; they are the ones already spinning after a training step's matmuls, so the update
 meets no other pool. On a 2-CPU Xeon, a 200k-element saxpy right after a matmul took 20 us
 on those two threads against 56 with the count set to one around it (the setting itself
-wakes and parks them), the step of a 784-256-256-10 MLP 79 against 40 us."""
+wakes and parks them); a 784-256-256-10 MLP's SGD update, 79 against 34 us alone and 177
+against 91 us inside its training loop at batch 32."""
 
 from __future__ import annotations
 
