@@ -1,6 +1,7 @@
 """conv2d's chunked path (ops/conv_fast.py) against the whole-batch path and torch, and its
 compiled col2im against the NumPy loop over kernel taps."""
 
+import math
 import os
 import signal
 
@@ -326,3 +327,43 @@ def test_a_retained_graph_keeps_its_columns_while_other_steps_run(in_chunks, mon
     F.conv2d(*theirs, padding=1).sum().backward()
     for mine, reference in zip(first, theirs):
         np.testing.assert_allclose(mine, reference.grad.numpy(), rtol=1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    groups=st.integers(1, 2),
+    c_per_group=st.integers(1, 3),
+    c_out_per_group=st.integers(1, 3),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_add_columns_equals_the_loop_over_taps(
+    n, groups, c_per_group, c_out_per_group, size, kernel, stride, dilation, dtype, seed
+):
+    """The whole-batch path's col2im, all taps in one matmul and one compiled pass, gives
+    the NumPy loop's numbers where windows overlap (stride below the kernel's span), leave
+    gaps (stride above it) and are dilated."""
+    spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    padded_shape = (n, groups * c_per_group, *[s + span for s, span in zip(size, spans)])
+    out_size = tuple((p - span) // s + 1 for p, span, s in zip(padded_shape[2:], spans, stride))
+    rng = np.random.default_rng(seed)
+    w2 = rng.standard_normal((groups, c_out_per_group, c_per_group * math.prod(kernel)))
+    g = rng.standard_normal((n, groups, c_out_per_group, math.prod(out_size)))
+    w2, g = w2.astype(dtype), g.astype(dtype)
+    results = []
+    for jit_setting in ("1", "0"):
+        jit.available.cache_clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DESCENT_JIT", jit_setting)
+            grad_padded = np.zeros(padded_shape, dtype)
+            conv.add_columns(grad_padded, w2, g, kernel, stride, dilation, out_size)
+            results.append(grad_padded)
+    jit.available.cache_clear()
+    tolerance = 1e-5 if dtype is np.float32 else 1e-12
+    np.testing.assert_allclose(results[0], results[1], rtol=tolerance, atol=tolerance)
+    assert np.abs(results[1]).max() > 0
