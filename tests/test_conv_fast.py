@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import descent as dc
 from descent import jit
-from descent.ops import conv, conv_fast
+from descent.ops import conv, conv_fast, conv_kernels
 
 # (name, x shape, weight shape, stride, padding, dilation, groups): odd sizes throughout
 CASES = [
@@ -340,14 +340,17 @@ def test_a_retained_graph_keeps_its_columns_while_other_steps_run(in_chunks, mon
     stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
     dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
     dtype=st.sampled_from([np.float32, np.float64]),
+    one_sample_a_block=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_compiled_add_columns_equals_the_loop_over_taps(
-    n, groups, c_per_group, c_out_per_group, size, kernel, stride, dilation, dtype, seed
-):
-    """The whole-batch path's col2im, all taps in one matmul and one compiled pass, gives
-    the NumPy loop's numbers where windows overlap (stride below the kernel's span), leave
-    gaps (stride above it) and are dilated."""
+    n, groups, c_per_group, c_out_per_group, size, kernel, stride, dilation, dtype,
+    one_sample_a_block, seed,
+):  # fmt: skip
+    """The whole-batch path's col2im, all taps in one matmul and one compiled pass (in
+    blocks of samples or all at once), gives the NumPy loop's numbers where windows
+    overlap (stride below the kernel's span), leave gaps (stride above it) and are dilated."""
+    pytest.importorskip("numba")
     spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
     padded_shape = (n, groups * c_per_group, *[s + span for s, span in zip(size, spans)])
     out_size = tuple((p - span) // s + 1 for p, span, s in zip(padded_shape[2:], spans, stride))
@@ -355,15 +358,42 @@ def test_compiled_add_columns_equals_the_loop_over_taps(
     w2 = rng.standard_normal((groups, c_out_per_group, c_per_group * math.prod(kernel)))
     g = rng.standard_normal((n, groups, c_out_per_group, math.prod(out_size)))
     w2, g = w2.astype(dtype), g.astype(dtype)
-    results = []
-    for jit_setting in ("1", "0"):
-        jit.available.cache_clear()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("DESCENT_JIT", jit_setting)
-            grad_padded = np.zeros(padded_shape, dtype)
-            conv.add_columns(grad_padded, w2, g, kernel, stride, dilation, out_size)
-            results.append(grad_padded)
+    calls, results, kernel_call = [], [], conv_kernels.add_windows
+
+    def counted_kernel(*args):
+        calls.append(args)
+        kernel_call(*args)
+
     jit.available.cache_clear()
+    try:
+        for jit_setting in ("1", "0"):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("DESCENT_JIT", jit_setting)
+                jit.available.cache_clear()
+                patch.setattr(conv, "COMPILED_COL2IM_MIN", 0)
+                if one_sample_a_block:
+                    patch.setattr(conv_fast, "KEEP_BYTES", 1)
+                patch.setattr(conv_kernels, "add_windows", counted_kernel)
+                grad_padded = np.zeros(padded_shape, dtype)
+                conv.add_columns(grad_padded, w2, g, kernel, stride, dilation, out_size)
+                results.append(grad_padded)
+            if jit_setting == "1":
+                assert len(calls) == (n if one_sample_a_block else 1)
+    finally:
+        jit.available.cache_clear()
+    assert len(calls) == (n if one_sample_a_block else 1)  # none with the kernels off
     tolerance = 1e-5 if dtype is np.float32 else 1e-12
     np.testing.assert_allclose(results[0], results[1], rtol=tolerance, atol=tolerance)
     assert np.abs(results[1]).max() > 0
+
+
+def test_an_empty_batch_gives_empty_and_zero_gradients_as_torch():
+    x, weight, bias = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3)
+    ours = [dc.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+    out = dc.nn.functional.conv2d(*ours)
+    F.conv2d(*theirs).sum().backward()
+    out.sum().backward()
+    assert out.shape == (0, 3, 3, 3)
+    for mine, torchs in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.grad.numpy(), torchs.grad.numpy())

@@ -7,8 +7,8 @@ The convolution is then one batched matmul, `out[n] = W2 @ cols[n]` with W2
 the weight as a (C_out, C_in * kH * kW) matrix per group, which comes out in
 NCHW order with no transpose. Backward is `sum_n cols[n] @ g[n]^T` for the
 weight and, for the input, col2im of `W2^T @ g`: each kernel tap's slice of the
-columns added onto the pixels it read, in one compiled pass where numba runs
-(ops/conv_kernels.py), else a loop over the kH * kW taps.
+columns added onto the pixels it read, in one compiled pass on sizable float arrays
+where numba runs (ops/conv_kernels.py), else a loop over the kH * kW taps.
 
 That is the whole-batch path, kept for small layers, strided ones and those with
 more output channels than column rows; where the work repays it, its batch is split
@@ -138,8 +138,10 @@ class Conv2d(Function):
     def _whole_batch_grads(self, grad):
         """The input's and the weight's gradients (None where not asked), each span of
         samples on a thread of its own."""
-        g = grad.reshape(grad.shape[0], *self.w2.shape[:2], -1)  # (N, G, C_out / G, P)
         kernel, stride, dilation, out_size = self.geometry
+        g = grad.reshape(
+            grad.shape[0], *self.w2.shape[:2], math.prod(out_size)
+        )  # (N, G, C_out / G, P)
         grad_padded = None
         if self.needs_grad[0]:
             grad_padded = array_module(g).zeros(self.padded_shape, dtype=g.dtype)
@@ -286,7 +288,7 @@ def bias_grad(grad):
     """grad summed over every axis but the channels (axis 1)."""
     xp = array_module(grad)
     # a matrix-vector product with ones sums faster than grad.sum(axis=(0, 2, 3))
-    rows = grad.reshape(grad.shape[0], grad.shape[1], -1)
+    rows = grad.reshape(*grad.shape[:2], math.prod(grad.shape[2:]))
     return (rows @ xp.ones(rows.shape[2], dtype=grad.dtype)).sum(axis=0)
 
 
@@ -301,28 +303,36 @@ def col2im(w2, g, x_shape, padded_shape, kernel, stride, dilation, padding, out_
     return unpad_hw(grad_padded, padding)
 
 
+COMPILED_COL2IM_MIN = 1 << 16
+"""Column-gradient elements from which `add_columns` runs compiled: below it NumPy's loop
+over taps costs less than numba's import would (0.4 s on a process's first kernel)."""
+
+
 def add_columns(grad_padded, w2, g, kernel, stride, dilation, out_size) -> None:
-    """grad_padded += col2im(W2^T @ g). Where jit.available(), every tap's column gradients
-    come from one matmul and are added in one compiled pass (conv_kernels.add_windows: 707
-    -> 482 us on MNIST-1D's 32 -> 32 channel conv1d, one thread); else one kernel tap at
-    a time, the reference: the columns of tap (i, j), W[:, :, i, j]^T @ g, are
-    added onto the padded input's pixels that tap read. Holding one tap's column gradients
-    at a time, not all kH * kW, measured faster there: less memory to fault in, and each
-    product is still in cache when it is added."""
+    """grad_padded += col2im(W2^T @ g).
+
+    Compiled (conv_kernels.add_windows) for NumPy arrays of float32 or float64 with at least
+    `COMPILED_COL2IM_MIN` column gradients: every tap's column gradients from one matmul per
+    block of samples (at most `conv_fast.KEEP_BYTES` of them, in a kept buffer), added in
+    one pass: 707 -> 482 us on MNIST-1D's 32 -> 32 channel conv1d, one thread. Otherwise
+    NumPy's loop over taps, the reference: the columns of tap (i, j), W[:, :, i, j]^T @ g,
+    are added onto the padded input's pixels that tap read; holding one tap's column
+    gradients at a time, not all kH * kW, measured faster for that loop (less memory to
+    fault in, each product still in cache when it is added)."""
     xp = array_module(g)
     (n, c), (kh, kw) = grad_padded.shape[:2], kernel
-    groups, c_out_group = w2.shape[:2]
-    if xp is np and jit.available() and g.dtype in jit.FLOAT_DTYPES:
-        from descent.ops import conv_kernels
-
-        shape = (*g.shape[:2], w2.shape[2], g.shape[3])  # (N, G, K / G, P)
-        cols = conv_fast.workspace("column grads", math.prod(shape), g).reshape(shape)
-        np.matmul(w2.swapaxes(1, 2), g, out=cols)
-        grad_cols = cols.reshape(n, c, kh, kw, *out_size)
-        conv_kernels.add_windows(grad_cols, grad_padded, tuple(stride), tuple(dilation))
+    per_sample = c * kh * kw * g.shape[3]  # column gradients of one sample
+    if (
+        xp is np
+        and g.dtype in jit.FLOAT_DTYPES
+        and n * per_sample >= COMPILED_COL2IM_MIN
+        and jit.available()
+    ):
+        _add_columns_compiled(grad_padded, w2, g, stride, dilation, (kh, kw, *out_size))
         return
     grad_windows = windows(grad_padded, kernel, stride, dilation, out_size, writeable=True)
     # (kH, kW, G, C_in / G, C_out / G): per tap, each group's transposed weight
+    groups, c_out_group = w2.shape[:2]
     taps = w2.reshape(groups, c_out_group, -1, kh, kw).transpose(3, 4, 0, 2, 1)
     taps = xp.ascontiguousarray(taps)
     # One buffer for every tap's product, kept between calls: fresh memory page-faults.
@@ -334,6 +344,25 @@ def add_columns(grad_padded, w2, g, kernel, stride, dilation, out_size) -> None:
             xp.matmul(taps[i, j], g, out=tap_cols)
             # one tap's windows touch no pixel twice, so += adds every term
             grad_windows[:, :, i, j] += tap_cols.reshape(tap_shape)
+
+
+def _add_columns_compiled(grad_padded, w2, g, stride, dilation, window: tuple) -> None:
+    """`add_columns` in blocks of samples whose column gradients, (n, G, K / G, P) from one
+    matmul, fit the kept buffer; `window` is (kH, kW, H_out, W_out)."""
+    from descent.ops import conv_kernels
+
+    n, c = grad_padded.shape[:2]
+    per_sample = c * math.prod(window)
+    block = max(1, min(n, conv_fast.KEEP_BYTES // (per_sample * g.itemsize)))
+    buffer = conv_fast.workspace("column grads", block * per_sample, g)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        cols = buffer[: (stop - start) * per_sample].reshape(
+            stop - start, g.shape[1], -1, g.shape[3]
+        )
+        np.matmul(w2.swapaxes(1, 2), g[start:stop], out=cols)
+        grad_cols = cols.reshape(stop - start, c, *window)
+        conv_kernels.add_windows(grad_cols, grad_padded[start:stop], tuple(stride), tuple(dilation))
 
 
 # -- checked entry points ----------------------------------------------------------------

@@ -217,7 +217,7 @@ def forward(padded, w2, geometry: tuple, bias=None):
     xp = array_module(padded)
     chunks = Chunks(padded, w2, geometry)
     out = xp.empty((chunks.batch, *w2.shape[:2], *chunks.out_size), dtype=padded.dtype)
-    bias_shape = None if bias is None else bias.reshape(*w2.shape[:2], 1, 1)
+    channel_bias = None if bias is None else bias.reshape(*w2.shape[:2], 1, 1)
 
     def convolve(start, stop):
         block = chunks.outs(stop - start)
@@ -227,7 +227,7 @@ def forward(padded, w2, geometry: tuple, bias=None):
         if bias is None:
             out[start:stop] = outputs
         else:
-            xp.add(outputs, bias_shape, out=out[start:stop])
+            xp.add(outputs, channel_bias, out=out[start:stop])
 
     chunks.each(convolve)
     return out

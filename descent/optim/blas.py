@@ -14,10 +14,12 @@ same update in two passes, rounded twice.
 
 OpenBLAS splits an axpy of more than 10,000 elements across the threads its matrix products
 use; they are the ones already spinning after a training step's matmuls, so the update
-meets no other pool. On a 2-CPU Xeon, a 200k-element saxpy right after a matmul took 20 us
-on those two threads against 56 with the count set to one around it (the setting itself
-wakes and parks them); a 784-256-256-10 MLP's SGD update, 79 against 34 us alone and 177
-against 91 us inside its training loop at batch 32."""
+meets no other pool. On a 2-CPU Xeon, setting the thread count to one around each call
+(which wakes and parks those threads) and leaving it as it is measured: a 200k-element
+saxpy right after a matmul 56 -> 20 us; a 784-256-256-10 MLP's SGD update 79 -> 34 us
+alone and 177 -> 91 us inside its training loop at batch 32. Under load from other
+processes two threads can lose (93 against 38 us on one, on an AMD machine of an earlier
+round), as torch's threads do; the quiet machine is the one tuned for."""
 
 from __future__ import annotations
 
