@@ -78,7 +78,7 @@ class Renderer:
             answer, _ = process.communicate(json.dumps(request) + "\n", timeout=REPLY_SECONDS)
             reply = json.loads(answer.partition("\n")[0] or "{}")
         except (OSError, ValueError, subprocess.TimeoutExpired):
-            _end(process, kill=True)
+            _end(process)
             return {}
         return reply if isinstance(reply, dict) else {}
 
@@ -86,22 +86,16 @@ class Renderer:
         """End a child that was never asked to draw (the run failed, or was interrupted)."""
         process, self.process = self.process, None
         if process is not None:
-            _end(process, kill=True)
+            _end(process)
 
 
-def _end(process: subprocess.Popen, kill: bool) -> None:
-    """Close the child's pipes and reap it: killed where it has nothing left to do, else
-    waited for (it exits as soon as it has answered); one that does not exit is killed."""
+def _end(process: subprocess.Popen) -> None:
+    """Close the child's pipes, kill it (it has nothing left to do) and reap it."""
     for pipe in (process.stdin, process.stdout):
         with contextlib.suppress(OSError):
             pipe.close()
-    if kill:
-        process.kill()
-    try:
-        process.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    process.kill()
+    process.wait()
 
 
 @contextlib.contextmanager
