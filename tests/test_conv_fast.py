@@ -2,8 +2,6 @@
 compiled col2im against the NumPy loop over kernel taps."""
 
 import math
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -121,45 +119,6 @@ def test_chunked_path_matches_torch_on_drawn_geometry(
     assert_all_close(mine, torch_conv(arrays, (True, True, True), options))
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_chunks_on_threads_give_the_serial_numbers(threads, chunked, monkeypatch):
-    arrays, options = case_arrays(CASES[4], seed=4)
-    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 1)
-    serial = run_conv(arrays, (True, True, True), options)
-    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: threads)
-    np.testing.assert_equal(run_conv(arrays, (True, True, True), options), serial)
-
-
-def test_chunks_run_serially_under_one_blas_thread(chunked, monkeypatch):
-    """backend.blas_threads(1), as lab.compare sets it, keeps conv2d to the calling thread."""
-    from descent.backend import blas_threads
-
-    def no_pool(threads):
-        raise AssertionError(f"spread chunks over {threads} threads under blas_threads(1)")
-
-    monkeypatch.setattr(conv_fast, "_pool", no_pool)
-    arrays, options = case_arrays(CASES[0], seed=6)
-    with blas_threads(1):
-        mine = run_conv(arrays, (True, True, True), options)
-    assert_all_close(mine, torch_conv(arrays, (True, True, True), options))
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_runs_chunks_on_threads_of_its_own(chunked, monkeypatch):
-    """A child forked after the pool started (a DataLoader worker) inherits none of its
-    threads; with the parent's pool it would wait forever."""
-    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 2)
-    x, weight = dc.randn(4, 3, 8, 8), dc.randn(5, 3, 3, 3)
-    expected = dc.nn.functional.conv2d(x, weight).numpy()
-    pid = os.fork()
-    if pid == 0:  # the child: exit 0 if it computes the same numbers within 30 s
-        signal.alarm(30)
-        same = np.array_equal(dc.nn.functional.conv2d(x, weight).numpy(), expected)
-        os._exit(0 if same else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-
-
 def test_chunked_float32_matches_torch(chunked):
     arrays, options = case_arrays(CASES[6], seed=2)
     arrays = [a.astype(np.float32) for a in arrays]
@@ -266,40 +225,18 @@ def test_chunks_go_where_they_pay():
         assert conv.runs_in_chunks(x, weight, (1, 1), out_size) is expected, (x_shape, w_shape)
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_whole_batch_spans_on_threads_give_the_serial_numbers(case, threads, monkeypatch):
-    """The whole-batch path with its batch split over threads (every layer, however small)
-    gives the numbers of one pass over the whole batch, and torch's."""
-    arrays, options = case_arrays(case, seed=8)
-    needs = (True, True, True)
-    serial = run_conv(arrays, needs, options)
-    monkeypatch.setattr(conv, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: threads)
-    spread = run_conv(arrays, needs, options)
-    assert_all_close(spread, serial, rtol=1e-13, atol=1e-13)
-    assert_all_close(spread, torch_conv(arrays, needs, options))
-
-
-def test_whole_batch_spans_split_only_work_that_repays_the_threads(monkeypatch):
-    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 2)
-    small, large = np.empty((100, 1, 1, 44)), np.empty((100, 32, 1, 44))
-    weight_small, weight_large = np.empty((32, 1, 1, 5)), np.empty((32, 32, 1, 5))
-    assert conv.whole_batch_spans(small, weight_small, (1, 40)) == [(0, 100)]
-    assert conv.whole_batch_spans(large, weight_large, (1, 40)) == [(0, 50), (50, 100)]
-    monkeypatch.setattr(conv_fast, "_blas_thread_count", lambda: 1)
-    assert conv.whole_batch_spans(large, weight_large, (1, 40)) == [(0, 100)]
-
-
 @pytest.mark.parametrize(
-    ("batch", "size", "threads", "expected"),
-    [(128, 12, 2, 11), (128, 12, 1, 12), (64, 1, 2, 1), (100, 37, 2, 25), (5, 5, 2, 5),
-     (3, 1, 2, 1), (7, 2, 3, 2)],
-)  # fmt: skip
-def test_chunks_split_the_batch_evenly_over_threads(batch, size, threads, expected):
-    chosen = conv_fast.balanced(batch, size, threads)
-    assert chosen == expected
-    assert chosen <= size
+    ("batch", "cap", "expected"),
+    [(128, 99, [64, 64]), (100, 37, [34, 34, 32]), (5, 5, [5]), (3, 1, [1, 1, 1]), (7, 100, [7])],
+)
+def test_chunks_are_as_few_as_the_buffer_allows_and_even(batch, cap, expected, monkeypatch):
+    """`cap` samples' columns fill CHUNK_BYTES: the batch goes in as few chunks as that
+    allows, of even sizes, rather than full chunks and a small last one."""
+    x, w2 = np.empty((batch, 2, 5, 5), np.float32), np.empty((1, 3, 2 * 3 * 3), np.float32)
+    per_sample = 2 * 3 * 3 * 3 * 5 * 4  # K rows, 3 output rows at the padded width 5, float32
+    monkeypatch.setattr(conv_fast, "CHUNK_BYTES", cap * per_sample)
+    chunks = conv_fast.Chunks(x, w2, ((3, 3), (1, 1), (1, 1), (3, 3)))
+    assert [stop - start for start, stop in chunks] == expected
 
 
 @pytest.mark.parametrize("in_chunks", [False, True])

@@ -11,10 +11,9 @@ columns added onto the pixels it read, in one compiled pass on sizable float arr
 where numba runs (ops/conv_kernels.py), else a loop over the kH * kW taps.
 
 That is the whole-batch path, kept for small layers, strided ones and those with
-more output channels than column rows; where the work repays it, its batch is split
-into one span of samples per BLAS thread, each on one BLAS thread. Larger stride-1
-layers run the same products chunk by chunk (ops/conv_fast.py), with columns that
-stay in cache.
+more output channels than column rows. Larger stride-1 layers run the same products
+chunk by chunk (ops/conv_fast.py), in buffers kept between calls. Both run their
+products on BLAS's threads and nothing on threads of their own (conv_fast says why).
 """
 
 from __future__ import annotations
@@ -118,8 +117,7 @@ class Conv2d(Function):
             self.padded = array_module(x).ascontiguousarray(padded)
             out = conv_fast.forward(self.padded, self.w2, self.geometry, bias)
         else:
-            self.spans = whole_batch_spans(x, weight, out_size)
-            self.cols, out = whole_batch_forward(padded, self.w2, self.geometry, self.spans, bias)
+            self.cols, out = whole_batch_forward(padded, self.w2, self.geometry, bias)
         out = out.reshape(n, c_out, *out_size)
         # x and weight are kept (no copy) so that the engine's version check catches an
         # in-place change to either before backward, as torch's does
@@ -136,28 +134,18 @@ class Conv2d(Function):
         return grad_x, grad_weight, grad_bias
 
     def _whole_batch_grads(self, grad):
-        """The input's and the weight's gradients (None where not asked), each span of
-        samples on a thread of its own."""
+        """The input's and the weight's gradients (None where not asked)."""
         kernel, stride, dilation, out_size = self.geometry
         g = grad.reshape(
             grad.shape[0], *self.w2.shape[:2], math.prod(out_size)
         )  # (N, G, C_out / G, P)
-        grad_padded = None
+        grad_x = grad_weight = None
         if self.needs_grad[0]:
             grad_padded = array_module(g).zeros(self.padded_shape, dtype=g.dtype)
-
-        def gradients(start, stop):
-            if grad_padded is not None:
-                add_columns(grad_padded[start:stop], self.w2, g[start:stop], *self.geometry)
-            if self.needs_grad[1]:
-                return weight_grad_sum(self.cols[start:stop], g[start:stop])
-            return None
-
-        parts = conv_fast.in_parallel(self.spans, gradients)
-        grad_x = None if grad_padded is None else unpad_hw(grad_padded, self.padding)
-        grad_weight = None
+            add_columns(grad_padded, self.w2, g, *self.geometry)
+            grad_x = unpad_hw(grad_padded, self.padding)
         if self.needs_grad[1]:
-            grad_weight = as_weight(conv_fast.summed(parts), g.shape[2], kernel)
+            grad_weight = weight_grad(self.cols, g, kernel)
         return grad_x, grad_weight
 
     def _chunked_grads(self, grad):
@@ -200,26 +188,9 @@ def runs_in_chunks(x, weight, stride, out_size) -> bool:
     )
 
 
-PARALLEL_MIN_WORK = 1 << 21
-"""Multiply-adds per call from which the whole-batch path splits its batch over the BLAS
-threads: below it, the threads' hand-offs (about 50 us a pass) cost more than they save."""
-
-
-def whole_batch_spans(x, weight, out_size) -> list[tuple[int, int]]:
-    """The spans of samples the whole-batch path runs on threads of their own: one per BLAS
-    thread where the work repays it, else the whole batch. Its per-sample matmuls are too
-    small for BLAS to split well: on BLAS's 2 threads, MNIST-1D's 32 -> 32 channel conv1d
-    took 7.3 ms forward + backward against 1.9 on one thread, on a loaded 2-CPU machine."""
-    multiply_adds = x.shape[0] * weight.size * out_size[0] * out_size[1]
-    if multiply_adds < PARALLEL_MIN_WORK:
-        return [(0, x.shape[0])]
-    return conv_fast.shares(x.shape[0])
-
-
-def whole_batch_forward(padded, w2, geometry: tuple, spans: list, bias=None) -> tuple:
+def whole_batch_forward(padded, w2, geometry: tuple, bias=None) -> tuple:
     """The whole batch's columns, (N, G, K / G, P), and the convolution plus `bias` (if
-    given), (N, G, C_out / G, P), one matmul per sample and group; `spans` on threads, each
-    adding the bias to its own samples' outputs while they are still in cache."""
+    given), (N, G, C_out / G, P), one matmul per sample and group."""
     xp = array_module(padded)
     n, c = padded.shape[:2]
     kernel, _, _, out_size = geometry
@@ -227,16 +198,13 @@ def whole_batch_forward(padded, w2, geometry: tuple, spans: list, bias=None) -> 
     cols = xp.empty((n, groups, c // groups * kernel[0] * kernel[1], pixels), padded.dtype)
     out = xp.empty((n, *w2.shape[:2], pixels), padded.dtype)
 
-    def convolve(start, stop):
-        # straight into the columns: a temporary copy of this size page-faulted on every
-        # call, 2 ms a call on MNIST-1D's 32 -> 32 channel layer, 5x its matmul
-        part = windows(padded[start:stop], *geometry)
-        xp.copyto(cols[start:stop].reshape(part.shape), part)
-        xp.matmul(w2, cols[start:stop], out=out[start:stop])
-        if bias is not None:
-            out[start:stop] += bias.reshape(w2.shape[0], -1, 1)
-
-    conv_fast.in_parallel(spans, convolve)
+    # straight into the columns: a temporary copy of this size page-faulted on every call,
+    # 2 ms a call on MNIST-1D's 32 -> 32 channel layer, 5x its matmul
+    part = windows(padded, *geometry)
+    xp.copyto(cols.reshape(part.shape), part)
+    xp.matmul(w2, cols, out=out)
+    if bias is not None:
+        out += bias.reshape(w2.shape[0], -1, 1)
     return cols, out
 
 

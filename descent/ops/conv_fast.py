@@ -1,5 +1,5 @@
-"""conv2d at stride 1 in chunks of the batch: the columns of a few samples at a time, in one
-small buffer, each chunk one matmul while its columns are still in cache.
+"""conv2d at stride 1 in chunks of the batch: the columns of some samples at a time, in one
+buffer kept between calls, each chunk one matmul.
 
 ops/conv.py's whole-batch path copies the columns of the whole batch at once: tens of
 megabytes written to fresh memory (page faults on every step) and read back, by a strided
@@ -26,24 +26,33 @@ Outputs and output gradients are NCHW, so each chunk's (C_out, n * P) block goes
 one transposing copy on its way out or in, cheap next to the columns where C_out <= K
 (ops.conv.runs_in_chunks). Backward rebuilds each chunk's columns rather than keeping them.
 col2im runs compiled (conv_kernels) where jit.available(), else as NumPy's loop over kernel
-taps, the reference that tests compare it with. Chunks run on as many threads as BLAS has
-(`in_parallel`, which ops/conv.py's whole-batch path uses too), each thread with buffers
-of its own kept between calls (`workspace`).
+taps, the reference that tests compare it with. The chunks run one after another, each
+chunk's matmul on BLAS's threads, in buffers kept between calls (`workspace`).
+
+Why not a thread of descent's own per share of the chunks (each matmul on one BLAS thread,
+the copies in parallel too), as this module did before: it won on a layer timed alone
+(MNIST's 32 -> 64 channel layer, 31.8 against 40.4 ms forward + backward on a 2-CPU
+machine) and lost inside every model, because after any product on BLAS's threads
+elsewhere in the step (a Linear layer) OpenBLAS's idle threads spin for a while on the
+CPUs the pool needed: one 0.8 ms product between calls took that layer from 31.7 to 43.5
+ms. One kind of thread, BLAS's, made the LeNet-5 step 10.7 -> 9.5 ms, the MNIST example's
+net 72 -> 56 ms and the 1-D CNN 5.8 -> 4.6 ms (with larger chunks, `CHUNK_BYTES`). Under
+another process's full load on those 2 CPUs the pool held up better on LeNet (16.5
+against 27.5 ms), worse on the 1-D CNN (12.0 against 11.1).
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from descent import jit
-from descent.backend import array_module, blas_libraries, blas_threads
+from descent.backend import array_module
 
-CHUNK_BYTES = 1 << 20
-"""The columns buffer's size: near a core's L2 cache, so that the matmul reads back what the
-copy just wrote (256 KB to 4 MB measured within noise of each other, the whole batch at
-once 1.5x slower on a 32 -> 64 channel layer)."""
+CHUNK_BYTES = 1 << 23
+"""The columns buffer's size: each chunk's matmul large enough for BLAS's threads to share
+(measured in the model steps on a 2-CPU machine: 1 MB chunks ran LeNet-5's step in 10.1
+ms, 4 MB in 9.7, 8 MB in 9.5; the MNIST example's net in 63.0, 56.6 and 52.9 ms; the
+whole batch as one chunk in 9.2 and 89.6 ms, its columns then too large to keep)."""
 
 
 KEEP_BYTES = 1 << 24
@@ -87,7 +96,7 @@ class Chunks:
         self.run = (out_size[0] - 1) * width + out_size[1]  # the part of P each tap reads
         self.rows = c * kernel[0] * kernel[1]  # K over all groups
         size = max(1, min(n, CHUNK_BYTES // (self.rows * self.pixels * dtype.itemsize)))
-        self.size = balanced(n, size, _blas_thread_count())
+        self.size = -(-n // -(-n // size))  # as many chunks, of even sizes
         self.like = padded
 
     def __iter__(self):
@@ -107,8 +116,8 @@ class Chunks:
         return workspace("outputs", self.c_out * n * self.pixels, self.like).reshape(shape)
 
     def each(self, work) -> list:
-        """[work(start, stop) for each chunk], in order, on threads (`in_parallel`)."""
-        return in_parallel(list(self), work)
+        """[work(start, stop) for each chunk], in order."""
+        return [work(start, stop) for start, stop in self]
 
     def matrix(self, block):
         """A (C or C_out, ..., n, P) block as (G, rows / G, n * P), one matrix per group."""
@@ -140,73 +149,12 @@ class Chunks:
         ]
 
 
-def balanced(batch: int, size: int, threads: int) -> int:
-    """A chunk size near `size` (not above it) that cuts the batch into a multiple of
-    `threads` chunks, so that no thread gets one more chunk than another: LeNet's 6 -> 16
-    channel layer at batch 128 made 11 chunks of 12, 5 on one thread and 6 on the other."""
-    count = -(-batch // size)
-    if threads < 2 or count < 2:
-        return size
-    count = min(batch, -(-count // threads) * threads)
-    return -(-batch // count)
-
-
-def shares(batch: int) -> list[tuple[int, int]]:
-    """The batch as one consecutive (start, stop) span of samples per BLAS thread."""
-    return consecutive(batch, max(1, min(_blas_thread_count(), batch)))
-
-
-def consecutive(count: int, parts: int) -> list[tuple[int, int]]:
-    """range(count) cut into `parts` consecutive (start, stop) spans, sizes differing by at
-    most one."""
-    bounds = [count * part // parts for part in range(parts + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
 def summed(parts: list):
     """The sum of `parts`, arrays of one shape, each its own (the first one is added into)."""
     total = parts[0]
     for part in parts[1:]:
         total += part
     return total
-
-
-def in_parallel(spans: list, work) -> list:
-    """[work(start, stop) for each span], in order, the spans spread over as many threads as
-    BLAS runs on, each thread's matmuls on one BLAS thread. Each thread takes one
-    consecutive share of the spans, so no thread waits for another until the end: under
-    load from other processes this held up where BLAS's own threads, meeting at a barrier
-    in every matmul, took 10x longer on a 2-CPU machine; the copies, single-threaded in
-    NumPy, run in parallel too; and a task per share, not per span, saves the pool's 25 us
-    a task (10% of a 32 -> 64 channel layer's forward). One span runs on the calling
-    thread, with BLAS's threads as they are."""
-    threads = min(_blas_thread_count(), len(spans))
-    if threads < 2:
-        return [work(start, stop) for start, stop in spans]
-
-    def share(bounds: tuple[int, int]) -> list:
-        return [work(*span) for span in spans[bounds[0] : bounds[1]]]
-
-    with blas_threads(1):
-        results = list(_pool(threads).map(share, consecutive(len(spans), threads)))
-    return [result for part in results for result in part]
-
-
-def _blas_thread_count() -> int:
-    """The threads NumPy's BLAS runs on now: backend.blas_threads(1) makes chunks serial."""
-    return max((library.num_threads for library in blas_libraries()), default=1)
-
-
-_pools: dict = {}
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """The process's pool of `threads` threads. Keyed by process too: a child forked after
-    the pool started (a DataLoader worker) has none of its threads and needs its own."""
-    key = (os.getpid(), threads)
-    if key not in _pools:
-        _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="descent-conv")
-    return _pools[key]
 
 
 def forward(padded, w2, geometry: tuple, bias=None):
