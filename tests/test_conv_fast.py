@@ -212,11 +212,11 @@ def test_workspace_keeps_no_stale_numbers_in_the_columns(chunked):
 
 
 def test_chunks_go_where_they_pay():
-    """The benchmark's layers: LeNet's and the MNIST example's second convs run in chunks;
-    first layers, with one input channel, and conv1d layers over the whole batch."""
+    """The benchmark's layers: LeNet's, the MNIST example's and MNIST-1D's second convs run
+    in chunks; first layers, with one input channel, and tiny ones over the whole batch."""
     cases = [((128, 6, 14, 14), (16, 6, 5, 5), (10, 10), True),
              ((64, 32, 26, 26), (64, 32, 3, 3), (24, 24), True),
-             ((100, 32, 1, 44), (32, 32, 1, 5), (1, 40), False),
+             ((100, 32, 1, 44), (32, 32, 1, 5), (1, 40), True),
              ((64, 1, 28, 28), (32, 1, 3, 3), (26, 26), False),
              ((128, 1, 32, 32), (6, 1, 5, 5), (28, 28), False),
              ((2, 3, 6, 5), (4, 3, 3, 3), (4, 3), False)]  # fmt: skip
