@@ -30,15 +30,16 @@ taps, the reference that tests compare it with. The chunks run one after another
 chunk's matmul on BLAS's threads, in buffers kept between calls (`workspace`).
 
 Why not a thread of descent's own per share of the chunks (each matmul on one BLAS thread,
-the copies in parallel too), as this module did before: it won on a layer timed alone
-(MNIST's 32 -> 64 channel layer, 31.8 against 40.4 ms forward + backward on a 2-CPU
-machine) and lost inside every model, because after any product on BLAS's threads
-elsewhere in the step (a Linear layer) OpenBLAS's idle threads spin for a while on the
-CPUs the pool needed: one 0.8 ms product between calls took that layer from 31.7 to 43.5
-ms. One kind of thread, BLAS's, made the LeNet-5 step 10.7 -> 9.5 ms, the MNIST example's
-net 72 -> 56 ms and the 1-D CNN 5.8 -> 4.6 ms (with larger chunks, `CHUNK_BYTES`). Under
-another process's full load on those 2 CPUs the pool held up better on LeNet (16.5
-against 27.5 ms), worse on the 1-D CNN (12.0 against 11.1).
+the copies in parallel too), as this module did before: after any product on BLAS's
+threads elsewhere in a step (a Linear layer), OpenBLAS's idle threads spin for a while on
+the CPUs such a pool needs. On a 2-CPU machine, MNIST's 32 -> 64 channel layer ran forward
++ backward in 31.7 ms on the pool, 43.5 with one 0.8 ms product between calls; one chunk
+after another on BLAS's threads (1 MB chunks), 37.1 and 37.4. The pool won on layers timed
+alone (LeNet's 1 -> 6 layer 1.7 against 2.0 ms, 64 -> 64 on 32x32 46.9 against 58.2) and
+lost in every model: quiet full benchmark runs before and after took the LeNet-5 step
+from 12.7 to 11.0 ms, the MNIST example's net from 67.4 to 50.4 ms and its epoch from 1.5
+to 1.2 s. Under another process's full load on those 2 CPUs the pool held up better on
+LeNet (16.5 against 27.5 ms), worse on the MNIST-1D CNN (12.0 against 11.1).
 """
 
 from __future__ import annotations
