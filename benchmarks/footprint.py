@@ -14,8 +14,14 @@ target (issue #17): what the user waits for beyond training, and before any help
 adds the CPU seconds of the command and the processes it starts (the report's renderer
 works on another core while the model trains), against its wall seconds.
 
+The compiled kernels' rows time what numba costs once per process: LeNet-5's first
+training step in a fresh process (numba's import and its kernels loaded from the cache,
+or compiled into an empty one), against the same process's later steps; and the warm step
+against NumPy's alone (`DESCENT_JIT=0`), what the kernels buy.
+
 This module imports neither library itself: `python -m benchmarks.footprint
-CHILD descent|torch [rows]` is the child.
+CHILD descent|torch [rows]` and `python -m benchmarks.footprint FIRST-STEPS` are the
+children.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ BATCH = 128
 ROUNDS = 5  # children per library in a full run (one under --quick)
 TRAIN_OVERHEAD_TARGET = 1.0  # seconds of `descent train`'s wall time beyond its training
 HELP_TARGET = 0.3  # seconds of `descent --help`
+LENET_BATCH = 128
+WARM_STEPS = 10  # the steps after the first, whose median is the warm step
 
 
 def child(library: str, rows: int) -> dict:
@@ -61,6 +69,41 @@ def child(library: str, rows: int) -> dict:
         loss.backward()
         optimizer.step()
     return {"import_s": import_seconds, "peak_mb": peak_mb(), "loss": float(loss.item())}
+
+
+def first_steps() -> dict:
+    """Import descent and train LeNet-5 (as benchmarks.layers builds it; not imported: it
+    imports torch) for 1 + WARM_STEPS steps on one random batch: the first step's seconds,
+    the median of the others, and whether numba was loaded (the kernels ran)."""
+    import numpy as np
+
+    import descent as dc
+
+    nn = dc.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10),
+    )  # fmt: skip
+    optimizer = dc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = dc.tensor(rng.standard_normal((LENET_BATCH, 1, 28, 28), dtype=np.float32))
+    y = dc.tensor(rng.integers(0, 10, LENET_BATCH))
+    seconds = []
+    for _ in range(1 + WARM_STEPS):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        seconds.append(time.perf_counter() - start)
+    return {
+        "first_s": seconds[0],
+        "warm_s": statistics.median(seconds[1:]),
+        "numba": "numba" in sys.modules,
+    }
 
 
 def peak_mb() -> float:
@@ -100,6 +143,16 @@ def run_checked(command: list[str], env: dict, cwd: str | None = None) -> str:
 def run_child(library: str, rows: int, env: dict) -> dict:
     command = [sys.executable, "-m", "benchmarks.footprint", "CHILD", library, str(rows)]
     return json.loads(run_checked(command, env).splitlines()[-1])
+
+
+def run_first_steps(env: dict, numba: bool) -> dict:
+    """first_steps() in a fresh process under `env`; an error if numba was (not) loaded as
+    `numba` says, so that no row times another path than it names."""
+    command = [sys.executable, "-m", "benchmarks.footprint", "FIRST-STEPS"]
+    result = json.loads(run_checked(command, env).splitlines()[-1])
+    if result["numba"] != numba:
+        raise RuntimeError(f"LeNet-5's steps loaded numba: {result['numba']}, not {numba}")
+    return result
 
 
 def time_command(*args: str, cwd: str, env: dict) -> float:
@@ -148,6 +201,7 @@ def measure(settings) -> list[dict]:
                 samples[library].append(run_child(library, rows, env))
         others = harness.other_load(*before)
         commands = measure_commands(rounds, folder, env)
+        kernels = measure_kernels(rounds, folder, env)
     results = []
     for key, name, unit, scale in (
         ("import_s", "import time", "us", 1e6),
@@ -166,7 +220,7 @@ def measure(settings) -> list[dict]:
             "samples": {"descent": ours, "torch": theirs},
         })  # fmt: skip
     print("timed import and memory", file=sys.stderr, flush=True)
-    return results + commands
+    return results + commands + kernels
 
 
 def measure_commands(rounds: int, folder: str, env: dict) -> list[dict]:
@@ -201,6 +255,42 @@ def measure_commands(rounds: int, folder: str, env: dict) -> list[dict]:
             for name, ours, peer, peer_name in rows]  # fmt: skip
 
 
+def measure_kernels(rounds: int, folder: str, env: dict) -> list[dict]:
+    """Rows for harness.print_table: LeNet-5's first step in fresh processes (numba's
+    kernels cached, compiled into an empty cache, off) against the warm steps, `rounds`
+    processes each, the three alternating."""
+    from benchmarks import harness
+
+    cached_env = {**env, "NUMBA_CACHE_DIR": os.path.join(folder, "numba")}
+    run_first_steps(cached_env, numba=True)  # untimed: fills that cache
+    samples: dict[str, list[dict]] = {"cached": [], "compiled": [], "numpy": []}
+    before = harness.machine_busy_seconds(), time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        samples["cached"].append(run_first_steps(cached_env, numba=True))
+        empty = {**env, "NUMBA_CACHE_DIR": tempfile.mkdtemp(dir=folder)}
+        samples["compiled"].append(run_first_steps(empty, numba=True))
+        samples["numpy"].append(run_first_steps({**env, "DESCENT_JIT": "0"}, numba=False))
+    others = harness.other_load(*before)
+
+    def column(kind: str, key: str) -> list[float]:
+        return [sample[key] * 1e6 for sample in samples[kind]]
+
+    warm = "its warm steps: ratio = warm / first"
+    rows = [
+        ("LeNet-5 step 1, fresh process: numba's kernels cached",
+         column("cached", "first_s"), column("cached", "warm_s"), warm),
+        ("LeNet-5 step 1, fresh process: numba compiling (empty cache)",
+         column("compiled", "first_s"), column("compiled", "warm_s"), warm),
+        ("LeNet-5 step 1, fresh process: DESCENT_JIT=0 (NumPy only)",
+         column("numpy", "first_s"), column("numpy", "warm_s"), warm),
+        ("LeNet-5 warm step, kernels on, peer: NumPy only",
+         column("cached", "warm_s"), column("numpy", "warm_s"), "DESCENT_JIT=0"),
+    ]  # fmt: skip
+    print("timed the compiled kernels' first calls", file=sys.stderr, flush=True)
+    return [command_row(name, ours, peer, peer_name, others)
+            for name, ours, peer, peer_name in rows]  # fmt: skip
+
+
 def command_row(name: str, ours: list, peer: list, peer_name: str, others) -> dict:
     """A table row of wall times in microseconds; ratio = peer / ours, >= 1 meets a target."""
     return {
@@ -215,3 +305,5 @@ def command_row(name: str, ours: list, peer: list, peer_name: str, others) -> di
 
 if __name__ == "__main__" and sys.argv[1:2] == ["CHILD"]:
     print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
+elif __name__ == "__main__" and sys.argv[1:2] == ["FIRST-STEPS"]:
+    print(json.dumps(first_steps()))
