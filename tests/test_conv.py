@@ -112,6 +112,19 @@ def test_conv2d_matches_torch(case):
     check_against_torch(*conv_fn(case), conv_inputs(case, rng), rng)
 
 
+@pytest.mark.parametrize(
+    "requires_grad",
+    [[False, False, True], [False, True, False], [True, False, True]],
+    ids=["bias only", "weight only", "input and bias"],
+)
+@pytest.mark.parametrize("case", [CONV_CASES[3], CONV_CASES[7]], ids=["stride 2", "groups"])
+def test_conv2d_any_subset_of_gradients_matches_torch(case, requires_grad):
+    """The whole-batch path folds the bias into its product (a row of ones in the columns)
+    and takes the bias's gradient from the weight's product: each asked alone is right."""
+    rng = rng_for(case[0])
+    check_against_torch(*conv_fn(case), conv_inputs(case, rng), rng, requires_grad)
+
+
 def test_conv2d_first_layer_skips_the_input_gradient(monkeypatch):
     def fail(*args):
         raise AssertionError("computed an input gradient that no one needs")

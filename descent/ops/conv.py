@@ -126,27 +126,32 @@ class Conv2d(Function):
         return out
 
     def backward(self, grad):
-        if self.chunked:
-            grad_x, grad_weight = self._chunked_grads(grad)
-        else:
-            grad_x, grad_weight = self._whole_batch_grads(grad)
+        if not self.chunked:
+            return self._whole_batch_grads(grad)
+        grad_x, grad_weight = self._chunked_grads(grad)
         grad_bias = bias_grad(grad) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
         return grad_x, grad_weight, grad_bias
 
     def _whole_batch_grads(self, grad):
-        """The input's and the weight's gradients (None where not asked)."""
+        """The input's, the weight's and the bias's gradients (None where not asked); the
+        last two from one product, the bias's from the columns' row of ones."""
         kernel, stride, dilation, out_size = self.geometry
         g = grad.reshape(
             grad.shape[0], *self.w2.shape[:2], math.prod(out_size)
         )  # (N, G, C_out / G, P)
-        grad_x = grad_weight = None
+        grad_x = grad_weight = grad_bias = None
         if self.needs_grad[0]:
             grad_padded = array_module(g).zeros(self.padded_shape, dtype=g.dtype)
             add_columns(grad_padded, self.w2, g, *self.geometry)
             grad_x = unpad_hw(grad_padded, self.padding)
-        if self.needs_grad[1]:
-            grad_weight = weight_grad(self.cols, g, kernel)
-        return grad_x, grad_weight
+        wants_bias = len(self.needs_grad) > 2 and self.needs_grad[2]
+        if self.needs_grad[1] or wants_bias:
+            products, rows = weight_grad_sum(self.cols, g), self.w2.shape[2]
+            if self.needs_grad[1]:
+                grad_weight = as_weight(products[:, :rows], g.shape[2], kernel)
+            if wants_bias:
+                grad_bias = products[:, rows].reshape(-1)
+        return grad_x, grad_weight, grad_bias
 
     def _chunked_grads(self, grad):
         g = grad.reshape(grad.shape[0], *self.w2.shape[:2], *grad.shape[2:])
@@ -189,21 +194,29 @@ def runs_in_chunks(x, weight, stride, out_size) -> bool:
 
 def whole_batch_forward(padded, w2, geometry: tuple, bias=None) -> tuple:
     """The whole batch's columns, (N, G, K / G, P), and the convolution plus `bias` (if
-    given), (N, G, C_out / G, P), one matmul per sample and group."""
+    given), (N, G, C_out / G, P), one matmul per sample and group.
+
+    With a bias the columns get one more row, of ones, and the weight one more column, the
+    bias: the matmul adds it, where a pass of its own over the output took as long as the
+    matmul on MNIST's 1 -> 32 channel layer (0.37 against 0.36 ms), and backward's
+    weight-gradient product gives the bias's gradient in its last row."""
     xp = array_module(padded)
     n, c = padded.shape[:2]
     kernel, _, _, out_size = geometry
-    groups, pixels = w2.shape[0], out_size[0] * out_size[1]
-    cols = xp.empty((n, groups, c // groups * kernel[0] * kernel[1], pixels), padded.dtype)
+    groups, rows, pixels = w2.shape[0], w2.shape[2], out_size[0] * out_size[1]
+    ones = 0 if bias is None else 1
+    cols = xp.empty((n, groups, rows + ones, pixels), padded.dtype)
     out = xp.empty((n, *w2.shape[:2], pixels), padded.dtype)
 
     # straight into the columns: a temporary copy of this size page-faulted on every call,
     # 2 ms a call on MNIST-1D's 32 -> 32 channel layer, 5x its matmul
     part = windows(padded, *geometry)
-    xp.copyto(cols.reshape(part.shape), part)
-    xp.matmul(w2, cols, out=out)
+    by_group = part.reshape(n, groups, c // groups, *part.shape[2:])
+    xp.copyto(cols[:, :, :rows].reshape(by_group.shape), by_group)
     if bias is not None:
-        out += bias.reshape(w2.shape[0], -1, 1)
+        cols[:, :, rows] = 1
+        w2 = xp.concatenate([w2, bias.reshape(groups, -1, 1)], axis=2)
+    xp.matmul(w2, cols, out=out)
     return cols, out
 
 
