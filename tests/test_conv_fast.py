@@ -227,11 +227,12 @@ def test_chunks_go_where_they_pay():
 
 @pytest.mark.parametrize(
     ("batch", "cap", "expected"),
-    [(128, 99, [64, 64]), (100, 37, [34, 34, 32]), (5, 5, [5]), (3, 1, [1, 1, 1]), (7, 100, [7])],
-)
+    [(128, 99, [64, 64]), (100, 37, [33, 33, 34]), (7, 3, [2, 2, 3]), (10, 4, [3, 3, 4]),
+     (5, 5, [5]), (3, 1, [1, 1, 1]), (7, 100, [7]), (0, 4, [])],
+)  # fmt: skip
 def test_chunks_are_as_few_as_the_buffer_allows_and_even(batch, cap, expected, monkeypatch):
     """`cap` samples' columns fill CHUNK_BYTES: the batch goes in as few chunks as that
-    allows, of even sizes, rather than full chunks and a small last one."""
+    allows, sizes differing by at most one, rather than full chunks and a small last one."""
     x, w2 = np.empty((batch, 2, 5, 5), np.float32), np.empty((1, 3, 2 * 3 * 3), np.float32)
     per_sample = 2 * 3 * 3 * 3 * 5 * 4  # K rows, 3 output rows at the padded width 5, float32
     monkeypatch.setattr(conv_fast, "CHUNK_BYTES", cap * per_sample)
@@ -324,7 +325,10 @@ def test_compiled_add_columns_equals_the_loop_over_taps(
     assert np.abs(results[1]).max() > 0
 
 
-def test_an_empty_batch_gives_empty_and_zero_gradients_as_torch():
+@pytest.mark.parametrize("in_chunks", [False, True])
+def test_an_empty_batch_gives_empty_and_zero_gradients_as_torch(in_chunks, monkeypatch):
+    if in_chunks:
+        monkeypatch.setattr(conv, "runs_in_chunks", stride_1)
     x, weight, bias = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3)
     ours = [dc.tensor(a, requires_grad=True) for a in (x, weight, bias)]
     theirs = [torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]

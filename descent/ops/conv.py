@@ -145,12 +145,13 @@ class Conv2d(Function):
             add_columns(grad_padded, self.w2, g, *self.geometry)
             grad_x = unpad_hw(grad_padded, self.padding)
         wants_bias = len(self.needs_grad) > 2 and self.needs_grad[2]
-        if self.needs_grad[1] or wants_bias:
+        if self.needs_grad[1]:
             products, rows = weight_grad_sum(self.cols, g), self.w2.shape[2]
-            if self.needs_grad[1]:
-                grad_weight = as_weight(products[:, :rows], g.shape[2], kernel)
+            grad_weight = as_weight(products[:, :rows], g.shape[2], kernel)
             if wants_bias:
                 grad_bias = products[:, rows].reshape(-1)
+        elif wants_bias:  # the bias alone: a pass over grad, not the weight's product
+            grad_bias = bias_grad(grad)
         return grad_x, grad_weight, grad_bias
 
     def _chunked_grads(self, grad):
@@ -193,8 +194,9 @@ def runs_in_chunks(x, weight, stride, out_size) -> bool:
 
 
 def whole_batch_forward(padded, w2, geometry: tuple, bias=None) -> tuple:
-    """The whole batch's columns, (N, G, K / G, P), and the convolution plus `bias` (if
-    given), (N, G, C_out / G, P), one matmul per sample and group.
+    """The whole batch's columns, (N, G, K / G, P) or (N, G, K / G + 1, P) with a bias, and
+    the convolution plus `bias` (if given), (N, G, C_out / G, P), one matmul per sample and
+    group.
 
     With a bias the columns get one more row, of ones, and the weight one more column, the
     bias: the matmul adds it, where a pass of its own over the output took as long as the
@@ -250,7 +252,8 @@ def weight_grad(cols, g, kernel):
 
 
 def weight_grad_sum(cols, g):
-    """sum_n cols[n] @ g[n]^T, (G, K / G, C_out / G): the weight's gradient, transposed."""
+    """sum_n cols[n] @ g[n]^T, (G, rows, C_out / G) for the columns' rows: the weight's
+    gradient, transposed, and below it the bias's where the columns end in a row of ones."""
     xp = array_module(g)
     shape = (*cols.shape[:3], g.shape[2])
     products = conv_fast.workspace("weight products", math.prod(shape), g).reshape(shape)

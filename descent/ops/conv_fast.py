@@ -96,14 +96,16 @@ class Chunks:
         self.pixels = out_size[0] * width  # P: output rows at the padded width
         self.run = (out_size[0] - 1) * width + out_size[1]  # the part of P each tap reads
         self.rows = c * kernel[0] * kernel[1]  # K over all groups
-        size = max(1, min(n, CHUNK_BYTES // (self.rows * self.pixels * dtype.itemsize)))
-        self.size = -(-n // -(-n // size))  # as many chunks, of even sizes
+        fits = max(1, CHUNK_BYTES // (self.rows * self.pixels * dtype.itemsize))
+        self.count = -(-n // fits)  # as few chunks as the buffer allows, none for no samples
         self.like = padded
 
     def __iter__(self):
-        """(start, stop) of consecutive chunks covering the batch."""
-        for start in range(0, self.batch, self.size):
-            yield start, min(self.batch, start + self.size)
+        """(start, stop) of consecutive chunks covering the batch, sizes differing by at
+        most one: not full chunks and a small last one."""
+        n, count = self.batch, self.count
+        for chunk in range(count):
+            yield n * chunk // count, n * (chunk + 1) // count
 
     def cols(self, n: int):
         """The calling thread's columns buffer for n samples, (C, kH, kW, n, P)."""
@@ -148,14 +150,6 @@ class Chunks:
         return block.reshape(*block.shape[:-1], self.out_size[0], self.width)[
             ..., : self.out_size[1]
         ]
-
-
-def summed(parts: list):
-    """The sum of `parts`, arrays of one shape, each its own (the first one is added into)."""
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 def forward(padded, w2, geometry: tuple, bias=None):
@@ -207,7 +201,12 @@ def backward(padded, w2, g, geometry: tuple, grad_padded=None, weight: bool = Tr
         return part
 
     parts = chunks.each(gradients)
-    return summed(parts).swapaxes(1, 2) if weight else None
+    if not weight:
+        return None
+    total = xp.zeros(w2_t.shape, dtype=w2.dtype)  # zeros where there are no samples, no chunks
+    for part in parts:
+        total += part
+    return total.swapaxes(1, 2)
 
 
 def col2im(grad_cols, grad_runs) -> None:
