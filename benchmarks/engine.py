@@ -50,9 +50,9 @@ import torch.nn.functional as F  # noqa: E402
 
 import descent as dc  # noqa: E402
 from benchmarks.harness import DESCENT, Step  # noqa: E402
+from benchmarks.nets import MLP_SIZES, mlp  # noqa: E402
 
 LEARNING_RATE = 0.01
-MLP_SIZES = (784, 256, 256, 10)
 FULL_BATCH = 10_000
 
 
@@ -94,14 +94,6 @@ def tiny_steps(shape: tuple, seed: int) -> dict[str, Step]:
 
 
 # -- workload 2: an MLP training step -----------------------------------------------------
-
-
-def mlp(nn, sizes=MLP_SIZES):
-    """An MLP of these layer sizes, built from `nn` (descent.nn or torch.nn): Linear and ReLU."""
-    layers = []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
 
 
 def torch_raw_mlp_step(model: torch.nn.Module, data: list) -> Step:

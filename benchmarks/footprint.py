@@ -35,7 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-MLP_SIZES = (784, 256, 256, 10)  # as benchmarks.engine, not imported: it imports torch
+from benchmarks.nets import MLP_SIZES, lenet, mlp
+
 ROWS = 10_000
 BATCH = 128
 ROUNDS = 5  # children per library in a full run (one under --quick)
@@ -55,10 +56,7 @@ def child(library: str, rows: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, MLP_SIZES[0]), dtype=np.float32)
     y = rng.integers(0, MLP_SIZES[-1], rows)
-    layers = []
-    for fan_in, fan_out in zip(MLP_SIZES, MLP_SIZES[1:]):
-        layers += [lib.nn.Linear(fan_in, fan_out), lib.nn.ReLU()]
-    model = lib.nn.Sequential(*layers[:-1])
+    model = mlp(lib.nn)
     optimizer = lib.optim.SGD(model.parameters(), lr=0.01)
     batches = [(start, BATCH) for start in range(0, rows, BATCH)] + [(0, rows)] * 2
     for start, size in batches:
@@ -72,22 +70,14 @@ def child(library: str, rows: int) -> dict:
 
 
 def first_steps() -> dict:
-    """Import descent and train LeNet-5 (as benchmarks.layers builds it; not imported: it
-    imports torch) for 1 + WARM_STEPS steps on one random batch: the first step's seconds,
-    the median of the others, and whether numba was loaded (the kernels ran)."""
+    """Import descent and train LeNet-5 for 1 + WARM_STEPS steps on one random batch: the
+    first step's seconds, the median of the others, and whether numba was loaded (the
+    kernels ran)."""
     import numpy as np
 
     import descent as dc
 
-    nn = dc.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    )  # fmt: skip
+    model = lenet(dc.nn)
     optimizer = dc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rng = np.random.default_rng(0)
     x = dc.tensor(rng.standard_normal((LENET_BATCH, 1, 28, 28), dtype=np.float32))
@@ -96,7 +86,7 @@ def first_steps() -> dict:
     for _ in range(1 + WARM_STEPS):
         start = time.perf_counter()
         optimizer.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
+        dc.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
         seconds.append(time.perf_counter() - start)
     return {

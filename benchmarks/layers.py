@@ -46,6 +46,7 @@ import torch  # noqa: E402
 
 import descent as dc  # noqa: E402
 from benchmarks.harness import DESCENT, Step  # noqa: E402
+from benchmarks.nets import lenet  # noqa: E402
 
 LENET_BATCH = 128
 MLP_SIZES = (784, 1024, 256, 10)  # its weights and biases: 1,068,810 parameters
@@ -54,18 +55,6 @@ TORCH_IMPLEMENTATIONS = {
     "foreach=True": {"foreach": True},
     "fused=True": {"fused": True},
 }
-
-
-def lenet(nn):
-    """LeNet-5 for 28x28 inputs, built from `nn` (descent.nn or torch.nn)."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    )  # fmt: skip
 
 
 def lenet_steps(seed: int) -> dict[str, Step]:
