@@ -126,13 +126,13 @@ class Conv2d(Function):
         return out
 
     def backward(self, grad):
+        wants_bias = len(self.needs_grad) > 2 and self.needs_grad[2]
         if not self.chunked:
-            return self._whole_batch_grads(grad)
+            return self._whole_batch_grads(grad, wants_bias)
         grad_x, grad_weight = self._chunked_grads(grad)
-        grad_bias = bias_grad(grad) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
-        return grad_x, grad_weight, grad_bias
+        return grad_x, grad_weight, bias_grad(grad) if wants_bias else None
 
-    def _whole_batch_grads(self, grad):
+    def _whole_batch_grads(self, grad, wants_bias: bool):
         """The input's, the weight's and the bias's gradients (None where not asked); the
         last two from one product, the bias's from the columns' row of ones."""
         kernel, stride, dilation, out_size = self.geometry
@@ -144,7 +144,6 @@ class Conv2d(Function):
             grad_padded = array_module(g).zeros(self.padded_shape, dtype=g.dtype)
             add_columns(grad_padded, self.w2, g, *self.geometry)
             grad_x = unpad_hw(grad_padded, self.padding)
-        wants_bias = len(self.needs_grad) > 2 and self.needs_grad[2]
         if self.needs_grad[1]:
             products, rows = weight_grad_sum(self.cols, g), self.w2.shape[2]
             grad_weight = as_weight(products[:, :rows], g.shape[2], kernel)
